@@ -1,0 +1,27 @@
+//! The `Encoder` trait: frames in, bytes out.
+
+use crate::CodecError;
+
+/// Turns frames a handler sends into bytes for the wire.
+///
+/// The reactor calls [`encode`](Encoder::encode) on the connection's own thread, appending to
+/// the connection's output; several frames sent in one turn end up in one buffer and leave in
+/// one write.
+///
+/// # Contract
+///
+/// - `Ok(())`: the whole encoded frame was appended to `dst`.
+/// - `Err(e)`: the frame cannot be encoded (for example it is over the codec's maximum); `dst`
+///   must be left as it was. The reactor logs the error and closes the connection, since the
+///   peer would otherwise see a gap in the stream.
+pub trait Encoder {
+    /// The frame type this encoder accepts.
+    type Item;
+
+    /// Appends the encoding of `item` to `dst`.
+    ///
+    /// # Errors
+    ///
+    /// The frame cannot be encoded; `dst` is unchanged.
+    fn encode(&mut self, item: Self::Item, dst: &mut Vec<u8>) -> Result<(), CodecError>;
+}

@@ -1,0 +1,184 @@
+//! `Connection`: one accepted socket, its handler, codec and buffers.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use turbine_codec::{Encoder, ReadBuf};
+
+use crate::handle::ConnShared;
+use crate::{CloseReason, ConnId, FrameOut, Handler, ReactorStats};
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Reading frames and writing replies.
+    Open,
+    /// No more frames are delivered (input is read and discarded so the peer is never stuck
+    /// writing); pending output is flushed, then the write side is shut down.
+    Closing,
+    /// Our FIN is sent; input is discarded until the peer closes or the linger deadline passes.
+    /// Closing a socket with unread input would send RST, which can destroy replies the peer
+    /// has not read yet.
+    Lingering,
+}
+
+/// A connection: the user's handler and everything the reactor keeps for it.
+pub(crate) struct Connection<H: Handler> {
+    /// The protocol's per-connection state.
+    pub(crate) handler: H,
+    /// Socket, codec, buffers and flags; what a [`Context`](crate::Context) sees.
+    pub(crate) io: ConnIo<H>,
+}
+
+/// The I/O half of a connection, kept apart from the handler so both can be borrowed at once.
+pub(crate) struct ConnIo<H: Handler> {
+    /// The socket, registered for readable and writable edges.
+    pub(crate) socket: TcpStream,
+    /// Reactor, slab key and generation.
+    pub(crate) id: ConnId,
+    /// The peer's address.
+    pub(crate) peer: SocketAddr,
+    /// Decoder and encoder.
+    pub(crate) codec: H::Codec,
+    /// Bytes of an unfinished frame; empty and unallocated between frames (reads then go
+    /// through the reactor's shared buffer).
+    pub(crate) input: ReadBuf,
+    /// Encoded output; `output[written..]` is still to be written.
+    pub(crate) output: Vec<u8>,
+    /// How much of `output` is written.
+    pub(crate) written: usize,
+    /// Life cycle.
+    pub(crate) phase: Phase,
+    /// Why the connection is closing, once it is.
+    pub(crate) close_reason: Option<CloseReason>,
+    /// The peer has closed its write side (a read returned 0).
+    pub(crate) peer_eof: bool,
+    /// The socket may hold unread input: set by readable events, cleared by `WouldBlock` or a
+    /// short read. With edge triggering nothing else will tell us again.
+    pub(crate) readable: bool,
+    /// The last readable event said the peer closed: read until 0 even after a short read.
+    pub(crate) read_closed: bool,
+    /// The last write hit `WouldBlock`; a writable event clears it.
+    pub(crate) write_blocked: bool,
+    /// Reading is paused because output passed the high watermark.
+    pub(crate) paused: bool,
+    /// The connection is in the reactor's run queue.
+    pub(crate) queued: bool,
+    /// When input last arrived (for the idle timeout).
+    pub(crate) last_input: Instant,
+    /// Pending output as last added to the reactor's `output_buffered` stat.
+    pub(crate) accounted: usize,
+    /// Shared with `ConnHandle`s; created by the first one.
+    pub(crate) shared: Option<Arc<ConnShared>>,
+}
+
+impl<H: Handler> ConnIo<H> {
+    pub(crate) fn new(
+        socket: TcpStream,
+        id: ConnId,
+        peer: SocketAddr,
+        codec: H::Codec,
+        now: Instant,
+    ) -> Self {
+        ConnIo {
+            socket,
+            id,
+            peer,
+            codec,
+            input: ReadBuf::new(),
+            output: Vec::new(),
+            written: 0,
+            phase: Phase::Open,
+            close_reason: None,
+            peer_eof: false,
+            readable: false,
+            read_closed: false,
+            write_blocked: false,
+            paused: false,
+            queued: false,
+            last_input: now,
+            accounted: 0,
+            shared: None,
+        }
+    }
+
+    /// Encodes one frame onto the output, or starts closing if the encoder refuses it.
+    pub(crate) fn encode(&mut self, frame: FrameOut<H>, stats: &mut ReactorStats) {
+        if matches!(self.close_reason, Some(CloseReason::Encode(_))) {
+            return;
+        }
+        match self.codec.encode(frame, &mut self.output) {
+            Ok(()) => stats.frames_out += 1,
+            Err(e) => {
+                log::error!("{}: encoder refused a frame, closing: {e}", self.peer);
+                // The frame is lost, so nothing after it may be sent either.
+                self.close_reason = Some(CloseReason::Encode(e));
+                if self.phase == Phase::Open {
+                    self.phase = Phase::Closing;
+                }
+            }
+        }
+    }
+
+    /// Stops delivering frames; the reactor flushes and closes. The first reason wins.
+    pub(crate) fn begin_close(&mut self, reason: CloseReason) {
+        if self.phase == Phase::Open {
+            self.phase = Phase::Closing;
+            self.close_reason = Some(reason);
+        }
+    }
+
+    /// Output bytes not yet written.
+    pub(crate) fn pending_output(&self) -> usize {
+        self.output.len() - self.written
+    }
+
+    /// Whether the connection no longer delivers frames.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.phase != Phase::Open
+    }
+
+    /// Writes pending output until it is all written or the socket is full.
+    ///
+    /// # Errors
+    ///
+    /// A write error other than `WouldBlock` (the connection is then dead).
+    pub(crate) fn write_out(&mut self, stats: &mut ReactorStats) -> io::Result<()> {
+        while self.written < self.output.len() && !self.write_blocked {
+            match self.socket.write(&self.output[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.written += n;
+                    stats.bytes_out += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_blocked = true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.written == self.output.len() {
+            self.output.clear();
+            self.written = 0;
+        } else if self.written >= self.output.len() / 2 {
+            // Drop the written front once it is at least half the buffer: amortized O(1) per
+            // byte, and the buffer never holds more than twice what is pending.
+            self.output.drain(..self.written);
+            self.written = 0;
+        }
+        Ok(())
+    }
+
+    /// Publishes pending output to handles and the reactor's stats.
+    pub(crate) fn account(&mut self, stats: &mut ReactorStats) {
+        let pending = self.pending_output();
+        stats.output_buffered = stats.output_buffered - self.accounted as u64 + pending as u64;
+        self.accounted = pending;
+        if let Some(shared) = &self.shared {
+            shared.output.store(pending, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The `Handler` trait: what a protocol implements.
+
+use std::fmt;
+
+use turbine_codec::{CodecError, Decoder, Encoder};
+
+use crate::{Config, Context};
+
+/// Frames a handler's codec decodes.
+pub type FrameIn<H> = <<H as Handler>::Codec as Decoder>::Item;
+/// Frames a handler's codec encodes: what [`Context::send`] and [`ConnHandle`](crate::ConnHandle)
+/// take.
+pub type FrameOut<H> = <<H as Handler>::Codec as Encoder>::Item;
+
+/// A protocol: one value per connection, driven by the connection's reactor.
+///
+/// The server calls its factory once per accepted connection, on the reactor that accepted it,
+/// and that value then lives on that reactor thread alone: a handler needs no `Send`, no locks
+/// and no `Arc` for per-connection state. Callbacks run on the reactor, so they must not block
+/// or run long: hand CPU-heavy work to another thread and answer through a
+/// [`ConnHandle`](crate::ConnHandle).
+///
+/// Every callback is wrapped in `catch_unwind`: a panic closes that one connection (without
+/// calling [`on_close`](Handler::on_close)), is counted in the stats, and nothing else is
+/// affected.
+///
+/// # Examples
+///
+/// A line protocol that upper-cases each line:
+///
+/// ```
+/// use turbine_reactor::{Config, Context, Handler};
+/// use turbine_codec::LinesCodec;
+///
+/// struct Shout;
+///
+/// impl Handler for Shout {
+///     type Codec = LinesCodec;
+///
+///     fn codec(&mut self, config: &Config) -> LinesCodec {
+///         LinesCodec::new(config.max_frame)
+///     }
+///
+///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+///         ctx.send(line.to_uppercase());
+///     }
+/// }
+/// ```
+pub trait Handler: Sized + 'static {
+    /// Turns this protocol's bytes into frames and back. Its encoded frame type must be `Send`
+    /// so that [`ConnHandle`](crate::ConnHandle)s can carry it between threads.
+    type Codec: Decoder + Encoder<Item: Send + 'static>;
+
+    /// Builds this connection's codec; called once, right after the factory.
+    ///
+    /// `config.max_frame` is the configured maximum frame (`TURBINE_MAX_FRAME`); stock codecs
+    /// take it as their limit.
+    fn codec(&mut self, config: &Config) -> Self::Codec;
+
+    /// Called once when the connection is accepted, before any frame. A greeting sent here goes
+    /// out first. The default does nothing.
+    fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+        let _ = ctx;
+    }
+
+    /// Called for each decoded frame, in arrival order.
+    ///
+    /// Frames sent with [`Context::send`] are written after this and the other frames of the same
+    /// read have been handled, in one write. Calling [`Context::close`] stops delivery of the
+    /// frames that follow.
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, frame: FrameIn<Self>);
+
+    /// Called when the decoder rejects the input (too long, malformed, or truncated at end of
+    /// stream). The connection is closed after this returns, once what was sent is flushed, so
+    /// this is the place to send a protocol error reply. The default logs at debug level.
+    fn on_decode_error(&mut self, ctx: &mut Context<'_, Self>, error: CodecError) {
+        log::debug!("{}: closing: {error}", ctx.peer_addr());
+    }
+
+    /// Called when the connection's output, having gone above the high watermark (which paused
+    /// reading), has drained below the low watermark; reading resumes after this. Producers that
+    /// send more than they read can wait for it. The default does nothing.
+    fn on_writable(&mut self, ctx: &mut Context<'_, Self>) {
+        let _ = ctx;
+    }
+
+    /// Called on every open connection when the server shuts down gracefully. The default calls
+    /// [`Context::close`]: pending output is flushed, then the connection closes. A protocol that
+    /// wants to finish work first can send a goodbye, or close later; connections still open at
+    /// the shutdown deadline are closed by force.
+    fn on_shutdown(&mut self, ctx: &mut Context<'_, Self>) {
+        ctx.close();
+    }
+
+    /// Called once when the connection is gone, with the reason. Nothing can be sent any more.
+    /// The default does nothing.
+    fn on_close(&mut self, reason: CloseReason) {
+        let _ = reason;
+    }
+}
+
+/// Why a connection closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The peer closed its side and every reply was flushed.
+    PeerClosed,
+    /// The handler called [`Context::close`] (or the server shut down) and output was flushed.
+    Closed,
+    /// The decoder rejected the input.
+    Decode(CodecError),
+    /// The encoder rejected a frame the handler sent.
+    Encode(CodecError),
+    /// Nothing arrived for the configured idle timeout.
+    IdleTimeout,
+    /// Output could not be flushed before the deadline (shutdown or lingering close).
+    Forced,
+    /// A read or write failed (for example the peer reset the connection).
+    Io(std::io::ErrorKind),
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::PeerClosed => f.write_str("peer closed"),
+            CloseReason::Closed => f.write_str("closed"),
+            CloseReason::Decode(e) => write!(f, "decode error: {e}"),
+            CloseReason::Encode(e) => write!(f, "encode error: {e}"),
+            CloseReason::IdleTimeout => f.write_str("idle timeout"),
+            CloseReason::Forced => f.write_str("closed by force at the deadline"),
+            CloseReason::Io(kind) => write!(f, "I/O error: {kind}"),
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Turbine's core: one mio event loop (reactor) per core, each with its own SO_REUSEPORT
+//! listener on the same address, serving connections through a user's [`Handler`].
+//!
+//! # Layout
+//!
+//! - [`Config`] (`config.rs`, `env.rs`): every knob, its default, bounds and `TURBINE_*`
+//!   variable.
+//! - [`Server`] and [`Running`] (`server.rs`): bind the listeners, start and join the reactors;
+//!   [`run`] (`run.rs`) adds signal handling for a program's `main`.
+//! - The reactor loop (`reactor.rs`), a connection's state (`connection.rs`), deadlines
+//!   (`timers.rs`), the listener socket (`listener.rs`).
+//! - The user-facing API: [`Handler`] (`handler.rs`), [`Context`] (`context.rs`), [`ConnHandle`]
+//!   (`handle.rs`) backed by each reactor's mailbox (`mailbox.rs`), [`ShutdownHandle`]
+//!   (`shutdown.rs`) and [`Stats`] (`stats.rs`).
+//!
+//! # Guarantees
+//!
+//! - A reactor never blocks: sockets are non-blocking, and every loop over one connection is
+//!   bounded (reads per turn, accepts per turn, mailbox messages per turn).
+//! - An idle connection holds no buffer: reads land in the reactor's shared buffer, and a
+//!   connection keeps bytes only for an unfinished frame or unsent output.
+//! - Backpressure is enforced: reading from a connection pauses while its output is above the
+//!   high watermark; sends from other threads fail past the write limit.
+//! - A panic in a handler closes that connection only.
+//!
+//! # Example
+//!
+//! ```
+//! use turbine_reactor::{Config, Context, Handler, Server};
+//! use turbine_codec::LinesCodec;
+//!
+//! struct Echo;
+//!
+//! impl Handler for Echo {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.max_frame)
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         ctx.send(line);
+//!     }
+//! }
+//!
+//! let server = Server::bind(Config::new().addr("127.0.0.1:0".parse().unwrap()))?;
+//! let running = server.start(|_peer| Echo)?;
+//! running.shutdown()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod config;
+mod connection;
+mod context;
+mod env;
+mod handle;
+mod handler;
+mod listener;
+mod mailbox;
+mod reactor;
+mod run;
+mod server;
+mod shutdown;
+mod stats;
+mod timers;
+
+pub use config::{Config, ConfigError};
+pub use context::Context;
+pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
+pub use handler::{CloseReason, FrameIn, FrameOut, Handler};
+pub use run::run;
+pub use server::{Running, Server};
+pub use shutdown::ShutdownHandle;
+pub use stats::{ReactorStats, Stats, StatsHandle};

@@ -1,0 +1,107 @@
+//! `run`: the whole life of a server program, signals included.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::{Config, ConfigError, Handler, Server, ShutdownHandle};
+
+/// Exit code for a configuration error, as the issue and the README promise.
+const EXIT_CONFIG: u8 = 2;
+
+/// Runs a server until SIGINT or SIGTERM, the way a program's `main` wants it.
+///
+/// - A configuration error is printed to stderr (naming the variable, its value and what is
+///   accepted) and the exit code is 2, before anything is bound.
+/// - A bind failure is printed and the exit code is 1.
+/// - The first SIGINT or SIGTERM starts a graceful shutdown (listeners close at once, output is
+///   flushed, connections close, bounded by the shutdown timeout); then `run` returns exit
+///   code 0. A second signal exits the process at once with 128 + the signal number.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::process::ExitCode;
+/// use turbine_reactor::{Config, Context, Handler};
+/// use turbine_codec::LinesCodec;
+///
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     type Codec = LinesCodec;
+///     fn codec(&mut self, config: &Config) -> LinesCodec {
+///         LinesCodec::new(config.max_frame)
+///     }
+///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+///         ctx.send(line);
+///     }
+/// }
+///
+/// fn main() -> ExitCode {
+///     turbine_reactor::run(Config::from_env(), |_peer| Echo)
+/// }
+/// ```
+pub fn run<H, F>(config: Result<Config, ConfigError>, factory: F) -> ExitCode
+where
+    H: Handler,
+    F: Fn(SocketAddr) -> H + Send + Sync + 'static,
+{
+    let config = match config.and_then(|c| c.validate().map(|()| c)) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let addr = config.addr;
+    let server = match Server::bind(config) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let signals = match Signals::new([SIGINT, SIGTERM]) {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let signals_handle = signals.handle();
+    let shutdown = server.shutdown_handle();
+    let watcher = std::thread::Builder::new()
+        .name("turbine-signals".into())
+        .spawn(move || watch(signals, shutdown));
+    let result = server.run(factory);
+    signals_handle.close();
+    if let Ok(watcher) = watcher {
+        let _ = watcher.join();
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// First signal: graceful shutdown. Second: exit now.
+fn watch(mut signals: Signals, shutdown: ShutdownHandle) {
+    for signal in signals.forever() {
+        let name = if signal == SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
+        if shutdown.is_requested() {
+            eprintln!("{name} again: exiting now");
+            std::process::exit(128 + signal);
+        }
+        log::info!("{name}: shutting down gracefully (send it again to exit at once)");
+        shutdown.shutdown();
+    }
+}

@@ -1,0 +1,160 @@
+//! Counters each reactor publishes, readable from any thread.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// One reactor's counters at one moment.
+///
+/// A reactor counts in plain integers on its own thread and publishes them once per loop turn
+/// (and when it stops), so reading stats never slows the reactor; a snapshot can lag the truth
+/// by one turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReactorStats {
+    /// Connections open now.
+    pub open: u64,
+    /// Connections accepted since start.
+    pub accepted: u64,
+    /// Connections closed since start (for any reason).
+    pub closed: u64,
+    /// Connections refused at accept because `max_connections` were open.
+    pub rejected: u64,
+    /// Bytes read from connections and handed to decoders.
+    pub bytes_in: u64,
+    /// Bytes written to connections.
+    pub bytes_out: u64,
+    /// Frames decoded and handed to handlers.
+    pub frames_in: u64,
+    /// Frames encoded for output (by handlers and through `ConnHandle`s).
+    pub frames_out: u64,
+    /// Output bytes waiting to be written, over all connections, now.
+    pub output_buffered: u64,
+    /// The most output any one connection has held at once since start.
+    pub output_peak: u64,
+    /// Handler or codec panics caught (each closed its connection).
+    pub panics: u64,
+}
+
+impl ReactorStats {
+    /// Adds `other`'s counters to these (`output_peak` takes the larger).
+    pub fn add(&mut self, other: &ReactorStats) {
+        self.open += other.open;
+        self.accepted += other.accepted;
+        self.closed += other.closed;
+        self.rejected += other.rejected;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.frames_in += other.frames_in;
+        self.frames_out += other.frames_out;
+        self.output_buffered += other.output_buffered;
+        self.output_peak = self.output_peak.max(other.output_peak);
+        self.panics += other.panics;
+    }
+}
+
+/// A snapshot of every reactor's counters, indexed by reactor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// `reactors[i]` is reactor `i`'s counters.
+    pub reactors: Vec<ReactorStats>,
+}
+
+impl Stats {
+    /// The sum over all reactors.
+    pub fn total(&self) -> ReactorStats {
+        let mut total = ReactorStats::default();
+        for r in &self.reactors {
+            total.add(r);
+        }
+        total
+    }
+}
+
+/// The published copy of one reactor's counters.
+#[derive(Default)]
+pub(crate) struct Published {
+    /// One atomic per [`ReactorStats`] field, in declaration order.
+    fields: [AtomicU64; 11],
+}
+
+impl Published {
+    /// Stores a reactor's current counters (called by that reactor only).
+    pub(crate) fn store(&self, s: &ReactorStats) {
+        let values = [
+            s.open,
+            s.accepted,
+            s.closed,
+            s.rejected,
+            s.bytes_in,
+            s.bytes_out,
+            s.frames_in,
+            s.frames_out,
+            s.output_buffered,
+            s.output_peak,
+            s.panics,
+        ];
+        for (field, value) in self.fields.iter().zip(values) {
+            field.store(value, Relaxed);
+        }
+    }
+
+    fn load(&self) -> ReactorStats {
+        let [
+            open,
+            accepted,
+            closed,
+            rejected,
+            bytes_in,
+            bytes_out,
+            frames_in,
+            frames_out,
+            output_buffered,
+            output_peak,
+            panics,
+        ] = self.fields.each_ref().map(|f| f.load(Relaxed));
+        ReactorStats {
+            open,
+            accepted,
+            closed,
+            rejected,
+            bytes_in,
+            bytes_out,
+            frames_in,
+            frames_out,
+            output_buffered,
+            output_peak,
+            panics,
+        }
+    }
+}
+
+/// Reads a server's stats from any thread; cheap to clone.
+#[derive(Clone)]
+pub struct StatsHandle {
+    /// One published block per reactor.
+    reactors: Arc<[Published]>,
+}
+
+impl StatsHandle {
+    pub(crate) fn new(reactors: usize) -> Self {
+        StatsHandle {
+            reactors: (0..reactors).map(|_| Published::default()).collect(),
+        }
+    }
+
+    pub(crate) fn reactor(&self, index: usize) -> &Published {
+        &self.reactors[index]
+    }
+
+    /// Every reactor's counters as last published.
+    pub fn snapshot(&self) -> Stats {
+        Stats {
+            reactors: self.reactors.iter().map(Published::load).collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.snapshot().fmt(f)
+    }
+}

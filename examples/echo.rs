@@ -1,0 +1,62 @@
+//! Echo server: every frame that arrives goes straight back.
+//!
+//! Shows the smallest complete Turbine program: a handler generic over its codec, started with
+//! `turbine::run`, configured from the environment, stopped by Ctrl-C or SIGTERM.
+//!
+//! ```text
+//! cargo run --release --example echo                      # raw bytes on 127.0.0.1:7878
+//! ECHO_FRAMING=lines cargo run --release --example echo   # one line at a time
+//! ECHO_FRAMING=length cargo run --release --example echo  # 4-byte big-endian length + payload
+//! nc 127.0.0.1 7878                                       # type; every line comes back
+//! ```
+//!
+//! Every `TURBINE_*` variable applies (see the README), e.g. `TURBINE_REACTORS=1` or
+//! `TURBINE_ADDR=[::1]:9000`; `RUST_LOG=debug` shows each connection's close.
+
+use std::process::ExitCode;
+
+use turbine::{
+    Config, Context, Decoder, Encoder, Handler, LengthDelimitedCodec, LinesCodec, RawCodec,
+};
+
+/// Echoes each frame back, whatever the framing: the codec decides what a frame is.
+struct Echo<C> {
+    /// Builds this connection's codec from the configuration.
+    codec: fn(&Config) -> C,
+}
+
+impl<C, T> Handler for Echo<C>
+where
+    C: Decoder<Item = T> + Encoder<Item = T> + 'static,
+    T: Send + 'static,
+{
+    type Codec = C;
+
+    fn codec(&mut self, config: &Config) -> C {
+        (self.codec)(config)
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, frame: T) {
+        ctx.send(frame);
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let config = Config::from_env();
+    match std::env::var("ECHO_FRAMING").as_deref() {
+        Err(_) | Ok("raw") => turbine::run(config, |_peer| Echo {
+            codec: |_| RawCodec::new(),
+        }),
+        Ok("lines") => turbine::run(config, |_peer| Echo {
+            codec: |c| LinesCodec::new(c.max_frame),
+        }),
+        Ok("length") => turbine::run(config, |_peer| Echo {
+            codec: |c| LengthDelimitedCodec::new(c.max_frame),
+        }),
+        Ok(other) => {
+            eprintln!("configuration error: ECHO_FRAMING={other:?}: expected raw, lines or length");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Turbine: a framework for TCP servers that speak your own protocol, on one mio event loop per
+//! core.
+//!
+//! This crate is the facade: it re-exports the reactor core ([`turbine_reactor`]) and the codecs
+//! ([`turbine_codec`]) so a program depends on `turbine` alone. Start with [`run`], a
+//! [`Handler`] and a codec; the [`guide`] walks through the rest.
+
+pub mod guide;
+
+pub use turbine_codec as codec;
+pub use turbine_codec::{
+    CodecError, Decoder, Encoder, LengthDelimitedCodec, LinesCodec, RawCodec, ReadBuf,
+};
+pub use turbine_reactor::{
+    CloseReason, Config, ConfigError, ConnHandle, ConnId, Context, FrameIn, FrameOut, Handler,
+    MAX_FRAMES_IN_FLIGHT, ReactorStats, Running, SendError, Server, ShutdownHandle, Stats,
+    StatsHandle, run,
+};
