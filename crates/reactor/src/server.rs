@@ -50,6 +50,7 @@ use crate::{Config, Handler, ShutdownHandle, Stats, StatsHandle, listener};
 /// let mut reply = [0; 4];
 /// client.read_exact(&mut reply)?;
 /// assert_eq!(&reply, b"ping");
+/// drop(client);
 ///
 /// server.shutdown()?; // graceful: flushes, closes, joins the reactor threads
 /// # Ok::<(), std::io::Error>(())
