@@ -16,3 +16,8 @@ pub use turbine_reactor::{
     MAX_FRAMES_IN_FLIGHT, ReactorStats, Running, SendError, Server, ShutdownHandle, Stats,
     StatsHandle, run,
 };
+
+/// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -37,7 +37,8 @@ pub trait Decoder {
     /// Malformed input or a frame over the limit; see the trait docs.
     fn decode(&mut self, src: &mut ReadBuf) -> Result<Option<Self::Item>, CodecError>;
 
-    /// Called once when the peer has closed its side, after `decode` returned `Ok(None)`.
+    /// Called when the peer has closed its side, after `decode` returned `Ok(None)`, and again
+    /// after each frame it returns, until it returns `Ok(None)` or an error.
     ///
     /// Returns a last frame the stream still holds, `Ok(None)` when it ended cleanly between
     /// frames, or an error. The default treats leftover bytes as a truncated frame.

@@ -548,10 +548,11 @@ where
         }
         if io.paused && io.pending_output() <= config.write_low_watermark {
             io.paused = false;
+            let open = io.phase == Phase::Open;
             if io.readable {
                 self.enqueue(key);
             }
-            if !self.callback(key, |h, ctx| h.on_writable(ctx)) {
+            if open && !self.callback(key, |h, ctx| h.on_writable(ctx)) {
                 return;
             }
             let io = &mut self.conns[key].io;
@@ -702,7 +703,12 @@ where
                     let Some(idle) = self.env.config.idle_timeout else {
                         continue;
                     };
-                    let due = io.last_input + idle;
+                    // A paused connection is waiting for its peer to read, not idle.
+                    let due = if io.paused {
+                        self.now + idle
+                    } else {
+                        io.last_input + idle
+                    };
                     if due <= self.now {
                         log::debug!("{}: idle for {idle:?}, closing", io.peer);
                         io.begin_close(CloseReason::IdleTimeout);
