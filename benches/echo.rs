@@ -36,7 +36,15 @@
 //!
 //! The defaults (1 s warm-up, 3 s measurement, 20 samples per function) keep a full run near a
 //! minute. Client and servers share the machine's cores, so the figures measure the whole
-//! loopback round trip (client, kernel and server), not the server alone.
+//! loopback round trip (client, kernel and server), not the server alone. Where the client and
+//! the server thread land on different cores, each round trip pays two cross-core wake-ups,
+//! which on a virtual machine can cost tens of microseconds and vary with the scheduler's
+//! placement from one sample to the next. Pinning the whole process to one core measures the
+//! CPU work per message instead, and is far steadier:
+//!
+//! ```text
+//! taskset -c 0 cargo bench --bench echo
+//! ```
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -82,7 +82,13 @@ impl Config {
         if let Some((n, v)) = var("TURBINE_SHUTDOWN_TIMEOUT") {
             self.shutdown_timeout = parse(n, &v, DURATION, parse_duration)?;
         }
-        self.validate()?;
+        // Report a refused combination with the value as the user wrote it (`128KiB`).
+        self.validate().map_err(|mut e| {
+            if let Some(raw) = lookup(e.var) {
+                e.value = raw;
+            }
+            e
+        })?;
         Ok(self)
     }
 }

@@ -94,12 +94,13 @@ impl<F> ConnHandle<F> {
         if self.is_closed() {
             return Err(SendError::Closed(frame));
         }
-        if self.shared.output.load(Ordering::Relaxed) > self.write_limit {
-            return Err(SendError::Full(frame));
-        }
-        let in_flight = self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
-        if in_flight >= MAX_FRAMES_IN_FLIGHT {
-            self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // Count the frame in flight first, then look at the output: the reactor publishes a
+        // delivered frame's output before it stops counting it in flight, so no frame is ever
+        // missed by both checks.
+        let in_flight = self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let output = self.shared.output.load(Ordering::SeqCst);
+        if in_flight >= MAX_FRAMES_IN_FLIGHT || output > self.write_limit {
+            self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
             return Err(SendError::Full(frame));
         }
         let msg = Message::Send {

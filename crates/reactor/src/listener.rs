@@ -5,6 +5,33 @@ use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+/// Fails with `AddrInUse` if something already listens on `addr`.
+///
+/// SO_REUSEPORT would otherwise let a second copy of a server bind the same port silently and
+/// take half of its connections. A socket without SO_REUSEPORT cannot bind a port that has a
+/// listener, so one throw-away bind tells; SO_REUSEADDR keeps TIME_WAIT leftovers from counting.
+/// Port 0 needs no check: the kernel picks a free port.
+pub(crate) fn ensure_free(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    probe.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(true)?;
+    }
+    probe.bind(&addr.into()).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
+            io::Error::new(
+                e.kind(),
+                format!("{e}: another server is listening on {addr}"),
+            )
+        } else {
+            e
+        }
+    })
+}
+
 /// Binds a non-blocking listener on `addr` that other listeners may share.
 ///
 /// SO_REUSEPORT lets every reactor bind its own socket to the same address; the kernel then

@@ -671,16 +671,20 @@ where
         if io.id.generation != generation {
             return; // the slot was reused: the frame was for a connection that is gone
         }
+        if io.phase != Phase::Lingering {
+            // (A lingering connection's write side is shut: the frame is dropped.)
+            let stats = &mut self.stats;
+            if catch_unwind(AssertUnwindSafe(|| io.encode(frame, stats))).is_err() {
+                self.panicked(key);
+                return;
+            }
+        }
         if let Some(shared) = &io.shared {
-            shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-        }
-        if io.phase == Phase::Lingering {
-            return; // our write side is shut
-        }
-        let stats = &mut self.stats;
-        if catch_unwind(AssertUnwindSafe(|| io.encode(frame, stats))).is_err() {
-            self.panicked(key);
-            return;
+            // Publish the grown output before the frame stops counting as in flight, so a
+            // sender always sees it in one or the other: what handles can make a connection
+            // buffer stays within the write limit plus the frames in flight.
+            shared.output.store(io.pending_output(), Ordering::SeqCst);
+            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
         self.enqueue(key);
     }

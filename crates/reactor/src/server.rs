@@ -71,13 +71,15 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for a configuration that [`Config::validate`] refuses; otherwise the
-    /// error from `socket`, `bind` or `listen` (for example the address is in use by a socket
-    /// without SO_REUSEPORT), or from creating the `epoll` instance.
+    /// `InvalidInput` for a configuration that [`Config::validate`] refuses; `AddrInUse` if
+    /// anything, another copy of this server included, already listens on the address (the
+    /// listeners share the port among themselves only); otherwise the error from `socket`,
+    /// `bind` or `listen`, or from creating the `epoll` instance.
     pub fn bind(config: Config) -> io::Result<Server> {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        listener::ensure_free(config.addr)?;
         let mut config = config;
         let mut reactors = Vec::with_capacity(config.reactors);
         for _ in 0..config.reactors {
