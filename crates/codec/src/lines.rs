@@ -70,7 +70,7 @@ impl Decoder for LinesCodec {
     fn decode(&mut self, src: &mut ReadBuf) -> Result<Option<String>, CodecError> {
         // Resuming where the last call stopped keeps a line that arrives in pieces linear.
         let start = self.next_index.min(src.len());
-        let Some(offset) = src[start..].iter().position(|&b| b == b'\n') else {
+        let Some(offset) = memchr::memchr(b'\n', &src[start..]) else {
             self.next_index = src.len();
             // A trailing `\r` may still turn out to be part of the line ending.
             let content = match src.last() {
@@ -116,7 +116,7 @@ impl Encoder for LinesCodec {
     ///
     /// `dst` is unchanged on error.
     fn encode(&mut self, item: String, dst: &mut Vec<u8>) -> Result<(), CodecError> {
-        if item.as_bytes().contains(&b'\n') {
+        if memchr::memchr(b'\n', item.as_bytes()).is_some() {
             return Err(CodecError::invalid("line contains a newline"));
         }
         if item.len() > self.max_length {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
 
 /// A message for a reactor from another thread.
@@ -63,19 +63,4 @@ impl<F> Mailbox<F> {
     pub(crate) fn take_notification(&self) {
         self.notified.store(false, Ordering::SeqCst);
     }
-}
-
-/// Drains up to `budget` messages; returns whether messages may remain.
-pub(crate) fn drain<F>(
-    rx: &Receiver<Message<F>>,
-    budget: usize,
-    mut deliver: impl FnMut(Message<F>),
-) -> bool {
-    for _ in 0..budget {
-        match rx.try_recv() {
-            Ok(msg) => deliver(msg),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => return false,
-        }
-    }
-    true
 }

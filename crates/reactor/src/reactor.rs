@@ -32,7 +32,7 @@ use slab::Slab;
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
 use crate::connection::{ConnIo, Connection, Phase};
-use crate::mailbox::{self, Mailbox, Message};
+use crate::mailbox::{Mailbox, Message};
 use crate::stats::StatsHandle;
 use crate::timers::{TimerKind, Timers};
 use crate::{
@@ -277,7 +277,7 @@ where
 
     /// Sets up an accepted connection and calls `on_open`.
     fn admit(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr) {
-        let config = Arc::clone(&self.env.config);
+        let config = &self.env.config;
         if self.open_total.fetch_add(1, Ordering::AcqRel) >= config.max_connections {
             self.open_total.fetch_sub(1, Ordering::AcqRel);
             self.stats.rejected += 1;
@@ -306,7 +306,7 @@ where
         let factory = &self.factory;
         let made = catch_unwind(AssertUnwindSafe(|| {
             let mut handler = factory(peer);
-            let codec = handler.codec(&config);
+            let codec = handler.codec(config);
             (handler, codec)
         }));
         let Ok((handler, codec)) = made else {
@@ -539,14 +539,15 @@ where
     /// Writes pending output, then applies what follows from it: resuming reads below the low
     /// watermark, finishing a close, returning the output buffer.
     fn flush(&mut self, key: usize) {
-        let config = Arc::clone(&self.env.config);
+        let low_watermark = self.env.config.write_low_watermark;
+        let read_buffer = self.env.config.read_buffer;
         let io = &mut self.conns[key].io;
         self.stats.output_peak = self.stats.output_peak.max(io.pending_output() as u64);
         if let Err(e) = io.write_out(&mut self.stats) {
             self.fail(key, e.kind());
             return;
         }
-        if io.paused && io.pending_output() <= config.write_low_watermark {
+        if io.paused && io.pending_output() <= low_watermark {
             io.paused = false;
             let open = io.phase == Phase::Open;
             if io.readable {
@@ -565,7 +566,7 @@ where
         if io.pending_output() == 0 && io.output.capacity() > 0 {
             if self.out_spare.capacity() == 0 {
                 std::mem::swap(&mut io.output, &mut self.out_spare);
-                self.out_spare.shrink_to(4 * config.read_buffer);
+                self.out_spare.shrink_to(4 * read_buffer);
             } else {
                 io.output = Vec::new();
             }
@@ -652,9 +653,18 @@ where
 
     // ----- mailbox, timers, shutdown ----------------------------------------------------------
 
+    /// Delivers up to `MAILBOX_PER_TURN` messages; notes whether more may wait.
     fn drain_inbox(&mut self) {
-        let inbox = self.inbox.clone();
-        self.inbox_more = mailbox::drain(&inbox, MAILBOX_PER_TURN, |msg| self.deliver(msg));
+        for _ in 0..MAILBOX_PER_TURN {
+            match self.inbox.try_recv() {
+                Ok(msg) => self.deliver(msg),
+                Err(_) => {
+                    self.inbox_more = false;
+                    return;
+                }
+            }
+        }
+        self.inbox_more = true;
     }
 
     /// Encodes a frame from a `ConnHandle` if its connection is still the one it was sent to.
