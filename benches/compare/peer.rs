@@ -1,0 +1,152 @@
+//! `Peer`: the six echo servers this benchmark compares, and starting one in this process.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use turbine::Running;
+
+use crate::{blocking_echo, mio_echo, tokio_echo, turbine_echo};
+
+/// Listen backlog of every peer's listener: Turbine's default (`TURBINE_BACKLOG`), so no server
+/// refuses a burst of connects that another accepts.
+const BACKLOG: i32 = 1024;
+
+/// What a server expects on the wire, which decides how the load generator frames messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// Any bytes; each read's bytes go back as they came.
+    Raw,
+    /// `\n`-terminated lines, decoded and encoded one by one.
+    Lines,
+}
+
+impl Wire {
+    /// The name used in tables and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Wire::Raw => "raw",
+            Wire::Lines => "lines",
+        }
+    }
+
+    /// The load generator's framing for this wire format.
+    pub fn framing(self) -> turbine_load::Framing {
+        match self {
+            Wire::Raw => turbine_load::Framing::Raw,
+            Wire::Lines => turbine_load::Framing::Lines,
+        }
+    }
+}
+
+/// One of the echo servers under comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// Turbine, one reactor, `RawCodec`.
+    TurbineRaw,
+    /// Turbine, one reactor, `LinesCodec`.
+    TurbineLines,
+    /// A bare mio loop on one thread: the least code that echoes correctly.
+    MioRaw,
+    /// The standard tokio echo: `current_thread` runtime, a task per connection.
+    TokioRaw,
+    /// tokio with tokio-util's `Framed<TcpStream, LinesCodec>`, one task per connection.
+    TokioLines,
+    /// A thread per connection with blocking `read` and `write_all`.
+    BlockingRaw,
+}
+
+impl Peer {
+    /// Every peer, in the order tables list them.
+    pub const ALL: [Peer; 6] = [
+        Peer::TurbineRaw,
+        Peer::MioRaw,
+        Peer::TokioRaw,
+        Peer::BlockingRaw,
+        Peer::TurbineLines,
+        Peer::TokioLines,
+    ];
+
+    /// The name given to `--serve` and shown in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::TurbineRaw => "turbine-raw",
+            Peer::TurbineLines => "turbine-lines",
+            Peer::MioRaw => "mio-raw",
+            Peer::TokioRaw => "tokio-raw",
+            Peer::TokioLines => "tokio-lines",
+            Peer::BlockingRaw => "blocking-raw",
+        }
+    }
+
+    /// The peer called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Peer> {
+        Peer::ALL.into_iter().find(|peer| peer.name() == name)
+    }
+
+    /// What the server expects on the wire.
+    pub fn wire(self) -> Wire {
+        match self {
+            Peer::TurbineLines | Peer::TokioLines => Wire::Lines,
+            _ => Wire::Raw,
+        }
+    }
+
+    /// Binds `addr` and starts serving on threads of this process; returns at once.
+    ///
+    /// # Errors
+    ///
+    /// Binding the listener or spawning the serving thread failed.
+    pub fn serve(self, addr: SocketAddr) -> io::Result<Serving> {
+        match self {
+            Peer::TurbineRaw => turbine_echo::start_raw(addr),
+            Peer::TurbineLines => turbine_echo::start_lines(addr),
+            Peer::MioRaw => mio_echo::start(addr).map(Serving::detached),
+            Peer::TokioRaw => tokio_echo::start_raw(addr).map(Serving::detached),
+            Peer::TokioLines => tokio_echo::start_lines(addr).map(Serving::detached),
+            Peer::BlockingRaw => blocking_echo::start(addr).map(Serving::detached),
+        }
+    }
+}
+
+/// A server started in this process.
+pub struct Serving {
+    /// The address its listener is bound to, with the port the kernel chose for port 0.
+    pub addr: SocketAddr,
+    /// Turbine's reactors stop when this drops; the other peers serve on detached threads and
+    /// stop with the process.
+    _running: Option<Running>,
+}
+
+impl Serving {
+    /// A Turbine server: its reactors run as long as `running` lives.
+    pub fn turbine(running: Running) -> Serving {
+        Serving {
+            addr: running.local_addr(),
+            _running: Some(running),
+        }
+    }
+
+    /// A server whose threads are detached: nothing to keep.
+    fn detached(addr: SocketAddr) -> Serving {
+        Serving {
+            addr,
+            _running: None,
+        }
+    }
+}
+
+/// A blocking listener on `addr` with SO_REUSEADDR, SO_REUSEPORT and a backlog of [`BACKLOG`],
+/// the same socket options as Turbine's listeners; callers make it non-blocking as they need.
+///
+/// # Errors
+///
+/// `socket`, `setsockopt`, `bind` or `listen` failed.
+pub fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}

@@ -1,0 +1,300 @@
+//! The binary's command line: hand-written parsing into a [`Command`].
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use turbine_load::{HoldConfig, LoadConfig, MAX_SIZE};
+
+/// `--help` text.
+pub const USAGE: &str = "\
+turbine-load: pipelined echo load with checked replies, latency and server CPU figures
+
+USAGE:
+    turbine-load [OPTIONS]               apply load for --warmup, then measure for --duration
+    turbine-load --hold N [OPTIONS]      hold N idle connections; report server memory per connection
+
+OPTIONS:
+        --addr IP:PORT        server address [default: 127.0.0.1:7878]
+    -c, --connections N       connections [default: 100]
+    -t, --threads N           client threads, each with its own event loop [default: 1]
+        --size BYTES          bytes per message on the wire, framing included: 64, 4KiB, 1MiB
+                              (at least 1 raw, 2 lines, 5 length) [default: 64]
+        --depth N             messages in flight per connection [default: 1]
+        --duration DURATION   measured time: 500ms, 10s, 2m, 1h [default: 10s]
+        --warmup DURATION     load before measuring, 0s for none [default: 2s]
+        --framing KIND        raw, lines or length, as the server's ECHO_FRAMING [default: raw]
+        --pid PID             server process: report its CPU time (load) or memory (--hold)
+        --no-progress         no progress line each second on stderr
+        --hold N              hold mode: open N connections (uses --addr, --size, --framing, --pid)
+    -h, --help                this text
+
+EXAMPLES:
+    turbine-load --addr 127.0.0.1:7878 -c 100 --depth 16 --duration 10s --pid $(pgrep -f examples/echo)
+    turbine-load --framing lines -c 1000 -t 2 --size 128
+    turbine-load --hold 10000 --pid $(pgrep -f examples/echo)
+";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Print [`USAGE`].
+    Help,
+    /// Apply load.
+    Load(LoadConfig),
+    /// Hold idle connections.
+    Hold(HoldConfig),
+}
+
+/// A bad command line: says which argument, which value, and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError(String);
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses the arguments after the program name.
+///
+/// Options take their value as the next argument or after `=` (`--size 64`, `--size=64`).
+///
+/// # Errors
+///
+/// An unknown option, a missing or malformed value, a value out of range, or an option that
+/// does not apply to `--hold`.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, ArgError> {
+    let mut load = LoadConfig::default();
+    let mut hold: Option<usize> = None;
+    // The first option given that only a load run uses, to refuse it with --hold.
+    let mut load_only: Option<String> = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name.to_string(), Some(value)),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |accepted: &str| -> Result<String, ArgError> {
+            match inline {
+                Some(v) => Ok(v.to_string()),
+                None => args
+                    .next()
+                    .ok_or_else(|| ArgError(format!("{name} needs a value: expected {accepted}"))),
+            }
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--addr" => {
+                let v = value("IP:PORT")?;
+                load.addr = parse_value(&name, &v, "IP:PORT, e.g. 127.0.0.1:7878 or [::1]:7878")?;
+            }
+            "-c" | "--connections" => load.connections = count(&name, &value(COUNT)?)?,
+            "-t" | "--threads" => load.threads = count(&name, &value(COUNT)?)?,
+            "--depth" => load.depth = count(&name, &value(COUNT)?)?,
+            "--size" => load.size = size(&name, &value(SIZE)?)?,
+            "--duration" => load.duration = duration(&name, &value(DURATION)?)?,
+            "--warmup" => load.warmup = duration(&name, &value(DURATION)?)?,
+            "--framing" => {
+                let v = value("raw, lines or length")?;
+                load.framing = parse_value(&name, &v, "raw, lines or length")?;
+            }
+            "--pid" => {
+                let v = value("a process id")?;
+                load.server_pid = Some(parse_value(&name, &v, "a process id, a whole number")?);
+            }
+            "--no-progress" if inline.is_none() => load.progress = false,
+            "--hold" => hold = Some(count(&name, &value(COUNT)?)?),
+            _ => {
+                return Err(ArgError(format!(
+                    "unknown argument {arg:?}: see --help for the options"
+                )));
+            }
+        }
+        let only_for_load = [
+            "-c",
+            "--connections",
+            "-t",
+            "--threads",
+            "--depth",
+            "--duration",
+            "--warmup",
+            "--no-progress",
+        ];
+        if load_only.is_none() && only_for_load.contains(&name.as_str()) {
+            load_only = Some(name);
+        }
+    }
+    if load.size < load.framing.min_size() {
+        return Err(ArgError(format!(
+            "--size {}: {} framing needs at least {} bytes per message",
+            load.size,
+            load.framing,
+            load.framing.min_size()
+        )));
+    }
+    match hold {
+        Some(connections) => {
+            if let Some(option) = load_only {
+                return Err(ArgError(format!(
+                    "{option} applies to load runs, not to --hold"
+                )));
+            }
+            Ok(Command::Hold(HoldConfig {
+                addr: load.addr,
+                connections,
+                server_pid: load.server_pid,
+                size: load.size,
+                framing: load.framing,
+            }))
+        }
+        None => Ok(Command::Load(load)),
+    }
+}
+
+/// What a count accepts.
+const COUNT: &str = "a whole number, at least 1";
+
+/// What a size accepts.
+const SIZE: &str = "a byte count with an optional unit B, KiB or MiB, e.g. 64 or 4KiB";
+
+/// What a duration accepts.
+const DURATION: &str = "a whole number with a unit ms, s, m or h, e.g. 500ms or 10s";
+
+/// Parses `value` with `FromStr`, naming the option and what it accepts on failure.
+fn parse_value<T: FromStr>(name: &str, value: &str, accepted: &str) -> Result<T, ArgError> {
+    value.parse().map_err(|_| bad(name, value, accepted))
+}
+
+/// The error for `name value`, which should have been `accepted`.
+fn bad(name: &str, value: &str, accepted: &str) -> ArgError {
+    ArgError(format!("{name} {value:?}: expected {accepted}"))
+}
+
+/// A count of at least 1.
+fn count(name: &str, value: &str) -> Result<usize, ArgError> {
+    match value.parse() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(bad(name, value, COUNT)),
+    }
+}
+
+/// A byte count: digits, then optionally `B`, `KiB` or `MiB`; at least 1, at most `MAX_SIZE`.
+fn size(name: &str, value: &str) -> Result<usize, ArgError> {
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let scale = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        _ => return Err(bad(name, value, SIZE)),
+    };
+    match digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+    {
+        Some(n) if (1..=MAX_SIZE).contains(&n) => Ok(n),
+        Some(_) => Err(bad(name, value, &format!("1 B to {MAX_SIZE} B (64 MiB)"))),
+        None => Err(bad(name, value, SIZE)),
+    }
+}
+
+/// A duration: digits, then `ms`, `s`, `m` or `h`.
+fn duration(name: &str, value: &str) -> Result<Duration, ArgError> {
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad(name, value, DURATION))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => n
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(|| bad(name, value, DURATION))?,
+        "h" => n
+            .checked_mul(3600)
+            .map(Duration::from_secs)
+            .ok_or_else(|| bad(name, value, DURATION))?,
+        _ => return Err(bad(name, value, DURATION)),
+    };
+    if name == "--duration" && d.is_zero() {
+        return Err(bad(name, value, "a positive duration, e.g. 10s"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use turbine_load::Framing;
+
+    /// Parses a command line given as one string.
+    fn parse_str(line: &str) -> Result<Command, ArgError> {
+        parse(line.split_whitespace().map(String::from))
+    }
+
+    /// Every option lands in its field; both `--opt value` and `--opt=value` work.
+    #[test]
+    fn load_options() {
+        let Ok(Command::Load(c)) = parse_str(
+            "--addr 127.0.0.1:9000 -c 8 --threads=2 --size 4KiB --depth 16 --duration 500ms \
+             --warmup 0s --framing lines --pid 42 --no-progress",
+        ) else {
+            panic!("did not parse");
+        };
+        assert_eq!(c.addr, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(
+            (c.connections, c.threads, c.size, c.depth),
+            (8, 2, 4096, 16)
+        );
+        assert_eq!(c.duration, Duration::from_millis(500));
+        assert_eq!(c.warmup, Duration::ZERO);
+        assert_eq!(c.framing, Framing::Lines);
+        assert_eq!(c.server_pid, Some(42));
+        assert!(!c.progress);
+        assert_eq!(parse_str(""), Ok(Command::Load(LoadConfig::default())));
+        assert_eq!(parse_str("-c 1 --help"), Ok(Command::Help));
+    }
+
+    /// `--hold` takes the address, size, framing and pid.
+    #[test]
+    fn hold_options() {
+        let got = parse_str("--hold 10000 --pid 7 --framing length --size 16");
+        let want = HoldConfig {
+            connections: 10_000,
+            server_pid: Some(7),
+            framing: Framing::Length,
+            size: 16,
+            ..HoldConfig::default()
+        };
+        assert_eq!(got, Ok(Command::Hold(want)));
+    }
+
+    /// Errors name the argument and the value, and say what is accepted.
+    #[test]
+    fn errors() {
+        let err = |line| parse_str(line).unwrap_err().to_string();
+        assert_eq!(
+            err("--connections 0"),
+            "--connections \"0\": expected a whole number, at least 1"
+        );
+        assert!(
+            err("--duration 10").contains("--duration \"10\": expected a whole number with a unit")
+        );
+        assert!(err("--duration 0s").contains("positive"));
+        assert!(
+            err("--framing json").contains("--framing \"json\": expected raw, lines or length")
+        );
+        assert!(err("--size 1GiB").contains("--size \"1GiB\""));
+        assert!(err("--size 4 --framing length").contains("at least 5"));
+        assert!(err("--addr").contains("--addr needs a value"));
+        assert!(err("--bogus").contains("unknown argument \"--bogus\""));
+        assert!(err("--no-progress=1").contains("unknown argument"));
+        assert!(err("--hold 10 --depth 4").contains("--depth applies to load runs"));
+    }
+}
