@@ -15,8 +15,13 @@ use crate::{CodecError, ReadBuf};
 /// - `Ok(None)`: `src` holds no complete frame yet. The decoder may keep state about what it has
 ///   already scanned (so a long frame arriving in pieces costs linear time, not quadratic), and
 ///   should leave the unfinished bytes in `src`. The reactor reads more and calls again.
-/// - `Err(e)`: the input is malformed or over a limit. The reactor hands `e` to the handler and
-///   closes the connection after flushing what the handler sent; `decode` is not called again.
+/// - `Err(e)` with [`e.is_fatal()`](CodecError::is_fatal): the input is malformed or over a
+///   limit. The reactor hands `e` to the handler and closes the connection after flushing what
+///   the handler sent; `decode` is not called again.
+/// - `Err(CodecError::Discarded { .. })`: an over-long frame was (or is being) skipped, and the
+///   decoder stays in step with the stream. The reactor hands it to the handler (which may
+///   answer with a protocol error) and calls `decode` again. A decoder set to discard returns it
+///   once per skipped frame, as soon as the frame is known to be too long.
 ///
 /// A decoder must bound what it lets accumulate: once `src` holds more than its maximum frame
 /// without a complete frame, it returns [`CodecError::FrameTooLong`] rather than waiting. It

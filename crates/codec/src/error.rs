@@ -4,9 +4,10 @@ use std::fmt;
 
 /// Why a codec refused its input or a frame.
 ///
-/// A decode error means the byte stream can no longer be trusted (the decoder may have lost its
-/// place), so the reactor reports it to the handler and then closes the connection. An encode
-/// error refuses one frame.
+/// A fatal decode error (all but [`CodecError::Discarded`], see [`CodecError::is_fatal`]) means
+/// the byte stream can no longer be trusted (the decoder may have lost its place), so the reactor
+/// reports it to the handler and then closes the connection. A discarded frame is reported and
+/// decoding goes on. An encode error refuses one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CodecError {
@@ -24,6 +25,14 @@ pub enum CodecError {
         /// How many bytes of the unfinished frame had arrived.
         buffered: usize,
     },
+    /// A frame longer than the maximum was skipped (a codec set to discard over-long frames):
+    /// the stream is still in step and decoding goes on. The only error that is not fatal.
+    Discarded {
+        /// Bytes skipped, the frame's delimiter included.
+        len: u64,
+        /// The maximum the codec accepts.
+        max: usize,
+    },
     /// Any other malformed input, described for a log line or a protocol error reply.
     Invalid(String),
 }
@@ -32,6 +41,12 @@ impl CodecError {
     /// A malformed-input error with a description, for codecs written by users.
     pub fn invalid(why: impl Into<String>) -> Self {
         CodecError::Invalid(why.into())
+    }
+
+    /// Whether the stream can no longer be decoded after this error, so the connection must
+    /// close. Only [`CodecError::Discarded`] is not fatal.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, CodecError::Discarded { .. })
     }
 }
 
@@ -44,6 +59,9 @@ impl fmt::Display for CodecError {
             CodecError::InvalidUtf8 => f.write_str("frame is not valid UTF-8"),
             CodecError::Truncated { buffered } => {
                 write!(f, "stream ended inside a frame ({buffered} bytes buffered)")
+            }
+            CodecError::Discarded { len, max } => {
+                write!(f, "frame too long: skipped {len} bytes, the maximum is {max}")
             }
             CodecError::Invalid(why) => write!(f, "invalid input: {why}"),
         }
