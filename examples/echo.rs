@@ -60,3 +60,65 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use turbine::{CloseReason, CodecError, TestConnection};
+
+    /// Lines come back one frame at a time, however the input is split.
+    #[test]
+    fn lines_echo_whatever_the_chunking() {
+        let input = b"one\r\ntwo\nthree\n";
+        for split in 0..=input.len() {
+            let mut conn = TestConnection::new(Echo {
+                codec: |c: &Config| LinesCodec::new(c.max_frame),
+            });
+            conn.push(&input[..split]);
+            conn.push(&input[split..]);
+            assert_eq!(conn.take_output(), b"one\ntwo\nthree\n", "split at {split}");
+        }
+    }
+
+    /// Length-delimited frames, the empty one included, come back framed the same way.
+    #[test]
+    fn length_frames_echo() {
+        let mut conn = TestConnection::new(Echo {
+            codec: |c: &Config| LengthDelimitedCodec::new(c.max_frame),
+        });
+        let input = [&[0, 0, 0, 2][..], b"hi", &[0, 0, 0, 0]].concat();
+        conn.push(&input);
+        assert_eq!(conn.take_output(), input);
+    }
+
+    /// A line over the maximum closes the connection with a decode error; what was echoed
+    /// before it still goes out.
+    #[test]
+    fn too_long_line_closes() {
+        let config = Config::new().max_frame(8);
+        let mut conn = TestConnection::with_config(
+            Echo {
+                codec: |c: &Config| LinesCodec::new(c.max_frame),
+            },
+            config,
+        );
+        conn.push(b"short\nthis line is too long");
+        assert_eq!(conn.take_output(), b"short\n");
+        assert!(matches!(
+            conn.close_reason(),
+            Some(CloseReason::Decode(CodecError::FrameTooLong { max: 8, .. }))
+        ));
+    }
+
+    /// Raw bytes come back as they arrived, and end of stream closes cleanly.
+    #[test]
+    fn raw_echo_then_eof() {
+        let mut conn = TestConnection::new(Echo {
+            codec: |_: &Config| RawCodec::new(),
+        });
+        conn.push(b"\x00\xffbytes");
+        conn.push_eof();
+        assert_eq!(conn.take_output(), b"\x00\xffbytes");
+        assert_eq!(conn.close_reason(), Some(&CloseReason::PeerClosed));
+    }
+}

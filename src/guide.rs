@@ -100,3 +100,32 @@
 //! server.shutdown()?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! # 6. Testing a protocol without sockets
+//!
+//! [`TestConnection`](crate::TestConnection) drives a handler and its codec the way a reactor
+//! does, with bytes you push in any chunking: read the output back as bytes or frames, see
+//! whether and why the connection closed, and deliver what was sent through its handles. The
+//! echo example's tests (`examples/echo.rs`) use it.
+//!
+//! ```
+//! use turbine::{Config, Context, Handler, LinesCodec, TestConnection};
+//!
+//! struct Upper;
+//!
+//! impl Handler for Upper {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.max_frame)
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         ctx.send(line.to_uppercase());
+//!     }
+//! }
+//!
+//! let mut conn = TestConnection::new(Upper);
+//! for byte in b"abc\ndef\n" {
+//!     conn.push(&[*byte]); // one byte at a time
+//! }
+//! assert_eq!(conn.take_output(), b"ABC\nDEF\n");
+//! ```

@@ -14,7 +14,7 @@ pub use turbine_codec::{
 pub use turbine_reactor::{
     CloseReason, Config, ConfigError, ConnHandle, ConnId, Context, FrameIn, FrameOut, Handler,
     MAX_FRAMES_IN_FLIGHT, ReactorStats, Running, SendError, Server, ShutdownHandle, Stats,
-    StatsHandle, run,
+    StatsHandle, TestConnection, run,
 };
 
 /// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.

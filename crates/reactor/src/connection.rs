@@ -7,10 +7,11 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use mio::net::TcpStream;
-use turbine_codec::{Encoder, ReadBuf};
+use turbine_codec::{CodecError, Decoder, Encoder, ReadBuf};
 
 use crate::handle::ConnShared;
-use crate::{CloseReason, ConnId, FrameOut, Handler, ReactorStats};
+use crate::reactor::Env;
+use crate::{CloseReason, ConnId, Context, FrameOut, Handler, ReactorStats};
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,14 +31,15 @@ pub(crate) enum Phase {
 pub(crate) struct Connection<H: Handler> {
     /// The protocol's per-connection state.
     pub(crate) handler: H,
-    /// Socket, codec, buffers and flags; what a [`Context`](crate::Context) sees.
+    /// Codec, buffers and flags; what a [`Context`](crate::Context) sees.
     pub(crate) io: ConnIo<H>,
-}
-
-/// The I/O half of a connection, kept apart from the handler so both can be borrowed at once.
-pub(crate) struct ConnIo<H: Handler> {
     /// The socket, registered for readable and writable edges.
     pub(crate) socket: TcpStream,
+}
+
+/// The I/O state of a connection, kept apart from the handler (so both can be borrowed at once)
+/// and from the socket (so a [`TestConnection`](crate::TestConnection) can drive it in memory).
+pub(crate) struct ConnIo<H: Handler> {
     /// Reactor, slab key and generation.
     pub(crate) id: ConnId,
     /// The peer's address.
@@ -77,15 +79,8 @@ pub(crate) struct ConnIo<H: Handler> {
 }
 
 impl<H: Handler> ConnIo<H> {
-    pub(crate) fn new(
-        socket: TcpStream,
-        id: ConnId,
-        peer: SocketAddr,
-        codec: H::Codec,
-        now: Instant,
-    ) -> Self {
+    pub(crate) fn new(id: ConnId, peer: SocketAddr, codec: H::Codec, now: Instant) -> Self {
         ConnIo {
-            socket,
             id,
             peer,
             codec,
@@ -147,9 +142,13 @@ impl<H: Handler> ConnIo<H> {
     /// # Errors
     ///
     /// A write error other than `WouldBlock` (the connection is then dead).
-    pub(crate) fn write_out(&mut self, stats: &mut ReactorStats) -> io::Result<()> {
+    pub(crate) fn write_out(
+        &mut self,
+        socket: &mut impl Write,
+        stats: &mut ReactorStats,
+    ) -> io::Result<()> {
         while self.written < self.output.len() && !self.write_blocked {
-            match self.socket.write(&self.output[self.written..]) {
+            match socket.write(&self.output[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.written += n;
@@ -180,5 +179,58 @@ impl<H: Handler> ConnIo<H> {
         if let Some(shared) = &self.shared {
             shared.output.store(pending, Ordering::Relaxed);
         }
+    }
+}
+
+/// Decodes every complete frame in `buf` and hands each to the handler, as the reactor does
+/// after a read (and [`TestConnection`](crate::TestConnection) after a push).
+///
+/// With `eof`, the peer has closed: once `decode` has nothing more, `decode_eof` is called until
+/// it has nothing more either. A fatal decode error goes to `on_decode_error` and starts the
+/// close; a non-fatal one ([`CodecError::Discarded`]) goes there too and decoding goes on.
+/// Input left after a close is dropped. A decoder that lets unconsumed input grow past the
+/// maximum frame plus one read is stopped here with [`CodecError::FrameTooLong`].
+pub(crate) fn dispatch<H: Handler>(
+    handler: &mut H,
+    io: &mut ConnIo<H>,
+    buf: &mut ReadBuf,
+    eof: bool,
+    env: &Env<H>,
+    stats: &mut ReactorStats,
+) {
+    let max_frame = env.config.max_frame;
+    let max_input = max_frame.saturating_add(env.config.read_buffer);
+    let mut at_eof = false;
+    while io.phase == Phase::Open {
+        let decoded = if at_eof {
+            io.codec.decode_eof(buf)
+        } else {
+            io.codec.decode(buf)
+        };
+        let error = match decoded {
+            Ok(Some(frame)) => {
+                stats.frames_in += 1;
+                handler.on_frame(&mut Context { io, env, stats }, frame);
+                continue;
+            }
+            Ok(None) if eof && !at_eof => {
+                at_eof = true;
+                continue;
+            }
+            Ok(None) if buf.len() > max_input => CodecError::FrameTooLong {
+                len: buf.len() as u64,
+                max: max_frame,
+            },
+            Ok(None) => break,
+            Err(e) => e,
+        };
+        let fatal = error.is_fatal();
+        handler.on_decode_error(&mut Context { io, env, stats }, error.clone());
+        if fatal {
+            io.begin_close(CloseReason::Decode(error));
+        }
+    }
+    if io.phase != Phase::Open {
+        buf.clear(); // frames after a close are not delivered
     }
 }

@@ -71,8 +71,10 @@ pub trait Handler: Sized + 'static {
     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, frame: FrameIn<Self>);
 
     /// Called when the decoder rejects the input (too long, malformed, or truncated at end of
-    /// stream). The connection is closed after this returns, once what was sent is flushed, so
-    /// this is the place to send a protocol error reply. The default logs at debug level.
+    /// stream). After a fatal error ([`CodecError::is_fatal`]) the connection is closed when
+    /// this returns, once what was sent is flushed, so this is the place to send a protocol
+    /// error reply. After [`CodecError::Discarded`] (a codec set to skip over-long frames) the
+    /// connection stays open and decoding goes on. The default logs at debug level.
     fn on_decode_error(&mut self, ctx: &mut Context<'_, Self>, error: CodecError) {
         log::debug!("{}: closing: {error}", ctx.peer_addr());
     }

@@ -12,6 +12,8 @@
 //! - The user-facing API: [`Handler`] (`handler.rs`), [`Context`] (`context.rs`), [`ConnHandle`]
 //!   (`handle.rs`) backed by each reactor's mailbox (`mailbox.rs`), [`ShutdownHandle`]
 //!   (`shutdown.rs`) and [`Stats`] (`stats.rs`).
+//! - [`TestConnection`] (`test_connection.rs`): a handler and its codec driven in memory, for
+//!   testing a protocol without sockets.
 //!
 //! # Guarantees
 //!
@@ -60,6 +62,7 @@ mod run;
 mod server;
 mod shutdown;
 mod stats;
+mod test_connection;
 mod timers;
 
 pub use config::{Config, ConfigError};
@@ -70,3 +73,4 @@ pub use run::run;
 pub use server::{Running, Server};
 pub use shutdown::ShutdownHandle;
 pub use stats::{ReactorStats, Stats, StatsHandle};
+pub use test_connection::TestConnection;

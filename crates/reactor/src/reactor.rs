@@ -29,9 +29,9 @@ use crossbeam_channel::Receiver;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
-use turbine_codec::{CodecError, Decoder, ReadBuf};
+use turbine_codec::ReadBuf;
 
-use crate::connection::{ConnIo, Connection, Phase};
+use crate::connection::{self, ConnIo, Connection, Phase};
 use crate::mailbox::{Mailbox, Message};
 use crate::stats::StatsHandle;
 use crate::timers::{TimerKind, Timers};
@@ -322,8 +322,12 @@ where
             key,
             generation,
         };
-        let io = ConnIo::new(stream, id, peer, codec, self.now);
-        entry.insert(Connection { handler, io });
+        let io = ConnIo::new(id, peer, codec, self.now);
+        entry.insert(Connection {
+            handler,
+            io,
+            socket: stream,
+        });
         self.stats.accepted += 1;
         self.stats.open += 1;
         if let Some(idle) = config.idle_timeout {
@@ -380,7 +384,7 @@ where
     fn read_input(&mut self, key: usize) -> bool {
         let read_buffer = self.env.config.read_buffer;
         for _ in 0..READS_PER_TURN {
-            let io = &mut self.conns[key].io;
+            let Connection { io, socket, .. } = &mut self.conns[key];
             // A connection holding an unfinished frame reads into its own buffer; any other
             // reads into the reactor's, so an idle connection owns no input memory.
             let own = !io.input.is_empty();
@@ -393,7 +397,7 @@ where
             };
             buf.reserve(want);
             let space = buf.spare_capacity();
-            let result = buf.read_from(&mut io.socket, space);
+            let result = buf.read_from(socket, space);
             let phase = io.phase;
             match result {
                 Ok(0) => {
@@ -488,46 +492,12 @@ where
     /// Decodes every complete frame in `buf` and hands each to the handler. Returns `false` if
     /// the connection is gone (its handler panicked).
     fn dispatch(&mut self, key: usize, buf: &mut ReadBuf, eof: bool) -> bool {
-        let max_frame = self.env.config.max_frame;
-        let max_input = max_frame + self.env.config.read_buffer;
         let Reactor {
             conns, env, stats, ..
         } = self;
-        let Connection { handler, io } = &mut conns[key];
+        let Connection { handler, io, .. } = &mut conns[key];
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let mut at_eof = false;
-            while io.phase == Phase::Open {
-                let decoded = if at_eof {
-                    io.codec.decode_eof(buf)
-                } else {
-                    io.codec.decode(buf)
-                };
-                let error = match decoded {
-                    Ok(Some(frame)) => {
-                        stats.frames_in += 1;
-                        handler.on_frame(&mut Context { io, env, stats }, frame);
-                        continue;
-                    }
-                    Ok(None) if eof && !at_eof => {
-                        at_eof = true;
-                        continue;
-                    }
-                    Ok(None) if buf.len() > max_input => {
-                        // The decoder is not bounding its input; do it for it.
-                        CodecError::FrameTooLong {
-                            len: buf.len() as u64,
-                            max: max_frame,
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => e,
-                };
-                handler.on_decode_error(&mut Context { io, env, stats }, error.clone());
-                io.begin_close(CloseReason::Decode(error));
-            }
-            if io.phase != Phase::Open {
-                buf.clear(); // frames after a close are not delivered
-            }
+            connection::dispatch(handler, io, buf, eof, env, stats);
         }));
         if result.is_err() {
             self.panicked(key);
@@ -541,9 +511,9 @@ where
     fn flush(&mut self, key: usize) {
         let low_watermark = self.env.config.write_low_watermark;
         let read_buffer = self.env.config.read_buffer;
-        let io = &mut self.conns[key].io;
+        let Connection { io, socket, .. } = &mut self.conns[key];
         self.stats.output_peak = self.stats.output_peak.max(io.pending_output() as u64);
-        if let Err(e) = io.write_out(&mut self.stats) {
+        if let Err(e) = io.write_out(socket, &mut self.stats) {
             self.fail(key, e.kind());
             return;
         }
@@ -556,13 +526,13 @@ where
             if open && !self.callback(key, |h, ctx| h.on_writable(ctx)) {
                 return;
             }
-            let io = &mut self.conns[key].io;
-            if let Err(e) = io.write_out(&mut self.stats) {
+            let Connection { io, socket, .. } = &mut self.conns[key];
+            if let Err(e) = io.write_out(socket, &mut self.stats) {
                 self.fail(key, e.kind());
                 return;
             }
         }
-        let io = &mut self.conns[key].io;
+        let Connection { io, socket, .. } = &mut self.conns[key];
         if io.pending_output() == 0 && io.output.capacity() > 0 {
             if self.out_spare.capacity() == 0 {
                 std::mem::swap(&mut io.output, &mut self.out_spare);
@@ -579,7 +549,7 @@ where
                 return;
             }
             // Send our FIN after the last byte, then wait for the peer's.
-            let _ = io.socket.shutdown(std::net::Shutdown::Write);
+            let _ = socket.shutdown(std::net::Shutdown::Write);
             io.phase = Phase::Lingering;
             let generation = io.id.generation;
             if io.readable {
@@ -640,7 +610,7 @@ where
         let Reactor {
             conns, env, stats, ..
         } = self;
-        let Connection { handler, io } = &mut conns[key];
+        let Connection { handler, io, .. } = &mut conns[key];
         let result = catch_unwind(AssertUnwindSafe(|| {
             f(handler, &mut Context { io, env, stats });
         }));

@@ -1,0 +1,201 @@
+//! `TestConnection`: a protocol tested in memory, the way the reactor would drive it.
+
+use turbine::{
+    CloseReason, CodecError, Config, Context, Decoder, Encoder, Handler, LinesCodec, ReadBuf,
+    SendError, TestConnection,
+};
+
+/// A small line protocol: greets on open, answers `PING`, closes on `QUIT`, replies to bad
+/// input with `ERR <reason>`, and says goodbye on shutdown.
+#[derive(Default)]
+struct Proto {
+    /// Reasons it was told of, in order.
+    closed: Vec<CloseReason>,
+}
+
+impl Handler for Proto {
+    type Codec = LinesCodec;
+
+    fn codec(&mut self, config: &Config) -> LinesCodec {
+        LinesCodec::new(config.max_frame)
+    }
+
+    fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+        ctx.send("HELLO");
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+        match line.as_str() {
+            "PING" => ctx.send("PONG"),
+            "QUIT" => ctx.close(),
+            other => ctx.send(format!("ECHO {other}")),
+        }
+    }
+
+    fn on_decode_error(&mut self, ctx: &mut Context<'_, Self>, error: CodecError) {
+        ctx.send(format!("ERR {error}"));
+    }
+
+    fn on_shutdown(&mut self, ctx: &mut Context<'_, Self>) {
+        ctx.send("BYE");
+        ctx.close();
+    }
+
+    fn on_close(&mut self, reason: CloseReason) {
+        self.closed.push(reason);
+    }
+}
+
+/// Output read back as lines.
+fn lines(conn: &mut TestConnection<Proto>) -> Vec<String> {
+    conn.take_frames(&mut LinesCodec::new(1024)).unwrap()
+}
+
+/// The greeting comes first, replies follow in order, and `QUIT` closes with the handler told
+/// once; input after the close is not delivered.
+#[test]
+fn replies_in_order_then_close() {
+    let mut conn = TestConnection::new(Proto::default());
+    conn.push(b"PING\nabc\nQUIT\nPING\n");
+    assert_eq!(lines(&mut conn), ["HELLO", "PONG", "ECHO abc"]);
+    assert_eq!(conn.close_reason(), Some(&CloseReason::Closed));
+    conn.push(b"PING\n");
+    assert!(conn.take_output().is_empty());
+    assert_eq!(conn.handler().closed, [CloseReason::Closed]);
+    let stats = conn.stats();
+    assert_eq!((stats.frames_in, stats.frames_out), (3, 3));
+}
+
+/// A decode error reaches the handler, which answers it; then the connection closes with that
+/// error as the reason.
+#[test]
+fn decode_error_answered_then_closed() {
+    // The limit bounds encoded lines too: the error reply must fit in it.
+    let mut conn = TestConnection::with_config(Proto::default(), Config::new().max_frame(60));
+    conn.push(b"PING\n");
+    conn.push(&[b'x'; 100]);
+    let out = lines(&mut conn);
+    assert_eq!(out[..2], ["HELLO", "PONG"]);
+    assert!(out[2].starts_with("ERR frame too long"), "{out:?}");
+    assert!(matches!(
+        conn.close_reason(),
+        Some(CloseReason::Decode(CodecError::FrameTooLong {
+            max: 60,
+            ..
+        }))
+    ));
+}
+
+/// A frame cut off by the end of the stream is reported as truncated, not dropped silently.
+#[test]
+fn truncated_frame_at_eof() {
+    let mut conn = TestConnection::new(Proto::default());
+    conn.push(b"PING\nPIN");
+    conn.push_eof();
+    let out = lines(&mut conn);
+    assert_eq!(out[..2], ["HELLO", "PONG"]);
+    assert!(
+        out[2].starts_with("ERR stream ended inside a frame"),
+        "{out:?}"
+    );
+    assert_eq!(
+        conn.close_reason(),
+        Some(&CloseReason::Decode(CodecError::Truncated { buffered: 3 }))
+    );
+}
+
+/// Frames sent through a handle arrive at delivery, after what the handler sent; once the
+/// connection has closed the handle refuses frames and hands them back.
+#[test]
+fn handle_frames_delivered_and_refused_after_close() {
+    let mut conn = TestConnection::new(Proto::default());
+    let handle = conn.handle();
+    let sender = std::thread::spawn(move || {
+        for i in 0..3 {
+            handle.send(format!("push {i}")).unwrap();
+        }
+        handle
+    });
+    let handle = sender.join().unwrap();
+    assert_eq!(conn.deliver(), 3);
+    assert_eq!(lines(&mut conn), ["HELLO", "push 0", "push 1", "push 2"]);
+    conn.push(b"QUIT\n");
+    assert!(handle.is_closed());
+    match handle.send("late".to_string()) {
+        Err(SendError::Closed(frame)) => assert_eq!(frame, "late"),
+        other => panic!("expected Closed, got {other:?}"),
+    }
+}
+
+/// A graceful shutdown runs the protocol's goodbye, then closes.
+#[test]
+fn shutdown_says_goodbye() {
+    let mut conn = TestConnection::new(Proto::default());
+    conn.shutdown();
+    assert_eq!(lines(&mut conn), ["HELLO", "BYE"]);
+    assert_eq!(conn.close_reason(), Some(&CloseReason::Closed));
+}
+
+/// A codec that skips frames longer than 3 bytes, reporting each as `Discarded`.
+struct Skipping;
+
+impl Decoder for Skipping {
+    type Item = String;
+
+    fn decode(&mut self, src: &mut ReadBuf) -> Result<Option<String>, CodecError> {
+        let Some(end) = src.iter().position(|&b| b == b'\n') else {
+            return Ok(None);
+        };
+        let line = src.split_to(end + 1);
+        if end > 3 {
+            return Err(CodecError::Discarded {
+                len: line.len() as u64,
+                max: 3,
+            });
+        }
+        Ok(Some(String::from_utf8_lossy(&line[..end]).into_owned()))
+    }
+}
+
+impl Encoder for Skipping {
+    type Item = String;
+
+    fn encode(&mut self, item: String, dst: &mut Vec<u8>) -> Result<(), CodecError> {
+        dst.extend_from_slice(item.as_bytes());
+        dst.push(b'\n');
+        Ok(())
+    }
+}
+
+/// Echoes lines and reports skipped ones.
+struct Tolerant;
+
+impl Handler for Tolerant {
+    type Codec = Skipping;
+
+    fn codec(&mut self, _config: &Config) -> Skipping {
+        Skipping
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+        ctx.send(line);
+    }
+
+    fn on_decode_error(&mut self, ctx: &mut Context<'_, Self>, error: CodecError) {
+        ctx.send(format!("skipped {error}"));
+    }
+}
+
+/// A non-fatal decode error (`Discarded`) is reported and decoding goes on: the connection
+/// stays open and later frames are delivered.
+#[test]
+fn discarded_frame_is_not_fatal() {
+    let mut conn = TestConnection::new(Tolerant);
+    conn.push(b"abc\ntoo long\nxyz\n");
+    let out = String::from_utf8(conn.take_output()).unwrap();
+    assert_eq!(
+        out,
+        "abc\nskipped frame too long: skipped 9 bytes, the maximum is 3\nxyz\n"
+    );
+    assert!(!conn.is_closed());
+}
