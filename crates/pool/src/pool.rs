@@ -298,10 +298,13 @@ fn work(rx: &Receiver<Task>, shared: &Shared) {
     counters.workers.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// Receives a job's outcome.
+type Report<T> = Box<dyn FnOnce(Result<T, JobError>) + Send>;
+
 /// Calls its report once: with the job's result, or with `Cancelled` if dropped first.
 struct Reported<T> {
     /// `None` once called.
-    report: Option<Box<dyn FnOnce(Result<T, JobError>) + Send>>,
+    report: Option<Report<T>>,
 }
 
 impl<T> Reported<T> {
