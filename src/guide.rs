@@ -94,10 +94,12 @@
 //! let mut lines = BufReader::new(client).lines();
 //! assert_eq!(lines.next().unwrap()?, "one");
 //! assert_eq!(lines.next().unwrap()?, "two");
-//! assert_eq!(server.stats().total().frames_in, 2);
 //! drop(lines);
 //!
+//! // Stats are published once per loop turn; after a shutdown they are final.
+//! let stats = server.stats_handle();
 //! server.shutdown()?;
+//! assert_eq!(stats.snapshot().total().frames_in, 2);
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!

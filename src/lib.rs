@@ -11,10 +11,11 @@ pub use turbine_codec as codec;
 pub use turbine_codec::{
     CodecError, Decoder, Encoder, LengthDelimitedCodec, LinesCodec, RawCodec, ReadBuf,
 };
+pub use turbine_pool as pool;
 pub use turbine_reactor::{
     CloseReason, Config, ConfigError, ConnHandle, ConnId, Context, FrameIn, FrameOut, Handler,
-    MAX_FRAMES_IN_FLIGHT, ReactorStats, Running, SendError, Server, ShutdownHandle, Stats,
-    StatsHandle, TestConnection, run,
+    JobError, MAX_FRAMES_IN_FLIGHT, OffloadError, PoolStats, ReactorStats, Running, SendError,
+    Server, ShutdownHandle, Stats, StatsHandle, TestConnection, WorkerPriority, run,
 };
 
 /// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.

@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use turbine_pool::{PoolConfig, WorkerPriority};
+
 /// How a server is set up: address, reactors, buffers, limits and timeouts.
 ///
 /// Fields are public to read; set them with the builder methods of the same name. Start from
@@ -27,6 +29,9 @@ use std::time::Duration;
 /// | [`idle_timeout`](Config::idle_timeout) | `TURBINE_IDLE_TIMEOUT` | off |
 /// | [`shutdown_timeout`](Config::shutdown_timeout) | `TURBINE_SHUTDOWN_TIMEOUT` | 25 s |
 /// | [`nodelay`](Config::nodelay) | `TURBINE_NODELAY` | `true` |
+/// | [`workers`](Config::workers) | `TURBINE_WORKERS` | available cores |
+/// | [`worker_queue`](Config::worker_queue) | `TURBINE_WORKER_QUEUE` | 1024 |
+/// | [`worker_priority`](Config::worker_priority) | `TURBINE_WORKER_PRIORITY` | `low` |
 ///
 /// # Examples
 ///
@@ -69,6 +74,12 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Whether accepted sockets get `TCP_NODELAY`.
     pub nodelay: bool,
+    /// Worker threads for [`Context::offload`](crate::Context::offload); started on first use.
+    pub workers: usize,
+    /// Offloaded jobs that may wait for a worker; more are refused as busy.
+    pub worker_queue: usize,
+    /// Scheduling priority of the workers, relative to the reactors.
+    pub worker_priority: WorkerPriority,
 }
 
 /// Bounds the configuration accepts, shared by the validation and the error messages.
@@ -79,6 +90,8 @@ pub(crate) mod bounds {
     pub const MAX_FRAME: (usize, usize) = (1, 1 << 30);
     pub const READ_BUFFER: (usize, usize) = (1 << 10, 16 << 20);
     pub const WRITE_SIZE: (usize, usize) = (1, 1 << 30);
+    pub const WORKERS: (usize, usize) = (1, 1024);
+    pub const WORKER_QUEUE: (usize, usize) = (1, 1 << 24);
 }
 
 impl Config {
@@ -98,6 +111,9 @@ impl Config {
             idle_timeout: None,
             shutdown_timeout: Duration::from_secs(25),
             nodelay: true,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            worker_queue: 1024,
+            worker_priority: WorkerPriority::Low,
         }
     }
 
@@ -192,6 +208,33 @@ impl Config {
         self
     }
 
+    /// Sets the number of worker threads that run offloaded jobs (at least 1).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
+    /// Sets how many offloaded jobs may wait for a worker; past it
+    /// [`Context::offload`](crate::Context::offload) answers busy at once.
+    pub fn worker_queue(mut self, n: usize) -> Self {
+        self.worker_queue = n;
+        self
+    }
+
+    /// Sets the workers' scheduling priority.
+    pub fn worker_priority(mut self, priority: WorkerPriority) -> Self {
+        self.worker_priority = priority;
+        self
+    }
+
+    /// The worker pool's configuration.
+    pub(crate) fn pool_config(&self) -> PoolConfig {
+        PoolConfig::new()
+            .workers(self.workers)
+            .queue(self.worker_queue)
+            .priority(self.worker_priority)
+    }
+
     /// Checks every value against its bounds and the watermarks against each other.
     ///
     /// # Errors
@@ -208,6 +251,8 @@ impl Config {
         )?;
         check_range("TURBINE_MAX_FRAME", self.max_frame, MAX_FRAME)?;
         check_range("TURBINE_READ_BUFFER", self.read_buffer, READ_BUFFER)?;
+        check_range("TURBINE_WORKERS", self.workers, WORKERS)?;
+        check_range("TURBINE_WORKER_QUEUE", self.worker_queue, WORKER_QUEUE)?;
         let high = self.write_high_watermark;
         let low = self.write_low_watermark;
         check_range("TURBINE_WRITE_HIGH_WATERMARK", high, WRITE_SIZE)?;
@@ -259,7 +304,8 @@ impl fmt::Display for Config {
             f,
             "addr={} reactors={} pin_cores={} backlog={} max_connections={} max_frame={} \
              read_buffer={} write_high_watermark={} write_low_watermark={} write_limit={} \
-             idle_timeout={} shutdown_timeout={:?} nodelay={}",
+             idle_timeout={} shutdown_timeout={:?} nodelay={} workers={} worker_queue={} \
+             worker_priority={}",
             self.addr,
             self.reactors,
             self.pin_cores,
@@ -273,6 +319,9 @@ impl fmt::Display for Config {
             off(self.idle_timeout),
             self.shutdown_timeout,
             self.nodelay,
+            self.workers,
+            self.worker_queue,
+            self.worker_priority,
         )
     }
 }

@@ -1,5 +1,6 @@
 //! `Connection`: one accepted socket, its handler, codec and buffers.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use mio::net::TcpStream;
 use turbine_codec::{CodecError, Decoder, Encoder, ReadBuf};
 
 use crate::handle::ConnShared;
+use crate::offload::Pending;
 use crate::reactor::Env;
 use crate::{CloseReason, ConnId, Context, FrameOut, Handler, ReactorStats};
 
@@ -76,6 +78,14 @@ pub(crate) struct ConnIo<H: Handler> {
     pub(crate) accounted: usize,
     /// Shared with `ConnHandle`s; created by the first one.
     pub(crate) shared: Option<Arc<ConnShared>>,
+    /// Offloaded jobs not yet answered, in the order they were issued.
+    pub(crate) offloads: VecDeque<Pending<H>>,
+    /// Sequence number of the next offloaded job.
+    pub(crate) next_offload: u64,
+    /// Bytes held in `offloads` behind pending jobs.
+    pub(crate) held: usize,
+    /// A job's continuation is running: its frames go straight to `output`.
+    pub(crate) completing: bool,
 }
 
 impl<H: Handler> ConnIo<H> {
@@ -98,6 +108,10 @@ impl<H: Handler> ConnIo<H> {
             last_input: now,
             accounted: 0,
             shared: None,
+            offloads: VecDeque::new(),
+            next_offload: 0,
+            held: 0,
+            completing: false,
         }
     }
 
@@ -106,8 +120,19 @@ impl<H: Handler> ConnIo<H> {
         if matches!(self.close_reason, Some(CloseReason::Encode(_))) {
             return;
         }
-        match self.codec.encode(frame, &mut self.output) {
-            Ok(()) => stats.frames_out += 1,
+        // While jobs are pending, what the handler sends waits behind the latest one.
+        let (dst, held) = match self.offloads.back_mut() {
+            Some(pending) if !self.completing => (&mut pending.held, true),
+            _ => (&mut self.output, false),
+        };
+        let before = dst.len();
+        match self.codec.encode(frame, dst) {
+            Ok(()) => {
+                stats.frames_out += 1;
+                if held {
+                    self.held += dst.len() - before;
+                }
+            }
             Err(e) => {
                 log::error!("{}: encoder refused a frame, closing: {e}", self.peer);
                 // The frame is lost, so nothing after it may be sent either.
@@ -127,9 +152,20 @@ impl<H: Handler> ConnIo<H> {
         }
     }
 
-    /// Output bytes not yet written.
+    /// Output bytes not yet written, those held behind pending jobs included: what the
+    /// watermarks and the write limit count.
     pub(crate) fn pending_output(&self) -> usize {
+        self.unwritten() + self.held
+    }
+
+    /// Bytes in `output` not yet written.
+    pub(crate) fn unwritten(&self) -> usize {
         self.output.len() - self.written
+    }
+
+    /// Whether a closing connection has nothing left to send: no output, no pending job.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.unwritten() == 0 && self.offloads.is_empty()
     }
 
     /// Whether the connection no longer delivers frames.

@@ -1,10 +1,15 @@
 //! `Context`: what a handler can do with its connection during a callback.
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use turbine_pool::{JobError, SubmitError};
+
 use crate::connection::ConnIo;
 use crate::handle::ConnShared;
+use crate::mailbox::Message;
+use crate::offload::{OffloadError, Pending};
 use crate::reactor::Env;
 use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler, ReactorStats};
 
@@ -60,6 +65,104 @@ impl<H: Handler> Context<'_, H> {
     /// The peer's address.
     pub fn peer_addr(&self) -> SocketAddr {
         self.io.peer
+    }
+
+    /// Runs `job` on the worker pool and, when it is done, `done` on this connection's reactor
+    /// with its result: `Ok(value)`, or `Err(JobError::Panicked)` if it panicked (the pool keeps
+    /// its thread). Returns at once.
+    ///
+    /// Results come back in the order the jobs were issued, even though jobs run in parallel.
+    /// Frames this handler sends while jobs are pending are written after the reply of the
+    /// latest pending job, so replies keep request order. A closing connection waits for its
+    /// pending jobs before it closes; if the connection is gone when a result arrives, the
+    /// result is dropped and `done` never runs.
+    ///
+    /// The pool (`TURBINE_WORKERS` threads, at `TURBINE_WORKER_PRIORITY`) starts on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`OffloadError::Busy`] when `TURBINE_WORKER_QUEUE` jobs are already waiting (the job is
+    /// dropped; answer "busy"), [`OffloadError::Unavailable`] when the pool is shutting down or
+    /// could not start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use turbine_reactor::{Config, Context, Handler, OffloadError};
+    /// use turbine_codec::LinesCodec;
+    ///
+    /// struct Squares;
+    ///
+    /// impl Handler for Squares {
+    ///     type Codec = LinesCodec;
+    ///     fn codec(&mut self, config: &Config) -> LinesCodec {
+    ///         LinesCodec::new(config.max_frame)
+    ///     }
+    ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+    ///         let Ok(n) = line.parse::<u64>() else {
+    ///             return ctx.send("ERR not a number");
+    ///         };
+    ///         let offloaded = ctx.offload(
+    ///             move || n.wrapping_mul(n), // runs on a worker thread
+    ///             |_handler, ctx, result| match result {
+    ///                 Ok(square) => ctx.send(square.to_string()),
+    ///                 Err(_) => ctx.send("ERR internal"),
+    ///             },
+    ///         );
+    ///         if let Err(OffloadError::Busy) = offloaded {
+    ///             ctx.send("ERR busy");
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn offload<T, J, D>(&mut self, job: J, done: D) -> Result<(), OffloadError>
+    where
+        T: Send + 'static,
+        J: FnOnce() -> T + Send + 'static,
+        D: FnOnce(&mut H, &mut Context<'_, H>, Result<T, JobError>) + 'static,
+    {
+        let pool = self.env.pool.get().ok_or(OffloadError::Unavailable)?;
+        let seq = self.io.next_offload;
+        let mailbox = Arc::clone(&self.env.mailbox);
+        let ConnId {
+            key, generation, ..
+        } = self.io.id;
+        let report = move |result: Result<T, JobError>| {
+            let outcome = result.map(|value| Box::new(value) as Box<dyn Any + Send>);
+            let msg = Message::Offloaded {
+                key,
+                generation,
+                seq,
+                outcome,
+            };
+            // Fails only if the reactor has stopped; the result is then moot.
+            let _ = mailbox.post(msg);
+        };
+        pool.submit_with(job, report).map_err(|e| match e {
+            SubmitError::Full(_) => OffloadError::Busy,
+            SubmitError::Closed(_) => OffloadError::Unavailable,
+        })?;
+        self.io.next_offload += 1;
+        self.stats.offloads += 1;
+        self.io.offloads.push_back(Pending {
+            seq,
+            done: Box::new(move |handler, ctx, outcome| {
+                let result = outcome.map(|value| {
+                    *value
+                        .downcast::<T>()
+                        .expect("an offload result has the type its job returns")
+                });
+                done(handler, ctx, result);
+            }),
+            outcome: None,
+            held: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Offloaded jobs of this connection not yet answered.
+    pub fn pending_offloads(&self) -> usize {
+        self.io.offloads.len()
     }
 
     /// Index of the reactor that owns this connection (0-based).

@@ -18,6 +18,7 @@ const OPTIONAL_DURATION: &str =
 const BOOL: &str = "1, 0, true or false";
 const COUNT: &str = "a whole number";
 const ADDR: &str = "an IP address and port, e.g. 127.0.0.1:7878 or [::1]:7878";
+const PRIORITY: &str = "normal, low or idle";
 
 impl Config {
     /// Overrides this configuration with every `TURBINE_*` variable that is set, then validates.
@@ -60,6 +61,15 @@ impl Config {
         }
         if let Some((n, v)) = var("TURBINE_NODELAY") {
             self.nodelay = parse(n, &v, BOOL, parse_bool)?;
+        }
+        if let Some((n, v)) = var("TURBINE_WORKERS") {
+            self.workers = parse(n, &v, COUNT, |s| s.parse().ok())?;
+        }
+        if let Some((n, v)) = var("TURBINE_WORKER_QUEUE") {
+            self.worker_queue = parse(n, &v, COUNT, |s| s.parse().ok())?;
+        }
+        if let Some((n, v)) = var("TURBINE_WORKER_PRIORITY") {
+            self.worker_priority = parse(n, &v, PRIORITY, |s| s.parse().ok())?;
         }
         let sizes: [(&'static str, &mut usize); 5] = [
             ("TURBINE_MAX_FRAME", &mut self.max_frame),

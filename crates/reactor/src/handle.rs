@@ -108,12 +108,13 @@ impl<F> ConnHandle<F> {
             generation: self.id.generation,
             frame,
         };
-        self.mailbox
-            .post(msg)
-            .map_err(|Message::Send { frame, .. }| {
-                self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-                SendError::Closed(frame)
-            })
+        self.mailbox.post(msg).map_err(|msg| {
+            self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let Message::Send { frame, .. } = msg else {
+                unreachable!("the mailbox hands back the message it was given")
+            };
+            SendError::Closed(frame)
+        })
     }
 
     /// Whether the connection is known to have closed.

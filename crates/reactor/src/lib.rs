@@ -12,6 +12,8 @@
 //! - The user-facing API: [`Handler`] (`handler.rs`), [`Context`] (`context.rs`), [`ConnHandle`]
 //!   (`handle.rs`) backed by each reactor's mailbox (`mailbox.rs`), [`ShutdownHandle`]
 //!   (`shutdown.rs`) and [`Stats`] (`stats.rs`).
+//! - Offloading (`offload.rs`): [`Context::offload`] runs CPU-bound jobs on a worker pool
+//!   (`turbine-pool`) and brings results back in request order.
 //! - [`TestConnection`] (`test_connection.rs`): a handler and its codec driven in memory, for
 //!   testing a protocol without sockets.
 //!
@@ -57,6 +59,7 @@ mod handle;
 mod handler;
 mod listener;
 mod mailbox;
+mod offload;
 mod reactor;
 mod run;
 mod server;
@@ -69,8 +72,10 @@ pub use config::{Config, ConfigError};
 pub use context::Context;
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, Handler};
+pub use offload::OffloadError;
 pub use run::run;
 pub use server::{Running, Server};
 pub use shutdown::ShutdownHandle;
 pub use stats::{ReactorStats, Stats, StatsHandle};
 pub use test_connection::TestConnection;
+pub use turbine_pool::{JobError, PoolStats, WorkerPriority};

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
 
+use crate::offload::Outcome;
+
 /// A message for a reactor from another thread.
 pub(crate) enum Message<F> {
     /// Encode `frame` onto the connection in slot `key` if it is still generation `generation`.
@@ -16,6 +18,17 @@ pub(crate) enum Message<F> {
         generation: u64,
         /// The frame to encode.
         frame: F,
+    },
+    /// The result of the job number `seq` that connection `key` offloaded.
+    Offloaded {
+        /// Slab key of the connection.
+        key: usize,
+        /// Generation of the connection that offloaded the job.
+        generation: u64,
+        /// The job's place in that connection's sequence.
+        seq: u64,
+        /// Its result.
+        outcome: Outcome,
     },
 }
 

@@ -33,6 +33,7 @@ use turbine_codec::ReadBuf;
 
 use crate::connection::{self, ConnIo, Connection, Phase};
 use crate::mailbox::{Mailbox, Message};
+use crate::offload::{self, Outcome, PoolCell};
 use crate::stats::StatsHandle;
 use crate::timers::{TimerKind, Timers};
 use crate::{
@@ -68,6 +69,8 @@ pub(crate) struct Env<H: Handler> {
     pub(crate) mailbox: Arc<Mailbox<FrameOut<H>>>,
     /// The server's configuration.
     pub(crate) config: Arc<Config>,
+    /// The worker pool for offloaded jobs, shared by every reactor.
+    pub(crate) pool: Arc<PoolCell>,
 }
 
 /// Everything a reactor thread needs, handed over by the server.
@@ -533,7 +536,7 @@ where
             }
         }
         let Connection { io, socket, .. } = &mut self.conns[key];
-        if io.pending_output() == 0 && io.output.capacity() > 0 {
+        if io.unwritten() == 0 && io.output.capacity() > 0 {
             if self.out_spare.capacity() == 0 {
                 std::mem::swap(&mut io.output, &mut self.out_spare);
                 self.out_spare.shrink_to(4 * read_buffer);
@@ -542,7 +545,7 @@ where
             }
         }
         io.account(&mut self.stats);
-        if io.phase == Phase::Closing && io.pending_output() == 0 {
+        if io.phase == Phase::Closing && io.is_drained() {
             if io.peer_eof {
                 let reason = io.close_reason.take();
                 self.close(key, reason);
@@ -590,6 +593,7 @@ where
         self.stats.closed += 1;
         self.stats.open -= 1;
         self.stats.output_buffered -= conn.io.accounted as u64;
+        self.stats.offloads -= conn.io.offloads.len() as u64;
         self.open_total.fetch_sub(1, Ordering::AcqRel);
         if let Some(shared) = &conn.io.shared {
             shared.closed.store(true, Ordering::Release);
@@ -637,13 +641,47 @@ where
         self.inbox_more = true;
     }
 
-    /// Encodes a frame from a `ConnHandle` if its connection is still the one it was sent to.
+    /// Hands a mailbox message to its connection.
     fn deliver(&mut self, msg: Message<FrameOut<H>>) {
-        let Message::Send {
-            key,
-            generation,
-            frame,
-        } = msg;
+        match msg {
+            Message::Send {
+                key,
+                generation,
+                frame,
+            } => self.deliver_frame(key, generation, frame),
+            Message::Offloaded {
+                key,
+                generation,
+                seq,
+                outcome,
+            } => self.deliver_outcome(key, generation, seq, outcome),
+        }
+    }
+
+    /// Files an offloaded job's result in its slot and runs every continuation whose turn has
+    /// come. A result for a connection that is gone is dropped.
+    fn deliver_outcome(&mut self, key: usize, generation: u64, seq: u64, outcome: Outcome) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let io = &mut conn.io;
+        let Some(front) = io.offloads.front() else {
+            return;
+        };
+        if io.id.generation != generation || seq < front.seq {
+            return;
+        }
+        let Some(pending) = io.offloads.get_mut((seq - front.seq) as usize) else {
+            return;
+        };
+        pending.outcome = Some(outcome);
+        if self.callback(key, offload::complete) {
+            self.enqueue(key);
+        }
+    }
+
+    /// Encodes a frame from a `ConnHandle` if its connection is still the one it was sent to.
+    fn deliver_frame(&mut self, key: usize, generation: u64, frame: FrameOut<H>) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };

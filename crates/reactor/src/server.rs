@@ -5,13 +5,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 
 use crate::mailbox::Mailbox;
+use crate::offload::PoolCell;
 use crate::reactor::{Env, LISTENER, Parts, Reactor, WAKER};
-use crate::{Config, Handler, ShutdownHandle, Stats, StatsHandle, listener};
+use crate::{Config, Handler, PoolStats, ShutdownHandle, Stats, StatsHandle, listener};
 
 /// A bound server: N listeners on one address, not yet serving.
 ///
@@ -141,6 +143,7 @@ impl Server {
         F: Fn(SocketAddr) -> H + Send + Sync + 'static,
     {
         let factory = Arc::new(factory);
+        let pool = PoolCell::new(self.config.pool_config());
         let open_total = Arc::new(AtomicUsize::new(0));
         let cores = if self.config.pin_cores {
             core_affinity::get_core_ids().unwrap_or_default()
@@ -151,6 +154,7 @@ impl Server {
             local_addr: self.config.addr,
             shutdown: self.shutdown.clone(),
             stats: self.stats.clone(),
+            pool: Arc::clone(&pool),
             threads: Vec::new(),
         };
         for (index, (poll, listener, waker)) in self.reactors.into_iter().enumerate() {
@@ -162,6 +166,7 @@ impl Server {
                     index,
                     mailbox,
                     config: Arc::clone(&self.config),
+                    pool: Arc::clone(&pool),
                 },
                 inbox,
                 factory: Arc::clone(&factory),
@@ -221,6 +226,8 @@ pub struct Running {
     shutdown: ShutdownHandle,
     /// Reads their stats.
     stats: StatsHandle,
+    /// The worker pool, stopped once the reactors have.
+    pool: Arc<PoolCell>,
     /// The reactor threads; empty once joined.
     threads: Vec<JoinHandle<io::Result<()>>>,
 }
@@ -239,6 +246,11 @@ impl Running {
     /// A handle that reads the stats from any thread.
     pub fn stats_handle(&self) -> StatsHandle {
         self.stats.clone()
+    }
+
+    /// The worker pool's counters, once the first offload has started it.
+    pub fn pool_stats(&self) -> Option<PoolStats> {
+        self.pool.stats()
     }
 
     /// A handle that shuts the server down from any thread.
@@ -280,6 +292,8 @@ impl Running {
                 }
             }
         }
+        // Every connection is closed: jobs still queued have nobody to answer.
+        self.pool.shutdown(Duration::ZERO);
         result
     }
 }

@@ -32,6 +32,8 @@ pub struct ReactorStats {
     pub output_peak: u64,
     /// Handler or codec panics caught (each closed its connection).
     pub panics: u64,
+    /// Offloaded jobs whose results have not been handed to their connection yet.
+    pub offloads: u64,
 }
 
 impl ReactorStats {
@@ -48,6 +50,7 @@ impl ReactorStats {
         self.output_buffered += other.output_buffered;
         self.output_peak = self.output_peak.max(other.output_peak);
         self.panics += other.panics;
+        self.offloads += other.offloads;
     }
 }
 
@@ -77,7 +80,7 @@ impl Stats {
 #[repr(align(128))]
 pub(crate) struct Published {
     /// One atomic per [`ReactorStats`] field, in declaration order.
-    fields: [AtomicU64; 11],
+    fields: [AtomicU64; 12],
 }
 
 impl Published {
@@ -95,6 +98,7 @@ impl Published {
             s.output_buffered,
             s.output_peak,
             s.panics,
+            s.offloads,
         ];
         for (field, value) in self.fields.iter().zip(values) {
             field.store(value, Relaxed);
@@ -114,6 +118,7 @@ impl Published {
             output_buffered,
             output_peak,
             panics,
+            offloads,
         ] = self.fields.each_ref().map(|f| f.load(Relaxed));
         ReactorStats {
             open,
@@ -127,6 +132,7 @@ impl Published {
             output_buffered,
             output_peak,
             panics,
+            offloads,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::{Poll, Token, Waker};
@@ -10,6 +10,7 @@ use turbine_codec::{CodecError, Decoder, ReadBuf};
 
 use crate::connection::{self, ConnIo, Phase};
 use crate::mailbox::{Mailbox, Message};
+use crate::offload::{self, PoolCell};
 use crate::reactor::Env;
 use crate::{CloseReason, Config, ConnHandle, ConnId, Context, FrameOut, Handler, ReactorStats};
 
@@ -108,6 +109,7 @@ impl<H: Handler> TestConnection<H> {
             env: Env {
                 index: 0,
                 mailbox,
+                pool: PoolCell::new(config.pool_config()),
                 config: Arc::new(config),
             },
             stats: ReactorStats::default(),
@@ -159,19 +161,55 @@ impl<H: Handler> TestConnection<H> {
     /// mailbox; returns how many were delivered (frames arriving after the close are dropped).
     pub fn deliver(&mut self) -> usize {
         let mut delivered = 0;
-        while let Ok(Message::Send { frame, .. }) = self.inbox.try_recv() {
-            if let Some(shared) = &self.io.shared {
-                shared
-                    .in_flight
-                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            }
-            if self.closed.is_none() {
-                self.io.encode(frame, &mut self.stats);
-                delivered += 1;
-            }
+        while let Ok(msg) = self.inbox.try_recv() {
+            delivered += usize::from(self.receive(msg));
         }
         self.settle();
         delivered
+    }
+
+    /// Waits until every offloaded job has been answered (or `timeout` has passed), delivering
+    /// results and handle frames as they arrive; returns whether none is pending.
+    pub fn finish_offloads(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.io.offloads.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.inbox.recv_timeout(left) {
+                Ok(msg) => {
+                    self.receive(msg);
+                }
+                Err(_) => break,
+            }
+        }
+        self.deliver();
+        self.io.offloads.is_empty()
+    }
+
+    /// Handles one mailbox message as a reactor would; returns whether it produced anything.
+    fn receive(&mut self, msg: Message<FrameOut<H>>) -> bool {
+        if self.closed.is_some() {
+            return false; // the connection is gone: frames and results are dropped
+        }
+        match msg {
+            Message::Send { frame, .. } => {
+                if let Some(shared) = &self.io.shared {
+                    shared
+                        .in_flight
+                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                self.io.encode(frame, &mut self.stats);
+            }
+            Message::Offloaded { seq, outcome, .. } => {
+                let Some(front_seq) = self.io.offloads.front().map(|p| p.seq) else {
+                    return false;
+                };
+                if let Some(pending) = self.io.offloads.get_mut((seq - front_seq) as usize) {
+                    pending.outcome = Some(outcome);
+                }
+                self.callback(offload::complete);
+            }
+        }
+        true
     }
 
     /// Everything written since the last call, after delivering frames sent through handles.
@@ -263,7 +301,8 @@ impl<H: Handler> TestConnection<H> {
     /// Completes a close the way a reactor does once output is flushed (here output counts as
     /// flushed at once: the test reads it with `take_output`).
     fn settle(&mut self) {
-        if self.closed.is_some() || self.io.phase == Phase::Open {
+        // A closing connection still answers its pending jobs first, as on a socket.
+        if self.closed.is_some() || self.io.phase == Phase::Open || !self.io.offloads.is_empty() {
             return;
         }
         self.io.phase = Phase::Lingering;
