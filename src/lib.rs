@@ -15,7 +15,7 @@ pub use turbine_pool as pool;
 pub use turbine_reactor::{
     CloseReason, Config, ConfigError, ConnHandle, ConnId, Context, FrameIn, FrameOut, Handler,
     JobError, MAX_FRAMES_IN_FLIGHT, OffloadError, PoolStats, ReactorStats, Running, SendError,
-    Server, ShutdownHandle, Stats, StatsHandle, TestConnection, WorkerPriority, run,
+    Server, ShutdownHandle, Stats, StatsHandle, TestConnection, WorkerPriority, broadcast, run,
 };
 
 /// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.

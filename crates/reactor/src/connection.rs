@@ -12,6 +12,7 @@ use turbine_codec::{CodecError, Decoder, Encoder, ReadBuf};
 
 use crate::handle::ConnShared;
 use crate::offload::Pending;
+use crate::output::Output;
 use crate::reactor::Env;
 use crate::{CloseReason, ConnId, Context, FrameOut, Handler, ReactorStats};
 
@@ -51,10 +52,11 @@ pub(crate) struct ConnIo<H: Handler> {
     /// Bytes of an unfinished frame; empty and unallocated between frames (reads then go
     /// through the reactor's shared buffer).
     pub(crate) input: ReadBuf,
-    /// Encoded output; `output[written..]` is still to be written.
-    pub(crate) output: Vec<u8>,
-    /// How much of `output` is written.
-    pub(crate) written: usize,
+    /// Output not yet written: encoded frames and shared broadcast payloads.
+    pub(crate) output: Output,
+    /// `close_now` was called: after one more write attempt the connection closes, whatever
+    /// is left unwritten.
+    pub(crate) abort: bool,
     /// Life cycle.
     pub(crate) phase: Phase,
     /// Why the connection is closing, once it is.
@@ -95,8 +97,8 @@ impl<H: Handler> ConnIo<H> {
             peer,
             codec,
             input: ReadBuf::new(),
-            output: Vec::new(),
-            written: 0,
+            output: Output::default(),
+            abort: false,
             phase: Phase::Open,
             close_reason: None,
             peer_eof: false,
@@ -121,18 +123,18 @@ impl<H: Handler> ConnIo<H> {
             return;
         }
         // While jobs are pending, what the handler sends waits behind the latest one.
-        let (dst, held) = match self.offloads.back_mut() {
-            Some(pending) if !self.completing => (&mut pending.held, true),
-            _ => (&mut self.output, false),
-        };
-        let before = dst.len();
-        match self.codec.encode(frame, dst) {
-            Ok(()) => {
-                stats.frames_out += 1;
-                if held {
-                    self.held += dst.len() - before;
-                }
+        let codec = &mut self.codec;
+        let encoded = match self.offloads.back_mut() {
+            Some(pending) if !self.completing => {
+                let before = pending.held.len();
+                let encoded = codec.encode(frame, &mut pending.held);
+                self.held += pending.held.len() - before;
+                encoded
             }
+            _ => self.output.append(|dst| codec.encode(frame, dst)),
+        };
+        match encoded {
+            Ok(()) => stats.frames_out += 1,
             Err(e) => {
                 log::error!("{}: encoder refused a frame, closing: {e}", self.peer);
                 // The frame is lost, so nothing after it may be sent either.
@@ -152,6 +154,20 @@ impl<H: Handler> ConnIo<H> {
         }
     }
 
+    /// Drops pending output and jobs and marks the connection to close after one more write.
+    pub(crate) fn close_now(&mut self, reason: CloseReason, stats: &mut ReactorStats) {
+        if self.phase == Phase::Lingering || self.abort {
+            return;
+        }
+        self.output = Output::default();
+        stats.offloads -= self.offloads.len() as u64;
+        self.offloads.clear();
+        self.held = 0;
+        self.abort = true;
+        self.phase = Phase::Closing;
+        self.close_reason = Some(reason);
+    }
+
     /// Output bytes not yet written, those held behind pending jobs included: what the
     /// watermarks and the write limit count.
     pub(crate) fn pending_output(&self) -> usize {
@@ -160,7 +176,7 @@ impl<H: Handler> ConnIo<H> {
 
     /// Bytes in `output` not yet written.
     pub(crate) fn unwritten(&self) -> usize {
-        self.output.len() - self.written
+        self.output.len()
     }
 
     /// Whether a closing connection has nothing left to send: no output, no pending job.
@@ -183,26 +199,14 @@ impl<H: Handler> ConnIo<H> {
         socket: &mut impl Write,
         stats: &mut ReactorStats,
     ) -> io::Result<()> {
-        while self.written < self.output.len() && !self.write_blocked {
-            match socket.write(&self.output[self.written..]) {
+        while !self.output.is_empty() && !self.write_blocked {
+            match self.output.write_to(socket) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.written += n;
-                    stats.bytes_out += n as u64;
-                }
+                Ok(n) => stats.bytes_out += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_blocked = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
-        }
-        if self.written == self.output.len() {
-            self.output.clear();
-            self.written = 0;
-        } else if self.written >= self.output.len() / 2 {
-            // Drop the written front once it is at least half the buffer: amortized O(1) per
-            // byte, and the buffer never holds more than twice what is pending.
-            self.output.drain(..self.written);
-            self.written = 0;
         }
         Ok(())
     }

@@ -46,6 +46,19 @@ impl<H: Handler> Context<'_, H> {
         self.io.begin_close(CloseReason::Closed);
     }
 
+    /// Closes the connection at once, without waiting for output to drain: output not yet
+    /// written is dropped, pending offloaded jobs are forgotten, and the socket is closed after
+    /// one more non-blocking write. Frames sent after this call (in the same callback) go into
+    /// that last write, best effort: the way to say `! too slow` to a peer that is not reading.
+    pub fn close_now(&mut self) {
+        self.io.close_now(CloseReason::Closed, self.stats);
+    }
+
+    /// [`close_now`](Context::close_now) with [`CloseReason::Overflow`].
+    pub(crate) fn close_for_overflow(&mut self) {
+        self.io.close_now(CloseReason::Overflow, self.stats);
+    }
+
     /// A handle that sends to this connection from any thread.
     pub fn handle(&mut self) -> ConnHandle<FrameOut<H>> {
         let shared = self.io.shared.get_or_insert_with(ConnShared::new).clone();

@@ -126,6 +126,11 @@ impl<F> ConnHandle<F> {
     pub fn id(&self) -> ConnId {
         self.id
     }
+
+    /// The owning reactor's mailbox (for [`broadcast`](crate::broadcast)).
+    pub(crate) fn mailbox(&self) -> &Arc<Mailbox<F>> {
+        &self.mailbox
+    }
 }
 
 impl<F> Clone for ConnHandle<F> {

@@ -86,6 +86,19 @@ pub trait Handler: Sized + 'static {
         let _ = ctx;
     }
 
+    /// Called when a [`broadcast`](crate::broadcast) would take this connection's output past
+    /// the write limit (`TURBINE_WRITE_LIMIT`): its peer reads more slowly than traffic arrives
+    /// for it. That payload is not queued. The default disconnects it at once
+    /// ([`CloseReason::Overflow`]); a protocol can instead call [`Context::close_now`] and send
+    /// a last line, or keep the connection and let it miss the payload.
+    fn on_overflow(&mut self, ctx: &mut Context<'_, Self>) {
+        log::debug!(
+            "{}: output over the write limit, disconnecting",
+            ctx.peer_addr()
+        );
+        ctx.close_for_overflow();
+    }
+
     /// Called on every open connection when the server shuts down gracefully. The default calls
     /// [`Context::close`]: pending output is flushed, then the connection closes. A protocol that
     /// wants to finish work first can send a goodbye, or close later; connections still open at
@@ -115,6 +128,8 @@ pub enum CloseReason {
     Encode(CodecError),
     /// Nothing arrived for the configured idle timeout.
     IdleTimeout,
+    /// Output passed the write limit and the connection was disconnected as too slow.
+    Overflow,
     /// Output could not be flushed before the deadline (shutdown or lingering close).
     Forced,
     /// A read or write failed (for example the peer reset the connection).
@@ -129,6 +144,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Decode(e) => write!(f, "decode error: {e}"),
             CloseReason::Encode(e) => write!(f, "encode error: {e}"),
             CloseReason::IdleTimeout => f.write_str("idle timeout"),
+            CloseReason::Overflow => f.write_str("output over the write limit"),
             CloseReason::Forced => f.write_str("closed by force at the deadline"),
             CloseReason::Io(kind) => write!(f, "I/O error: {kind}"),
         }

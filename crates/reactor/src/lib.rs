@@ -14,6 +14,8 @@
 //!   (`shutdown.rs`) and [`Stats`] (`stats.rs`).
 //! - Offloading (`offload.rs`): [`Context::offload`] runs CPU-bound jobs on a worker pool
 //!   (`turbine-pool`) and brings results back in request order.
+//! - [`broadcast`] (`broadcast.rs`): one encoded payload to many connections, one mailbox
+//!   message per reactor, stored once (`output.rs` queues it by reference).
 //! - [`TestConnection`] (`test_connection.rs`): a handler and its codec driven in memory, for
 //!   testing a protocol without sockets.
 //!
@@ -51,6 +53,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod broadcast;
 mod config;
 mod connection;
 mod context;
@@ -60,6 +63,7 @@ mod handler;
 mod listener;
 mod mailbox;
 mod offload;
+mod output;
 mod reactor;
 mod run;
 mod server;
@@ -68,6 +72,7 @@ mod stats;
 mod test_connection;
 mod timers;
 
+pub use broadcast::broadcast;
 pub use config::{Config, ConfigError};
 pub use context::Context;
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};

@@ -30,6 +30,13 @@ pub(crate) enum Message<F> {
         /// Its result.
         outcome: Outcome,
     },
+    /// Queue `payload` (already encoded) on each target connection that is still the same.
+    Broadcast {
+        /// The bytes, shared by every target.
+        payload: Arc<[u8]>,
+        /// Slab key and generation of each target on this reactor.
+        targets: Vec<(usize, u64)>,
+    },
 }
 
 /// The sending side, shared by every [`ConnHandle`](crate::ConnHandle) of one reactor.

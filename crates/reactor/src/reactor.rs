@@ -34,6 +34,7 @@ use turbine_codec::ReadBuf;
 use crate::connection::{self, ConnIo, Connection, Phase};
 use crate::mailbox::{Mailbox, Message};
 use crate::offload::{self, Outcome, PoolCell};
+use crate::output::Output;
 use crate::stats::StatsHandle;
 use crate::timers::{TimerKind, Timers};
 use crate::{
@@ -103,7 +104,7 @@ pub(crate) struct Reactor<H: Handler, F> {
     read_buf: ReadBuf,
     /// A spare output buffer lent to connections that produce output and returned when it is
     /// written out, so idle connections hold no output memory and busy ones allocate none.
-    out_spare: Vec<u8>,
+    out_spare: Output,
     /// Connections to serve without waiting for an event, with their generation.
     run_queue: VecDeque<(usize, u64)>,
     /// Idle and linger deadlines.
@@ -147,7 +148,7 @@ where
             factory: parts.factory,
             inbox: parts.inbox,
             read_buf: ReadBuf::with_capacity(read_buffer),
-            out_spare: Vec::new(),
+            out_spare: Output::default(),
             run_queue: VecDeque::new(),
             timers: Timers::default(),
             stats: ReactorStats::default(),
@@ -350,7 +351,7 @@ where
         io.queued = false;
         let reading_frames = io.phase == Phase::Open && !io.paused;
         if io.readable && (reading_frames || io.phase != Phase::Open) {
-            if io.output.capacity() == 0 {
+            if !io.output.is_allocated() {
                 std::mem::swap(&mut io.output, &mut self.out_spare);
             }
             if !self.read_input(key) {
@@ -520,6 +521,12 @@ where
             self.fail(key, e.kind());
             return;
         }
+        if io.abort {
+            // `close_now`: that was the last write, whatever it took.
+            let reason = io.close_reason.take();
+            self.close(key, reason);
+            return;
+        }
         if io.paused && io.pending_output() <= low_watermark {
             io.paused = false;
             let open = io.phase == Phase::Open;
@@ -536,12 +543,12 @@ where
             }
         }
         let Connection { io, socket, .. } = &mut self.conns[key];
-        if io.unwritten() == 0 && io.output.capacity() > 0 {
-            if self.out_spare.capacity() == 0 {
+        if io.output.is_empty() && io.output.is_allocated() {
+            if self.out_spare.is_allocated() {
+                io.output = Output::default();
+            } else {
                 std::mem::swap(&mut io.output, &mut self.out_spare);
                 self.out_spare.shrink_to(4 * read_buffer);
-            } else {
-                io.output = Vec::new();
             }
         }
         io.account(&mut self.stats);
@@ -655,6 +662,31 @@ where
                 seq,
                 outcome,
             } => self.deliver_outcome(key, generation, seq, outcome),
+            Message::Broadcast { payload, targets } => self.deliver_broadcast(&payload, targets),
+        }
+    }
+
+    /// Queues a broadcast payload, by reference, on each target still open; a target whose
+    /// output would pass the write limit gets `on_overflow` instead.
+    fn deliver_broadcast(&mut self, payload: &Arc<[u8]>, targets: Vec<(usize, u64)>) {
+        let limit = self.env.config.write_limit;
+        for (key, generation) in targets {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            let io = &mut conn.io;
+            if io.id.generation != generation || io.phase == Phase::Lingering || io.abort {
+                continue;
+            }
+            if io.pending_output() + payload.len() > limit {
+                if !self.callback(key, |h, ctx| h.on_overflow(ctx)) {
+                    continue;
+                }
+            } else {
+                io.output.push_shared(Arc::clone(payload));
+                self.stats.frames_out += 1;
+            }
+            self.enqueue(key);
         }
     }
 

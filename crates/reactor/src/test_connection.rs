@@ -199,6 +199,14 @@ impl<H: Handler> TestConnection<H> {
                 }
                 self.io.encode(frame, &mut self.stats);
             }
+            Message::Broadcast { payload, .. } => {
+                if self.io.pending_output() + payload.len() > self.env.config.write_limit {
+                    self.callback(|h, ctx| h.on_overflow(ctx));
+                } else {
+                    self.io.output.push_shared(payload);
+                    self.stats.frames_out += 1;
+                }
+            }
             Message::Offloaded { seq, outcome, .. } => {
                 let Some(front_seq) = self.io.offloads.front().map(|p| p.seq) else {
                     return false;
@@ -215,9 +223,7 @@ impl<H: Handler> TestConnection<H> {
     /// Everything written since the last call, after delivering frames sent through handles.
     pub fn take_output(&mut self) -> Vec<u8> {
         self.deliver();
-        let output = self.io.output.split_off(self.io.written);
-        self.io.output.clear();
-        self.io.written = 0;
+        let output = self.io.output.take_bytes();
         self.stats.bytes_out += output.len() as u64;
         output
     }
