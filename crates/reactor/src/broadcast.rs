@@ -5,6 +5,9 @@ use std::sync::Arc;
 use crate::ConnHandle;
 use crate::mailbox::{Mailbox, Message};
 
+/// One reactor's share of a broadcast: its mailbox and the (slot, generation) of each target.
+type Batch<'a, F> = (&'a Arc<Mailbox<F>>, Vec<(usize, u64)>);
+
 /// Sends one already-encoded `payload` to every connection in `members`, from any thread.
 ///
 /// The members may live on any reactors: each reactor gets one mailbox message with its share
@@ -37,7 +40,7 @@ pub fn broadcast<'a, F: 'a>(
     payload: Arc<[u8]>,
 ) -> usize {
     // A server has a handful of reactors: a linear search over them beats hashing.
-    let mut batches: Vec<(&Arc<Mailbox<F>>, Vec<(usize, u64)>)> = Vec::new();
+    let mut batches: Vec<Batch<'_, F>> = Vec::new();
     for member in members {
         if member.is_closed() {
             continue;

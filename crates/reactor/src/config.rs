@@ -27,6 +27,9 @@ use turbine_pool::{PoolConfig, WorkerPriority};
 /// | [`write_low_watermark`](Config::write_low_watermark) | `TURBINE_WRITE_LOW_WATERMARK` | 32 KiB |
 /// | [`write_limit`](Config::write_limit) | `TURBINE_WRITE_LIMIT` | 1 MiB |
 /// | [`idle_timeout`](Config::idle_timeout) | `TURBINE_IDLE_TIMEOUT` | off |
+/// | [`frame_timeout`](Config::frame_timeout) | `TURBINE_FRAME_TIMEOUT` | 30 s |
+/// | [`write_timeout`](Config::write_timeout) | `TURBINE_WRITE_TIMEOUT` | 60 s |
+/// | [`max_connections_per_ip`](Config::max_connections_per_ip) | `TURBINE_MAX_CONNECTIONS_PER_IP` | off |
 /// | [`shutdown_timeout`](Config::shutdown_timeout) | `TURBINE_SHUTDOWN_TIMEOUT` | 25 s |
 /// | [`nodelay`](Config::nodelay) | `TURBINE_NODELAY` | `true` |
 /// | [`workers`](Config::workers) | `TURBINE_WORKERS` | available cores |
@@ -70,6 +73,12 @@ pub struct Config {
     pub write_limit: usize,
     /// Close a connection that has sent nothing for this long.
     pub idle_timeout: Option<Duration>,
+    /// Close a connection whose unfinished frame is older than this (slow-loris defence).
+    pub frame_timeout: Option<Duration>,
+    /// Close a connection whose pending output has not moved for this long.
+    pub write_timeout: Option<Duration>,
+    /// Open connections allowed from one IP address across all reactors; 0 is no limit.
+    pub max_connections_per_ip: usize,
     /// How long a graceful shutdown may take before connections are closed by force.
     pub shutdown_timeout: Duration,
     /// Whether accepted sockets get `TCP_NODELAY`.
@@ -109,6 +118,9 @@ impl Config {
             write_low_watermark: 32 << 10,
             write_limit: 1 << 20,
             idle_timeout: None,
+            frame_timeout: Some(Duration::from_secs(30)),
+            write_timeout: Some(Duration::from_secs(60)),
+            max_connections_per_ip: 0,
             shutdown_timeout: Duration::from_secs(25),
             nodelay: true,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -193,6 +205,27 @@ impl Config {
     /// Closes a connection after this long without receiving a byte; `None` never does.
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// Closes a connection whose unfinished frame has been waiting this long for the rest of
+    /// its bytes (a peer trickling a frame byte by byte); `None` never does.
+    pub fn frame_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.frame_timeout = timeout;
+        self
+    }
+
+    /// Closes a connection whose pending output has not moved for this long (its peer stopped
+    /// reading); `None` never does.
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Limits open connections from one IP address, counted across all reactors; 0 is no
+    /// limit. A connection past it is closed as soon as it is accepted.
+    pub fn max_connections_per_ip(mut self, n: usize) -> Self {
+        self.max_connections_per_ip = n;
         self
     }
 
@@ -304,8 +337,8 @@ impl fmt::Display for Config {
             f,
             "addr={} reactors={} pin_cores={} backlog={} max_connections={} max_frame={} \
              read_buffer={} write_high_watermark={} write_low_watermark={} write_limit={} \
-             idle_timeout={} shutdown_timeout={:?} nodelay={} workers={} worker_queue={} \
-             worker_priority={}",
+             idle_timeout={} frame_timeout={} write_timeout={} max_connections_per_ip={} \
+             shutdown_timeout={:?} nodelay={} workers={} worker_queue={} worker_priority={}",
             self.addr,
             self.reactors,
             self.pin_cores,
@@ -317,6 +350,9 @@ impl fmt::Display for Config {
             self.write_low_watermark,
             self.write_limit,
             off(self.idle_timeout),
+            off(self.frame_timeout),
+            off(self.write_timeout),
+            self.max_connections_per_ip,
             self.shutdown_timeout,
             self.nodelay,
             self.workers,

@@ -76,6 +76,14 @@ pub(crate) struct ConnIo<H: Handler> {
     pub(crate) queued: bool,
     /// When input last arrived (for the idle timeout).
     pub(crate) last_input: Instant,
+    /// When the unfinished frame in `input` began (for the frame timeout).
+    pub(crate) partial_since: Option<Instant>,
+    /// When output last moved, or started waiting (for the write timeout).
+    pub(crate) last_write: Instant,
+    /// A frame-timeout check is scheduled.
+    pub(crate) frame_timer: bool,
+    /// A write-timeout check is scheduled.
+    pub(crate) write_timer: bool,
     /// Pending output as last added to the reactor's `output_buffered` stat.
     pub(crate) accounted: usize,
     /// Shared with `ConnHandle`s; created by the first one.
@@ -108,6 +116,10 @@ impl<H: Handler> ConnIo<H> {
             paused: false,
             queued: false,
             last_input: now,
+            partial_since: None,
+            last_write: now,
+            frame_timer: false,
+            write_timer: false,
             accounted: 0,
             shared: None,
             offloads: VecDeque::new(),

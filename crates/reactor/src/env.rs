@@ -89,6 +89,15 @@ impl Config {
         if let Some((n, v)) = var("TURBINE_IDLE_TIMEOUT") {
             self.idle_timeout = parse(n, &v, OPTIONAL_DURATION, parse_optional_duration)?;
         }
+        if let Some((n, v)) = var("TURBINE_FRAME_TIMEOUT") {
+            self.frame_timeout = parse(n, &v, OPTIONAL_DURATION, parse_optional_duration)?;
+        }
+        if let Some((n, v)) = var("TURBINE_WRITE_TIMEOUT") {
+            self.write_timeout = parse(n, &v, OPTIONAL_DURATION, parse_optional_duration)?;
+        }
+        if let Some((n, v)) = var("TURBINE_MAX_CONNECTIONS_PER_IP") {
+            self.max_connections_per_ip = parse(n, &v, COUNT, |s| s.parse().ok())?;
+        }
         if let Some((n, v)) = var("TURBINE_SHUTDOWN_TIMEOUT") {
             self.shutdown_timeout = parse(n, &v, DURATION, parse_duration)?;
         }

@@ -57,6 +57,15 @@ pub trait Handler: Sized + 'static {
     /// take it as their limit.
     fn codec(&mut self, config: &Config) -> Self::Codec;
 
+    /// Bytes to write to a connection refused at accept (over `TURBINE_MAX_CONNECTIONS` or
+    /// `TURBINE_MAX_CONNECTIONS_PER_IP`) before it is closed, e.g. `ERR max connections\n`;
+    /// one non-blocking write, best effort. No handler is created for such a connection. The
+    /// default sends nothing.
+    fn rejection(reason: Rejection) -> Option<Vec<u8>> {
+        let _ = reason;
+        None
+    }
+
     /// Called once when the connection is accepted, before any frame. A greeting sent here goes
     /// out first. The default does nothing.
     fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
@@ -128,6 +137,10 @@ pub enum CloseReason {
     Encode(CodecError),
     /// Nothing arrived for the configured idle timeout.
     IdleTimeout,
+    /// An unfinished frame waited longer than the frame timeout for its remaining bytes.
+    FrameTimeout,
+    /// Pending output did not move for the write timeout (the peer stopped reading).
+    WriteTimeout,
     /// Output passed the write limit and the connection was disconnected as too slow.
     Overflow,
     /// Output could not be flushed before the deadline (shutdown or lingering close).
@@ -144,9 +157,21 @@ impl fmt::Display for CloseReason {
             CloseReason::Decode(e) => write!(f, "decode error: {e}"),
             CloseReason::Encode(e) => write!(f, "encode error: {e}"),
             CloseReason::IdleTimeout => f.write_str("idle timeout"),
+            CloseReason::FrameTimeout => f.write_str("frame timeout"),
+            CloseReason::WriteTimeout => f.write_str("write timeout"),
             CloseReason::Overflow => f.write_str("output over the write limit"),
             CloseReason::Forced => f.write_str("closed by force at the deadline"),
             CloseReason::Io(kind) => write!(f, "I/O error: {kind}"),
         }
     }
+}
+
+/// Why a connection was refused at accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// `TURBINE_MAX_CONNECTIONS` connections are open.
+    MaxConnections,
+    /// `TURBINE_MAX_CONNECTIONS_PER_IP` connections are open from the peer's address.
+    MaxConnectionsPerIp,
 }

@@ -19,7 +19,7 @@
 //! read again.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,13 +32,15 @@ use slab::Slab;
 use turbine_codec::ReadBuf;
 
 use crate::connection::{self, ConnIo, Connection, Phase};
+use crate::limits::IpCounts;
 use crate::mailbox::{Mailbox, Message};
 use crate::offload::{self, Outcome, PoolCell};
 use crate::output::Output;
 use crate::stats::StatsHandle;
 use crate::timers::{TimerKind, Timers};
 use crate::{
-    CloseReason, Config, ConnId, Context, FrameOut, Handler, ReactorStats, ShutdownHandle,
+    CloseReason, Config, ConnId, Context, FrameOut, Handler, ReactorStats, Rejection,
+    ShutdownHandle,
 };
 
 /// Token of the reactor's listener.
@@ -84,6 +86,7 @@ pub(crate) struct Parts<H: Handler, F> {
     pub(crate) stats: StatsHandle,
     pub(crate) shutdown: ShutdownHandle,
     pub(crate) open_total: Arc<AtomicUsize>,
+    pub(crate) ip_counts: Arc<IpCounts>,
 }
 
 /// One event loop and the connections it owns.
@@ -117,6 +120,11 @@ pub(crate) struct Reactor<H: Handler, F> {
     shutdown: ShutdownHandle,
     /// Connections open across all reactors (for `max_connections`).
     open_total: Arc<AtomicUsize>,
+    /// Connections open per peer address across all reactors (for `max_connections_per_ip`).
+    ip_counts: Arc<IpCounts>,
+    /// A descriptor held in reserve (`/dev/null`), released to shed the backlog when the
+    /// process runs out of descriptors.
+    spare_fd: Option<std::fs::File>,
     /// Generation for the next accepted connection.
     next_generation: u64,
     /// The time at the start of the current turn.
@@ -155,6 +163,8 @@ where
             published: parts.stats,
             shutdown: parts.shutdown,
             open_total: parts.open_total,
+            ip_counts: parts.ip_counts,
+            spare_fd: std::fs::File::open("/dev/null").ok(),
             next_generation: 0,
             now: Instant::now(),
             accept_more: false,
@@ -259,9 +269,13 @@ where
                 }
                 Err(e) if out_of_descriptors(&e) => {
                     // The connection stays in the backlog and edge triggering will not report
-                    // it again: retry on a timer, backing off, instead of spinning.
+                    // it again: retry on a timer, backing off, instead of spinning. Meanwhile
+                    // the spare descriptor lets us close what waits in the backlog, so those
+                    // clients see a prompt close instead of hanging.
+                    let shed = self.shed_backlog(&listener);
                     log::warn!(
-                        "reactor {}: accept failed ({e}); retrying in {:?}",
+                        "reactor {}: accept failed ({e}); closed {shed} waiting connections; \
+                         retrying in {:?}",
                         self.env.index,
                         self.accept_delay
                     );
@@ -279,18 +293,63 @@ where
         self.accept_more = true;
     }
 
+    /// Out of descriptors: frees the spare one, accepts and closes what waits in the backlog
+    /// (up to a turn's budget), and takes the spare back. Returns how many were closed.
+    fn shed_backlog(&mut self, listener: &TcpListener) -> usize {
+        let Some(spare) = self.spare_fd.take() else {
+            return 0;
+        };
+        drop(spare);
+        let mut shed = 0;
+        while shed < ACCEPTS_PER_TURN {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    shed += 1;
+                    self.stats.rejected += 1;
+                    drop((stream, peer));
+                }
+                Err(_) => break,
+            }
+        }
+        self.spare_fd = std::fs::File::open("/dev/null").ok();
+        shed
+    }
+
+    /// Closes a connection refused at accept, after the protocol's one-line explanation.
+    fn reject(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr, reason: Rejection) {
+        self.stats.rejected += 1;
+        log::debug!("{peer}: refused ({reason:?})");
+        if let Some(bytes) = H::rejection(reason) {
+            // A fresh socket has an empty send buffer: a short line goes out whole, or not at
+            // all; nothing waits for it.
+            let _ = stream.write(&bytes);
+        }
+        // Dropping the stream closes it.
+    }
+
+    /// Releases what an accepted connection held in the server-wide limits.
+    fn release_limits(&self, peer: std::net::SocketAddr) {
+        self.open_total.fetch_sub(1, Ordering::AcqRel);
+        if self.env.config.max_connections_per_ip > 0 {
+            self.ip_counts.remove(peer.ip());
+        }
+    }
+
     /// Sets up an accepted connection and calls `on_open`.
     fn admit(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr) {
         let config = &self.env.config;
         if self.open_total.fetch_add(1, Ordering::AcqRel) >= config.max_connections {
             self.open_total.fetch_sub(1, Ordering::AcqRel);
-            self.stats.rejected += 1;
-            log::debug!(
-                "{peer}: refused, {} connections open",
-                config.max_connections
-            );
-            return; // dropping the stream closes it
+            self.reject(stream, peer, Rejection::MaxConnections);
+            return;
         }
+        let per_ip = config.max_connections_per_ip;
+        if per_ip > 0 && !self.ip_counts.try_add(peer.ip(), per_ip) {
+            self.open_total.fetch_sub(1, Ordering::AcqRel);
+            self.reject(stream, peer, Rejection::MaxConnectionsPerIp);
+            return;
+        }
+        let config = &self.env.config;
         if config.nodelay {
             // Without it a reply can wait for the ACK of the previous one (Nagle + delayed ACK).
             let _ = stream.set_nodelay(true);
@@ -304,7 +363,7 @@ where
                 .register(&mut stream, Token(key + FIRST_CONN), interest)
         {
             log::warn!("{peer}: cannot register: {e}");
-            self.open_total.fetch_sub(1, Ordering::AcqRel);
+            self.release_limits(peer);
             return;
         }
         let factory = &self.factory;
@@ -316,7 +375,7 @@ where
         let Ok((handler, codec)) = made else {
             log::error!("{peer}: handler factory panicked; connection closed");
             self.stats.panics += 1;
-            self.open_total.fetch_sub(1, Ordering::AcqRel);
+            self.release_limits(peer);
             return;
         };
         let generation = self.next_generation;
@@ -424,6 +483,7 @@ where
                 Ok(n) => {
                     io.last_input = self.now;
                     let drained = n < space && !io.read_closed;
+                    let frames_before = self.stats.frames_in;
                     let alive = if phase == Phase::Open {
                         self.stats.bytes_in += n as u64;
                         self.dispatch(key, &mut buf, false)
@@ -435,6 +495,7 @@ where
                     if !alive {
                         return false;
                     }
+                    self.note_partial_frame(key, self.stats.frames_in > frames_before);
                     let high = self.env.config.write_high_watermark;
                     let io = &mut self.conns[key].io;
                     if drained {
@@ -465,6 +526,25 @@ where
         // Budget spent with input possibly left: no edge will come for it, so queue ourselves.
         self.enqueue(key);
         true
+    }
+
+    /// After a read: starts the frame clock when an unfinished frame begins (a new one begins
+    /// whenever a frame was completed in this read), stops it when none is left.
+    fn note_partial_frame(&mut self, key: usize, completed_a_frame: bool) {
+        let io = &mut self.conns[key].io;
+        if io.input.is_empty() {
+            io.partial_since = None;
+            return;
+        }
+        if io.partial_since.is_none() || completed_a_frame {
+            io.partial_since = Some(self.now);
+        }
+        if let (Some(timeout), false) = (self.env.config.frame_timeout, io.frame_timer) {
+            io.frame_timer = true;
+            let generation = io.id.generation;
+            self.timers
+                .schedule(self.now + timeout, key, generation, TimerKind::Frame);
+        }
     }
 
     /// Returns a read buffer after use: leftover bytes of an unfinished frame stay with the
@@ -517,9 +597,21 @@ where
         let read_buffer = self.env.config.read_buffer;
         let Connection { io, socket, .. } = &mut self.conns[key];
         self.stats.output_peak = self.stats.output_peak.max(io.pending_output() as u64);
+        let (was_empty, out_before) = (io.output.is_empty(), self.stats.bytes_out);
         if let Err(e) = io.write_out(socket, &mut self.stats) {
             self.fail(key, e.kind());
             return;
+        }
+        if was_empty || self.stats.bytes_out > out_before {
+            io.last_write = self.now;
+        }
+        if io.write_blocked && !io.write_timer {
+            if let Some(timeout) = self.env.config.write_timeout {
+                io.write_timer = true;
+                let generation = io.id.generation;
+                self.timers
+                    .schedule(io.last_write + timeout, key, generation, TimerKind::Write);
+            }
         }
         if io.abort {
             // `close_now`: that was the last write, whatever it took.
@@ -601,7 +693,7 @@ where
         self.stats.open -= 1;
         self.stats.output_buffered -= conn.io.accounted as u64;
         self.stats.offloads -= conn.io.offloads.len() as u64;
-        self.open_total.fetch_sub(1, Ordering::AcqRel);
+        self.release_limits(conn.io.peer);
         if let Some(shared) = &conn.io.shared {
             shared.closed.store(true, Ordering::Release);
         }
@@ -774,6 +866,46 @@ where
                 TimerKind::Linger if io.phase == Phase::Lingering => {
                     let reason = io.close_reason.take();
                     self.close(key, reason);
+                }
+                TimerKind::Frame => {
+                    io.frame_timer = false;
+                    let (Some(timeout), Some(since)) =
+                        (self.env.config.frame_timeout, io.partial_since)
+                    else {
+                        continue;
+                    };
+                    if io.phase != Phase::Open {
+                        continue;
+                    }
+                    let due = since + timeout;
+                    if due <= self.now {
+                        log::debug!("{}: frame unfinished after {timeout:?}, closing", io.peer);
+                        io.begin_close(CloseReason::FrameTimeout);
+                        self.flush(key);
+                    } else {
+                        io.frame_timer = true;
+                        self.timers.schedule(due, key, generation, TimerKind::Frame);
+                    }
+                }
+                TimerKind::Write => {
+                    io.write_timer = false;
+                    let Some(timeout) = self.env.config.write_timeout else {
+                        continue;
+                    };
+                    if io.output.is_empty() || io.phase == Phase::Lingering {
+                        continue;
+                    }
+                    let due = io.last_write + timeout;
+                    if due <= self.now {
+                        // The peer is not reading: output cannot drain, so do not wait for it.
+                        log::debug!("{}: output stuck for {timeout:?}, closing", io.peer);
+                        io.close_now(CloseReason::WriteTimeout, &mut self.stats);
+                        let reason = io.close_reason.take();
+                        self.close(key, reason);
+                    } else {
+                        io.write_timer = true;
+                        self.timers.schedule(due, key, generation, TimerKind::Write);
+                    }
                 }
                 _ => {}
             }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 
+use crate::limits::{self, IpCounts};
 use crate::mailbox::Mailbox;
 use crate::offload::PoolCell;
 use crate::reactor::{Env, LISTENER, Parts, Reactor, WAKER};
@@ -83,6 +84,7 @@ impl Server {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         listener::ensure_free(config.addr)?;
         let mut config = config;
+        fit_descriptor_budget(&mut config);
         let mut reactors = Vec::with_capacity(config.reactors);
         for _ in 0..config.reactors {
             let mut listener = listener::bind(config.addr, config.backlog)?;
@@ -145,6 +147,7 @@ impl Server {
         let factory = Arc::new(factory);
         let pool = PoolCell::new(self.config.pool_config());
         let open_total = Arc::new(AtomicUsize::new(0));
+        let ip_counts = Arc::new(IpCounts::default());
         let cores = if self.config.pin_cores {
             core_affinity::get_core_ids().unwrap_or_default()
         } else {
@@ -173,6 +176,7 @@ impl Server {
                 stats: self.stats.clone(),
                 shutdown: self.shutdown.clone(),
                 open_total: Arc::clone(&open_total),
+                ip_counts: Arc::clone(&ip_counts),
             };
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
             let thread = std::thread::Builder::new()
@@ -313,5 +317,23 @@ impl std::fmt::Debug for Running {
             .field("local_addr", &self.local_addr)
             .field("reactors", &self.threads.len())
             .finish()
+    }
+}
+
+/// Lowers `max_connections` to what the open-file limit can hold, with a warning that says so
+/// (as Redis does with `maxclients`): better a clear cap than `EMFILE` at accept.
+fn fit_descriptor_budget(config: &mut Config) {
+    let Some(limit) = limits::open_file_limit() else {
+        return;
+    };
+    let reserved = limits::reserved_descriptors(config.reactors);
+    let fits = limit.saturating_sub(reserved).max(1);
+    if config.max_connections > fits {
+        log::warn!(
+            "TURBINE_MAX_CONNECTIONS={} does not fit the open-file limit ({limit}, {reserved} \
+             kept for the server): lowered to {fits}; raise `ulimit -n` for more",
+            config.max_connections
+        );
+        config.max_connections = fits;
     }
 }

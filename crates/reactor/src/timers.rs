@@ -11,6 +11,10 @@ pub(crate) enum TimerKind {
     Idle,
     /// End a lingering close.
     Linger,
+    /// Check the age of an unfinished frame.
+    Frame,
+    /// Check that pending output is moving.
+    Write,
 }
 
 /// One scheduled check.
