@@ -7,8 +7,11 @@
 //!   variable.
 //! - [`Server`] and [`Running`] (`server.rs`): bind the listeners, start and join the reactors;
 //!   [`run`] (`run.rs`) adds signal handling for a program's `main`.
-//! - The reactor loop (`reactor.rs`), a connection's state (`connection.rs`), deadlines
-//!   (`timers.rs`), the listener socket (`listener.rs`).
+//! - The reactor loop (`reactor.rs`) and its parts (`reactor/`): accepting (`accept.rs`),
+//!   serving a connection (`serve.rs`), the mailbox (`deliver.rs`), timeouts (`deadlines.rs`),
+//!   graceful stop (`stop.rs`). A connection's state (`connection.rs`) and output queue
+//!   (`output.rs`), the deadline heap (`timers.rs`), the listener socket (`listener.rs`),
+//!   limits shared across reactors (`limits.rs`).
 //! - The user-facing API: [`Handler`] (`handler.rs`), [`Context`] (`context.rs`), [`ConnHandle`]
 //!   (`handle.rs`) backed by each reactor's mailbox (`mailbox.rs`), [`ShutdownHandle`]
 //!   (`shutdown.rs`) and [`Stats`] (`stats.rs`).
