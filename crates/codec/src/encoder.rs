@@ -14,6 +14,13 @@ use crate::CodecError;
 /// - `Err(e)`: the frame cannot be encoded (for example it is over the codec's maximum); `dst`
 ///   must be left as it was. The reactor logs the error and closes the connection, since the
 ///   peer would otherwise see a gap in the stream.
+///
+/// An encoder must not panic on any item, and should refuse an item its decoder would not read
+/// back as it was (a line containing a newline, a frame longer than the decoder's maximum or
+/// than its length field can announce): what one side's encoder writes, the other side's
+/// decoder with the same settings decodes to the same frames, under any split. The stock codecs
+/// do, with one documented exception (a line ending in `\r` loses it), and their property tests
+/// check it.
 pub trait Encoder {
     /// The frame type this encoder accepts.
     type Item;

@@ -28,7 +28,9 @@ pub enum CodecError {
     /// A frame longer than the maximum was skipped (a codec set to discard over-long frames):
     /// the stream is still in step and decoding goes on. The only error that is not fatal.
     Discarded {
-        /// Bytes skipped, the frame's delimiter included.
+        /// The frame's length, delimiter excluded, as far as it was known when it was found too
+        /// long: its whole length if its delimiter had arrived, otherwise the bytes seen so far
+        /// (at least `max + 1`). The rest of the frame is skipped without another report.
         len: u64,
         /// The maximum the codec accepts.
         max: usize,
@@ -61,7 +63,10 @@ impl fmt::Display for CodecError {
                 write!(f, "stream ended inside a frame ({buffered} bytes buffered)")
             }
             CodecError::Discarded { len, max } => {
-                write!(f, "frame too long: skipped {len} bytes, the maximum is {max}")
+                write!(
+                    f,
+                    "frame too long: skipped {len} bytes, the maximum is {max}"
+                )
             }
             CodecError::Invalid(why) => write!(f, "invalid input: {why}"),
         }

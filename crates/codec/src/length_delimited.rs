@@ -1,15 +1,21 @@
-//! `LengthDelimitedCodec`: a 4-byte big-endian length, then that many payload bytes.
+//! `LengthDelimitedCodec`: frames announced by a length field in a head.
 
-use crate::{CodecError, Decoder, Encoder, ReadBuf};
+use crate::{CodecError, Decoder, Encoder, LengthDelimitedBuilder, ReadBuf};
 
-/// Bytes in a frame header.
-const HEAD_LEN: usize = 4;
-
-/// A codec for length-prefixed frames: a big-endian `u32` payload length, then the payload.
+/// A codec for length-prefixed frames.
 ///
-/// The length counts the payload only, not the header. Zero-length frames are valid. A header
-/// announcing more than [`max_frame`](LengthDelimitedCodec::max_frame) bytes is refused as soon as
-/// it arrives, before anything is allocated for the payload or any of it is awaited.
+/// [`new`](LengthDelimitedCodec::new) gives the common layout: a big-endian `u32` payload
+/// length, then the payload. The length counts the payload only, not the header. Other layouts
+/// (1, 2 or 8-byte fields, little endian, bytes before the field, a length that counts the head,
+/// keeping the head in the frame) come from [`builder`](LengthDelimitedCodec::builder); see
+/// [`LengthDelimitedBuilder`] for what each setting means.
+///
+/// Zero-length frames are valid. A head announcing more than
+/// [`max_frame`](LengthDelimitedCodec::max_frame) bytes is refused as soon as it arrives, before
+/// anything is allocated for the frame or any of it is awaited; all length arithmetic is checked,
+/// so no head, however hostile, overflows or panics. The decoder never reserves memory on the
+/// strength of a header: the frame is copied once, from the read buffer into the vector handed
+/// out, when it has all arrived.
 ///
 /// # Examples
 ///
@@ -27,124 +33,247 @@ const HEAD_LEN: usize = 4;
 /// ```
 #[derive(Debug, Clone)]
 pub struct LengthDelimitedCodec {
-    /// Most payload bytes a frame may have.
-    max_frame: usize,
-    /// Whether the decoder is waiting for a header or for a payload.
+    /// The head layout and the maximum.
+    config: LengthDelimitedBuilder,
+    /// Bytes in the head: the length field's offset plus its length.
+    head_len: usize,
+    /// Bytes dropped from the front of each frame.
+    num_skip: usize,
+    /// Whether the decoder is waiting for a head or for the rest of a frame.
     state: DecodeState,
 }
 
 /// Where the decoder is within a frame.
 #[derive(Debug, Clone, Copy)]
 enum DecodeState {
-    /// Waiting for the header of the next frame.
+    /// Waiting for the head of the next frame.
     Head,
-    /// The header was consumed; waiting for this many payload bytes.
+    /// The head was read and checked (it is still buffered); waiting until this many bytes, head
+    /// included, are buffered.
     Data(usize),
 }
 
 impl LengthDelimitedCodec {
-    /// A length-delimited codec that accepts payloads of at most `max_frame` bytes.
+    /// A codec for a 4-byte big-endian payload length then the payload, accepting payloads of
+    /// at most `max_frame` bytes.
     pub const fn new(max_frame: usize) -> Self {
+        let mut config = LengthDelimitedBuilder::new();
+        config.max_frame = max_frame;
         LengthDelimitedCodec {
-            max_frame,
+            config,
+            head_len: 4,
+            num_skip: 4,
             state: DecodeState::Head,
         }
     }
 
-    /// Most payload bytes a frame may have.
-    pub const fn max_frame(&self) -> usize {
-        self.max_frame
+    /// A builder for other head layouts, starting from the defaults of
+    /// [`LengthDelimitedBuilder::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use turbine_codec::{Decoder, Encoder, LengthDelimitedCodec, ReadBuf};
+    ///
+    /// let mut codec = LengthDelimitedCodec::builder()
+    ///     .length_field_length(2)
+    ///     .little_endian()
+    ///     .max_frame_length(512)
+    ///     .new_codec();
+    /// let mut output = Vec::new();
+    /// codec.encode(b"abc".to_vec(), &mut output).unwrap();
+    /// assert_eq!(output, b"\x03\x00abc");
+    /// let mut input = ReadBuf::from(&output[..]);
+    /// assert_eq!(codec.decode(&mut input).unwrap(), Some(b"abc".to_vec()));
+    /// ```
+    pub const fn builder() -> LengthDelimitedBuilder {
+        LengthDelimitedBuilder::new()
     }
 
-    /// Consumes a header if a whole one is buffered and returns the payload length it announces.
-    fn decode_head(&self, src: &mut ReadBuf) -> Result<Option<usize>, CodecError> {
-        if src.len() < HEAD_LEN {
-            return Ok(None);
+    /// Builds the codec; see [`LengthDelimitedBuilder::new_codec`].
+    pub(crate) fn from_builder(config: LengthDelimitedBuilder) -> Self {
+        let head_len = config
+            .field_offset
+            .checked_add(config.field_len)
+            .expect("length field offset plus length overflows usize");
+        LengthDelimitedCodec {
+            config,
+            head_len,
+            num_skip: config.num_skip.unwrap_or(head_len),
+            state: DecodeState::Head,
         }
-        let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]);
-        match usize::try_from(len) {
-            Ok(n) if n <= self.max_frame => {
-                src.advance(HEAD_LEN);
-                Ok(Some(n))
-            }
-            _ => Err(CodecError::FrameTooLong {
-                len: u64::from(len),
-                max: self.max_frame,
-            }),
+    }
+
+    /// Most bytes a decoded frame or an encoded item may have.
+    pub const fn max_frame(&self) -> usize {
+        self.config.max_frame
+    }
+
+    /// Reads the length field out of a whole head.
+    fn field_value(&self, head: &[u8]) -> u64 {
+        let field = &head[self.config.field_offset..self.head_len];
+        let fold = |value: u64, &byte: &u8| (value << 8) | u64::from(byte);
+        if self.config.big_endian {
+            field.iter().fold(0, fold)
+        } else {
+            field.iter().rev().fold(0, fold)
         }
+    }
+
+    /// The length, head included, of the frame whose whole head starts `src`, checked against
+    /// the maximum.
+    fn frame_end(&self, src: &[u8]) -> Result<usize, CodecError> {
+        let value = self.field_value(src);
+        // i128 holds every sum here exactly (each term is below 2^64 in size), so a hostile
+        // value cannot overflow; what does not fit a `usize` is refused below.
+        let whole = self.head_len as i128 + i128::from(value) + self.config.adjustment as i128;
+        if whole < self.head_len as i128 {
+            return Err(CodecError::invalid(format!(
+                "length field {value} plus adjustment {} is negative",
+                self.config.adjustment
+            )));
+        }
+        let frame = whole - self.num_skip as i128;
+        if frame < 0 {
+            return Err(CodecError::invalid(format!(
+                "frame of {whole} bytes is shorter than the {} bytes to skip",
+                self.num_skip
+            )));
+        }
+        let too_long = CodecError::FrameTooLong {
+            len: u64::try_from(frame).unwrap_or(u64::MAX),
+            max: self.config.max_frame,
+        };
+        if frame > self.config.max_frame as i128 {
+            return Err(too_long);
+        }
+        usize::try_from(whole).map_err(|_| too_long)
+    }
+
+    /// Writes `value` into a length field of the configured size and byte order.
+    fn put_field(&self, value: u64, dst: &mut Vec<u8>) {
+        let len = self.config.field_len;
+        if self.config.big_endian {
+            dst.extend_from_slice(&value.to_be_bytes()[8 - len..]);
+        } else {
+            dst.extend_from_slice(&value.to_le_bytes()[..len]);
+        }
+    }
+
+    /// Largest value the length field can hold.
+    fn field_max(&self) -> u64 {
+        u64::MAX >> (64 - 8 * self.config.field_len)
     }
 }
 
 impl Decoder for LengthDelimitedCodec {
     type Item = Vec<u8>;
 
-    /// Takes the next complete frame's payload off the front of `src`.
+    /// Takes the next complete frame off the front of `src`, less its first `num_skip` bytes.
     ///
     /// # Errors
     ///
-    /// [`CodecError::FrameTooLong`] when a header announces more than the maximum.
+    /// - [`CodecError::FrameTooLong`] when a head announces a frame over the maximum, reported
+    ///   as soon as the head is complete.
+    /// - [`CodecError::Invalid`] when the length field plus the adjustment is negative, or the
+    ///   frame is shorter than the bytes to skip.
     fn decode(&mut self, src: &mut ReadBuf) -> Result<Option<Vec<u8>>, CodecError> {
-        let len = match self.state {
-            DecodeState::Head => match self.decode_head(src)? {
-                Some(len) => {
-                    self.state = DecodeState::Data(len);
-                    len
+        let end = match self.state {
+            DecodeState::Head => {
+                if src.len() < self.head_len {
+                    return Ok(None);
                 }
-                None => return Ok(None),
-            },
-            DecodeState::Data(len) => len,
+                let end = self.frame_end(src)?;
+                self.state = DecodeState::Data(end);
+                end
+            }
+            DecodeState::Data(end) => end,
         };
-        if src.len() < len {
+        if src.len() < end {
             return Ok(None);
         }
         self.state = DecodeState::Head;
-        Ok(Some(src.split_to(len)))
+        src.advance(self.num_skip);
+        Ok(Some(src.split_to(end - self.num_skip)))
     }
 
-    /// Returns a last complete frame, or `Ok(None)` when the stream ended between frames.
-    ///
-    /// # Errors
-    ///
-    /// [`CodecError::Truncated`] when part of a frame remains; `buffered` counts its header
-    /// bytes too. [`CodecError::FrameTooLong`] as for [`decode`](Decoder::decode).
-    fn decode_eof(&mut self, src: &mut ReadBuf) -> Result<Option<Vec<u8>>, CodecError> {
-        if let Some(frame) = self.decode(src)? {
-            return Ok(Some(frame));
-        }
-        // The header of a frame in progress is already consumed, so `src` alone can be empty.
-        let buffered = match self.state {
-            DecodeState::Head => src.len(),
-            DecodeState::Data(_) => HEAD_LEN + src.len(),
-        };
-        if buffered == 0 {
-            Ok(None)
-        } else {
-            Err(CodecError::Truncated { buffered })
-        }
-    }
+    // `decode_eof` is the trait's default: the head stays buffered until its frame is complete,
+    // so any bytes left at end of stream are a truncated frame, reported with all of them
+    // (head included) as `buffered`.
 }
 
 impl Encoder for LengthDelimitedCodec {
     type Item = Vec<u8>;
 
-    /// Appends a header and then `item` to `dst`.
+    /// Appends `item` as one frame, so that [`decode`](Decoder::decode) reads back exactly
+    /// `item`.
+    ///
+    /// - With `num_skip` at least the head's length (the default is equal): writes the
+    ///   `length_field_offset` bytes before the field as zeros, the length field (the bytes that
+    ///   follow the head, less the adjustment), `num_skip` minus the head's length zero bytes,
+    ///   then `item`.
+    /// - With `num_skip` 0 the frames carry their own head: `item` is checked to start with a
+    ///   head announcing exactly its length and is written as it is.
+    /// - Any other `num_skip` cuts through the head, which cannot be rebuilt: an error.
     ///
     /// # Errors
     ///
-    /// [`CodecError::FrameTooLong`] when `item` is longer than the maximum or than `u32::MAX`;
-    /// `dst` is unchanged then.
+    /// - [`CodecError::FrameTooLong`] when `item` is longer than the maximum or than the length
+    ///   field can announce.
+    /// - [`CodecError::Invalid`] when `item` is too short for the adjustment, its own head does
+    ///   not match its length (`num_skip` 0), or `num_skip` cuts through the head.
+    ///
+    /// `dst` is unchanged on error.
     fn encode(&mut self, item: Vec<u8>, dst: &mut Vec<u8>) -> Result<(), CodecError> {
-        let len = match u32::try_from(item.len()) {
-            Ok(len) if item.len() <= self.max_frame => len,
-            _ => {
-                return Err(CodecError::FrameTooLong {
-                    len: item.len() as u64,
-                    max: self.max_frame,
-                });
+        let max = self.config.max_frame;
+        if item.len() > max {
+            return Err(CodecError::FrameTooLong {
+                len: item.len() as u64,
+                max,
+            });
+        }
+        if self.num_skip == 0 {
+            if item.len() < self.head_len || self.frame_end(&item)? != item.len() {
+                return Err(CodecError::invalid(
+                    "frame's own head does not announce its length",
+                ));
             }
+            dst.extend_from_slice(&item);
+            return Ok(());
+        }
+        let Some(gap) = self.num_skip.checked_sub(self.head_len) else {
+            return Err(CodecError::invalid(
+                "cannot encode: num_skip drops part of the head",
+            ));
         };
-        dst.reserve(HEAD_LEN + item.len());
-        dst.extend_from_slice(&len.to_be_bytes());
+        // As in decoding, i128 holds these sums exactly.
+        let value = gap as i128 + item.len() as i128 - self.config.adjustment as i128;
+        if value < 0 {
+            return Err(CodecError::invalid(format!(
+                "a {}-byte frame is too short for length adjustment {}",
+                item.len(),
+                self.config.adjustment
+            )));
+        }
+        let Some(value) = u64::try_from(value).ok().filter(|&v| v <= self.field_max()) else {
+            // The longest item the field can announce, for the error's `max`.
+            let fits = i128::from(self.field_max()) + self.config.adjustment as i128 - gap as i128;
+            return Err(CodecError::FrameTooLong {
+                len: item.len() as u64,
+                max: usize::try_from(fits.clamp(0, max as i128)).unwrap_or(max),
+            });
+        };
+        let total = self
+            .num_skip
+            .checked_add(item.len())
+            .ok_or(CodecError::FrameTooLong {
+                len: item.len() as u64,
+                max,
+            })?;
+        dst.reserve(total);
+        dst.resize(dst.len() + self.config.field_offset, 0);
+        self.put_field(value, dst);
+        dst.resize(dst.len() + gap, 0);
         dst.extend_from_slice(&item);
         Ok(())
     }

@@ -1,16 +1,24 @@
 //! `LinesCodec`: `\n`-terminated UTF-8 lines with a maximum length.
 
-use crate::{CodecError, Decoder, Encoder, ReadBuf};
+use crate::splitter::Splitter;
+use crate::{CodecError, Decoder, Encoder, Oversize, ReadBuf};
 
 /// A codec for text lines: each frame is the UTF-8 text before a `\n`.
 ///
 /// Decoding drops the `\n` and one `\r` directly before it, so both `\n` and `\r\n` line endings
-/// are accepted. Encoding appends `\n`.
+/// are accepted. Encoding appends `\n`. [`ByteLinesCodec`](crate::ByteLinesCodec) splits the
+/// same way but hands out bytes without checking them.
 ///
 /// A line's content (without its line ending) may be at most [`max_length`](LinesCodec::max_length)
-/// bytes. The decoder fails as soon as the buffered bytes prove a line is longer, without waiting
-/// for its newline, so a peer that never sends one cannot make it buffer more than the maximum
-/// plus one read.
+/// bytes. The decoder notices as soon as the buffered bytes prove a line is longer, without
+/// waiting for its newline, so a peer that never sends one cannot make it buffer more than the
+/// maximum plus one read. What happens then is chosen with
+/// [`with_oversize`](LinesCodec::with_oversize): by default a fatal
+/// [`CodecError::FrameTooLong`]; with [`Oversize::Discard`] one [`CodecError::Discarded`] and
+/// the line is skipped through its newline.
+///
+/// Each line is copied once, from the read buffer into the `String` handed out (the UTF-8 check
+/// reuses that allocation).
 ///
 /// # Examples
 ///
@@ -29,31 +37,49 @@ use crate::{CodecError, Decoder, Encoder, ReadBuf};
 /// ```
 #[derive(Debug, Clone)]
 pub struct LinesCodec {
-    /// Most content bytes a line may have, line ending excluded.
-    max_length: usize,
-    /// How many buffered bytes are already known to hold no `\n`.
-    next_index: usize,
+    /// Finds line endings, enforces the maximum, skips over-long lines when told to.
+    splitter: Splitter,
 }
 
 impl LinesCodec {
-    /// A lines codec that accepts lines of at most `max_length` bytes, line ending excluded.
+    /// A lines codec that accepts lines of at most `max_length` bytes, line ending excluded, and
+    /// treats a longer line as a fatal error.
     pub const fn new(max_length: usize) -> Self {
         LinesCodec {
-            max_length,
-            next_index: 0,
+            splitter: Splitter::lines(max_length),
         }
+    }
+
+    /// Chooses what happens to a line over the maximum: a fatal error (the default) or
+    /// discarding it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use turbine_codec::{CodecError, Decoder, LinesCodec, Oversize, ReadBuf};
+    ///
+    /// let mut codec = LinesCodec::new(3).with_oversize(Oversize::Discard);
+    /// let mut input = ReadBuf::from(&b"abcdef"[..]);
+    /// // Known too long before its newline: reported once, with the bytes seen so far.
+    /// assert_eq!(codec.decode(&mut input), Err(CodecError::Discarded { len: 6, max: 3 }));
+    /// assert!(input.is_empty()); // skipped bytes are consumed, not kept
+    /// input.extend_from_slice(b"gh\r\nabc\n");
+    /// assert_eq!(codec.decode(&mut input), Ok(Some("abc".to_string())));
+    /// ```
+    #[must_use]
+    pub fn with_oversize(mut self, oversize: Oversize) -> Self {
+        self.splitter.set_oversize(oversize);
+        self
     }
 
     /// Most content bytes a line may have, line ending excluded.
     pub const fn max_length(&self) -> usize {
-        self.max_length
+        self.splitter.max_length()
     }
 
-    fn too_long(&self, len: usize) -> CodecError {
-        CodecError::FrameTooLong {
-            len: len as u64,
-            max: self.max_length,
-        }
+    /// What happens to a line over the maximum.
+    pub const fn oversize(&self) -> Oversize {
+        self.splitter.oversize()
     }
 }
 
@@ -64,40 +90,35 @@ impl Decoder for LinesCodec {
     ///
     /// # Errors
     ///
-    /// - [`CodecError::FrameTooLong`] when a line is longer than the maximum, reported as soon as
-    ///   the buffered bytes without a newline prove it.
-    /// - [`CodecError::InvalidUtf8`] when a complete line is not UTF-8.
+    /// - [`CodecError::FrameTooLong`] when a line is longer than the maximum (with
+    ///   [`Oversize::Error`]), reported as soon as the buffered bytes without a newline prove it;
+    ///   `len` is the line's length if its newline had arrived, otherwise the bytes seen so far.
+    /// - [`CodecError::Discarded`] instead, once per over-long line, with [`Oversize::Discard`];
+    ///   `len` as above. Not fatal: the next call goes on after the line.
+    /// - [`CodecError::InvalidUtf8`] when a complete line is not UTF-8 (the line is consumed).
     fn decode(&mut self, src: &mut ReadBuf) -> Result<Option<String>, CodecError> {
-        // Resuming where the last call stopped keeps a line that arrives in pieces linear.
-        let start = self.next_index.min(src.len());
-        let Some(offset) = memchr::memchr(b'\n', &src[start..]) else {
-            self.next_index = src.len();
-            // A trailing `\r` may still turn out to be part of the line ending.
-            let content = match src.last() {
-                Some(b'\r') => src.len() - 1,
-                _ => src.len(),
-            };
-            if content > self.max_length {
-                return Err(self.too_long(content));
-            }
-            return Ok(None);
-        };
-        let newline = start + offset;
-        self.next_index = 0;
-        let end = if newline > 0 && src[newline - 1] == b'\r' {
-            newline - 1
-        } else {
-            newline
-        };
-        // A long line can still arrive whole, newline included, in one read.
-        if end > self.max_length {
-            return Err(self.too_long(end));
+        match self.splitter.split(src)? {
+            Some(line) => String::from_utf8(line)
+                .map(Some)
+                .map_err(|_| CodecError::InvalidUtf8),
+            None => Ok(None),
         }
-        let mut line = src.split_to(newline + 1);
-        line.truncate(end);
-        String::from_utf8(line)
-            .map(Some)
-            .map_err(|_| CodecError::InvalidUtf8)
+    }
+
+    /// Returns a last complete line, or `Ok(None)` when the stream ended after a line ending.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::Truncated`] when the stream ends inside a line (a last line without its
+    /// newline is not handed out). The rest of a line being discarded ends quietly: it was
+    /// reported already. Otherwise as [`decode`](Decoder::decode).
+    fn decode_eof(&mut self, src: &mut ReadBuf) -> Result<Option<String>, CodecError> {
+        match self.splitter.split_eof(src)? {
+            Some(line) => String::from_utf8(line)
+                .map(Some)
+                .map_err(|_| CodecError::InvalidUtf8),
+            None => Ok(None),
+        }
     }
 }
 
@@ -116,15 +137,6 @@ impl Encoder for LinesCodec {
     ///
     /// `dst` is unchanged on error.
     fn encode(&mut self, item: String, dst: &mut Vec<u8>) -> Result<(), CodecError> {
-        if memchr::memchr(b'\n', item.as_bytes()).is_some() {
-            return Err(CodecError::invalid("line contains a newline"));
-        }
-        if item.len() > self.max_length {
-            return Err(self.too_long(item.len()));
-        }
-        dst.reserve(item.len() + 1);
-        dst.extend_from_slice(item.as_bytes());
-        dst.push(b'\n');
-        Ok(())
+        self.splitter.encode(item.as_bytes(), dst)
     }
 }
