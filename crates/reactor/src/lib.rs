@@ -68,6 +68,7 @@ mod listener;
 mod mailbox;
 mod offload;
 mod output;
+mod periodic;
 mod reactor;
 mod run;
 mod server;

@@ -42,6 +42,7 @@ use crate::limits::IpCounts;
 use crate::mailbox::{Mailbox, Message};
 use crate::offload::PoolCell;
 use crate::output::Output;
+use crate::periodic::{Periodic, Task};
 use crate::stats::StatsHandle;
 use crate::timers::Timers;
 use crate::{CloseReason, Config, Context, FrameOut, Handler, ReactorStats, ShutdownHandle};
@@ -90,6 +91,7 @@ pub(crate) struct Parts<H: Handler, F> {
     pub(crate) shutdown: ShutdownHandle,
     pub(crate) open_total: Arc<AtomicUsize>,
     pub(crate) ip_counts: Arc<IpCounts>,
+    pub(crate) periodic: Vec<(Duration, Task)>,
 }
 
 /// One event loop and the connections it owns.
@@ -138,6 +140,8 @@ pub(crate) struct Reactor<H: Handler, F> {
     accept_retry: Option<Instant>,
     /// The delay before the next retry if `accept` fails again.
     accept_delay: Duration,
+    /// The program's periodic tasks.
+    periodic: Periodic,
     /// The mailbox may hold more messages (the per-turn budget ran out).
     inbox_more: bool,
     /// Set when shutdown begins: the deadline, and how many connections were open then.
@@ -173,6 +177,7 @@ where
             accept_more: false,
             accept_retry: None,
             accept_delay: ACCEPT_BACKOFF.0,
+            periodic: Periodic::new(&parts.periodic, Instant::now()),
             inbox_more: false,
             stopping: None,
         }
@@ -228,6 +233,7 @@ where
         let deadlines = [
             self.timers.next_deadline(),
             self.accept_retry,
+            self.periodic.next_due(),
             self.stopping.map(|(deadline, _)| deadline),
         ];
         let next = deadlines.into_iter().flatten().min()?;

@@ -13,6 +13,7 @@ use mio::{Interest, Poll, Waker};
 use crate::limits::{self, IpCounts};
 use crate::mailbox::Mailbox;
 use crate::offload::PoolCell;
+use crate::periodic::Task;
 use crate::reactor::{Env, LISTENER, Parts, Reactor, WAKER};
 use crate::{Config, Handler, PoolStats, ShutdownHandle, Stats, StatsHandle, listener};
 
@@ -67,6 +68,8 @@ pub struct Server {
     shutdown: ShutdownHandle,
     /// Each reactor's published counters.
     stats: StatsHandle,
+    /// Tasks every reactor runs periodically.
+    periodic: Vec<(Duration, Task)>,
 }
 
 impl Server {
@@ -108,6 +111,7 @@ impl Server {
             stats: StatsHandle::new(config.reactors),
             config: Arc::new(config),
             reactors,
+            periodic: Vec::new(),
         })
     }
 
@@ -129,6 +133,30 @@ impl Server {
     /// A handle that reads the server's stats from any thread.
     pub fn stats_handle(&self) -> StatsHandle {
         self.stats.clone()
+    }
+
+    /// Runs `task` on every reactor thread every `period`, with the reactor's index, between
+    /// two turns of its loop: housekeeping such as expiring keys a reactor owns or sampling.
+    /// The task runs on the event loop, so it must be short; a reactor that is late skips the
+    /// runs it missed instead of catching up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use turbine_reactor::{Config, Server};
+    ///
+    /// let config = Config::new().addr("127.0.0.1:0".parse().unwrap()).reactors(1);
+    /// let server = Server::bind(config)?.every(Duration::from_millis(100), |reactor| {
+    ///     log::trace!("reactor {reactor}: housekeeping");
+    /// });
+    /// # let _ = server;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn every(mut self, period: Duration, task: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.periodic
+            .push((period.max(Duration::from_millis(1)), Arc::new(task)));
+        self
     }
 
     /// Starts the reactor threads (`turbine-reactor-0`, ...) and returns at once.
@@ -177,6 +205,7 @@ impl Server {
                 shutdown: self.shutdown.clone(),
                 open_total: Arc::clone(&open_total),
                 ip_counts: Arc::clone(&ip_counts),
+                periodic: self.periodic.clone(),
             };
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
             let thread = std::thread::Builder::new()

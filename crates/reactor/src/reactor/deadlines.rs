@@ -11,6 +11,8 @@ where
     F: Fn(std::net::SocketAddr) -> H,
 {
     pub(super) fn fire_timers(&mut self) {
+        // A periodic task runs on the reactor thread like a callback: it must be short.
+        self.periodic.run_due(self.now, self.env.index);
         if self.accept_retry.is_some_and(|at| at <= self.now) {
             self.accept_retry = None;
             self.accept();
