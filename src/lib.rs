@@ -9,13 +9,15 @@ pub mod guide;
 
 pub use turbine_codec as codec;
 pub use turbine_codec::{
-    CodecError, Decoder, Encoder, LengthDelimitedCodec, LinesCodec, RawCodec, ReadBuf,
+    ByteLinesCodec, CodecError, Decoder, DelimiterCodec, Encoder, LengthDelimitedBuilder,
+    LengthDelimitedCodec, LinesCodec, Oversize, RawCodec, ReadBuf, VarintLengthCodec,
 };
 pub use turbine_pool as pool;
 pub use turbine_reactor::{
     CloseReason, Config, ConfigError, ConnHandle, ConnId, Context, FrameIn, FrameOut, Handler,
-    JobError, MAX_FRAMES_IN_FLIGHT, OffloadError, PoolStats, ReactorStats, Running, SendError,
-    Server, ShutdownHandle, Stats, StatsHandle, TestConnection, WorkerPriority, broadcast, run,
+    JobError, MAX_FRAMES_IN_FLIGHT, OffloadError, PoolStats, ReactorStats, Rejection, Running,
+    SendError, Server, ShutdownHandle, Stats, StatsHandle, TestConnection, WorkerPriority,
+    broadcast, parse_bool, parse_duration, parse_size, run,
 };
 
 /// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.

@@ -43,6 +43,9 @@ fn periodic_task_runs_on_every_reactor() {
     }
     running.shutdown().unwrap();
     for (reactor, count) in runs.iter().enumerate() {
-        assert!(count.load(Ordering::Relaxed) >= 3, "reactor {reactor} ran too few times");
+        assert!(
+            count.load(Ordering::Relaxed) >= 3,
+            "reactor {reactor} ran too few times"
+        );
     }
 }

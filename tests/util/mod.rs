@@ -19,6 +19,8 @@ use turbine::{
     Running, Server,
 };
 
+pub mod hardening;
+
 /// Read and write timeout of every client socket: a bug fails the test instead of hanging it.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 

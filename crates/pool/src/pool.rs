@@ -15,7 +15,22 @@ use crate::stats::Counters;
 use crate::{PoolConfig, PoolStats, priority};
 
 /// A job as the workers see it.
-type Job = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce() -> Ran + Send>;
+
+/// How a job ended, as the worker counts it.
+enum Ran {
+    /// It returned.
+    Completed,
+    /// It panicked, and the panic was caught and counted already (by `submit_with`, which
+    /// counts before reporting so a waiter never sees stats that miss its panic).
+    PanicCounted,
+}
+
+/// Why `admit` refused a job.
+enum Refused {
+    Full,
+    Closed,
+}
 
 /// What the queue carries: a job, or a request for one worker to stop.
 enum Task {
@@ -172,27 +187,23 @@ impl WorkerPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        let counters = &self.shared.counters;
-        if self.shared.closed.load(Ordering::Acquire) {
-            counters.rejected.fetch_add(1, Ordering::Relaxed);
-            return Err(SubmitError::Closed(job));
+        match self.admit() {
+            Ok(()) => {
+                self.enqueue(Box::new(move || {
+                    job();
+                    Ran::Completed
+                }));
+                Ok(())
+            }
+            Err(Refused::Full) => Err(SubmitError::Full(job)),
+            Err(Refused::Closed) => Err(SubmitError::Closed(job)),
         }
-        // Admission by counter, so the job can be handed back whole (a bounded channel would
-        // hand back the boxed job, not `F`).
-        if counters.queued.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            counters.queued.fetch_sub(1, Ordering::AcqRel);
-            counters.rejected.fetch_add(1, Ordering::Relaxed);
-            return Err(SubmitError::Full(job));
-        }
-        // The receivers live as long as the workers, which outlive every `Stop` sent after
-        // `closed` is set, so this send cannot fail.
-        let _ = self.tx.send(Task::Run(Box::new(job)));
-        Ok(())
     }
 
     /// Queues `job` and calls `report` with its result on the worker thread: `Ok(value)`,
     /// `Err(JobError::Panicked)` if it panicked, or `Err(JobError::Cancelled)` if the pool shut
-    /// down before running it. `report` is called exactly once if the job is accepted.
+    /// down before running it. `report` is called exactly once if the job is accepted, after
+    /// the pool's stats count the job's outcome.
     ///
     /// # Errors
     ///
@@ -203,33 +214,54 @@ impl WorkerPool {
         F: FnOnce() -> T + Send + 'static,
         R: FnOnce(Result<T, JobError>) + Send + 'static,
     {
-        // The job travels inside a `Reported`, whose drop reports `Cancelled` if it never ran.
-        let slot = Arc::new(Mutex::new(Some(job)));
-        let reported = Reported {
+        match self.admit() {
+            Ok(()) => {}
+            Err(Refused::Full) => return Err(SubmitError::Full(job)),
+            Err(Refused::Closed) => return Err(SubmitError::Closed(job)),
+        }
+        // `Reported` reports `Cancelled` if dropped unrun (the shutdown deadline passed).
+        let mut reported = Reported {
             report: Some(Box::new(report)),
         };
-        let task_slot = Arc::clone(&slot);
-        let task = move || {
-            let mut reported = reported;
-            let job = lock(&task_slot).take();
-            if let Some(job) = job {
-                let result = catch_unwind(AssertUnwindSafe(job))
-                    .map_err(|panic| JobError::Panicked(panic_message(&*panic)));
-                let panicked = result.is_err();
-                reported.send(result);
-                if panicked {
-                    // Counted as a panic by the worker, which sees this one.
-                    std::panic::resume_unwind(Box::new("job panicked (already reported)"));
-                }
-            }
-        };
-        self.submit(task).map_err(|e| {
-            let job = lock(&slot).take().expect("a refused job was not taken");
-            match e {
-                SubmitError::Full(_) => SubmitError::Full(job),
-                SubmitError::Closed(_) => SubmitError::Closed(job),
-            }
-        })
+        let shared = Arc::clone(&self.shared);
+        self.enqueue(Box::new(move || {
+            let result = catch_unwind(AssertUnwindSafe(job))
+                .map_err(|panic| JobError::Panicked(panic_message(&*panic)));
+            let ran = if result.is_err() {
+                // Counted before the report, so a waiter never reads stats that miss it.
+                shared.counters.panicked.fetch_add(1, Ordering::Relaxed);
+                Ran::PanicCounted
+            } else {
+                Ran::Completed
+            };
+            reported.send(result);
+            ran
+        }));
+        Ok(())
+    }
+
+    /// Takes a place in the queue, or says why not.
+    fn admit(&self) -> Result<(), Refused> {
+        let counters = &self.shared.counters;
+        if self.shared.closed.load(Ordering::Acquire) {
+            counters.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(Refused::Closed);
+        }
+        // Admission by counter, so a refused job can be handed back as it was given (a bounded
+        // channel would hand back the boxed job).
+        if counters.queued.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            counters.queued.fetch_sub(1, Ordering::AcqRel);
+            counters.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(Refused::Full);
+        }
+        Ok(())
+    }
+
+    /// Sends an admitted job to the workers.
+    fn enqueue(&self, job: Job) {
+        // The receivers live as long as the workers, which outlive every `Stop` sent after
+        // `closed` is set, so this send cannot fail.
+        let _ = self.tx.send(Task::Run(job));
     }
 
     /// The pool's counters now.
@@ -291,9 +323,14 @@ fn work(rx: &Receiver<Task>, shared: &Shared) {
         let outcome = catch_unwind(AssertUnwindSafe(job));
         counters.running.fetch_sub(1, Ordering::Relaxed);
         match outcome {
-            Ok(()) => counters.completed.fetch_add(1, Ordering::Relaxed),
-            Err(_) => counters.panicked.fetch_add(1, Ordering::Relaxed),
-        };
+            Ok(Ran::Completed) => {
+                counters.completed.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Ran::PanicCounted) => {}
+            Err(_) => {
+                counters.panicked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
     counters.workers.fetch_sub(1, Ordering::Relaxed);
 }

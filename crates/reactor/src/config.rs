@@ -377,7 +377,9 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(var: &'static str, value: String, expected: impl Into<String>) -> Self {
+    /// An error for `var`, which held `value`; `expected` says what it accepts. For a program's
+    /// own settings, so its messages read like Turbine's.
+    pub fn new(var: &'static str, value: String, expected: impl Into<String>) -> Self {
         ConfigError {
             var,
             value,

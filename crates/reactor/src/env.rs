@@ -122,8 +122,9 @@ fn parse<T>(
     parser(value.trim()).ok_or_else(|| ConfigError::new(var, value.to_string(), expected))
 }
 
-/// `1`, `0`, `true`, `false` (any case).
-pub(crate) fn parse_bool(s: &str) -> Option<bool> {
+/// Parses a boolean the way `TURBINE_*` variables are read: `1`, `0`, `true`, `false` (any
+/// case). For a program's own settings, so they follow the same grammar.
+pub fn parse_bool(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "1" | "true" => Some(true),
         "0" | "false" => Some(false),
@@ -141,8 +142,9 @@ fn split_number(s: &str) -> Option<(u64, &str)> {
     Some((number, s[digits..].trim_start()))
 }
 
-/// `65536`, `64KiB`, `1MiB`, `2GiB`, `100B` (units in any case).
-pub(crate) fn parse_size(s: &str) -> Option<usize> {
+/// Parses a size the way `TURBINE_*` variables are read: `65536`, `64KiB`, `1MiB`, `2GiB`,
+/// `100B` (units in any case); `None` for anything else, overflow included.
+pub fn parse_size(s: &str) -> Option<usize> {
     let (n, unit) = split_number(s)?;
     let scale: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -154,8 +156,9 @@ pub(crate) fn parse_size(s: &str) -> Option<usize> {
     usize::try_from(n.checked_mul(scale)?).ok()
 }
 
-/// `500ms`, `30s`, `5m`, `1h`; a bare `0` is zero.
-pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
+/// Parses a duration the way `TURBINE_*` variables are read: `500ms`, `30s`, `5m`, `1h`; a bare
+/// `0` is zero; `None` for anything else.
+pub fn parse_duration(s: &str) -> Option<Duration> {
     let (n, unit) = split_number(s)?;
     match unit {
         "" if n == 0 => Some(Duration::ZERO),

@@ -80,6 +80,7 @@ mod timers;
 pub use broadcast::broadcast;
 pub use config::{Config, ConfigError};
 pub use context::Context;
+pub use env::{parse_bool, parse_duration, parse_size};
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, Handler, Rejection};
 pub use offload::OffloadError;

@@ -16,7 +16,8 @@ pub struct ReactorStats {
     pub accepted: u64,
     /// Connections closed since start (for any reason).
     pub closed: u64,
-    /// Connections refused at accept because `max_connections` were open.
+    /// Connections closed at accept: over `max_connections` or `max_connections_per_ip`, or
+    /// shed from the backlog while the process was out of descriptors.
     pub rejected: u64,
     /// Bytes read from connections and handed to decoders.
     pub bytes_in: u64,

@@ -32,6 +32,8 @@ where
                     self.admit(stream, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // The backlog is empty: whatever ran out of descriptors has passed.
+                    self.accept_delay = ACCEPT_BACKOFF.0;
                     self.listener = Some(listener);
                     return;
                 }

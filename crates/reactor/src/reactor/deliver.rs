@@ -56,7 +56,8 @@ where
                 continue;
             };
             let io = &mut conn.io;
-            if io.id.generation != generation || io.phase == Phase::Lingering || io.abort {
+            // A closing connection takes no new broadcast: its goodbye stays its last line.
+            if io.id.generation != generation || io.phase != Phase::Open {
                 continue;
             }
             if io.pending_output() + payload.len() > limit {

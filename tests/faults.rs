@@ -1,0 +1,320 @@
+//! Faults a server must survive: a peer that half-closes, peers that reset mid-transfer, a
+//! handler that panics, and a peer that floods one reactor while another waits its turn.
+//!
+//! The tests here run one at a time ([`serial`]): one of them counts the process's descriptors.
+
+mod util;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use util::hardening::{
+    End, Guarded, PANIC_LINE, Reactors, assert_echoes, open_fds, read_line, read_until_end, reset,
+    serial,
+};
+use util::{Echo, Rng, config, connect, start, wait_until};
+
+/// A client writes `a\nb\n` and shuts its write side: it reads `a\nb\n` then EOF, the server
+/// counts the connection closed, and its reactor then uses (almost) no CPU: a half-closed
+/// socket, readable forever, does not make it spin.
+#[test]
+fn half_close_gets_every_reply_then_eof() {
+    let _serial = serial();
+    let reactors = Reactors::default();
+    let noted = reactors.clone();
+    let running = start(config().reactors(1), move |_| {
+        noted.note();
+        Echo::lines()
+    });
+    let mut client = connect(running.local_addr());
+    client.write_all(b"a\nb\n").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let (got, end) = read_until_end(&mut client, Duration::from_secs(10));
+    assert_eq!(String::from_utf8_lossy(&got), "a\nb\n");
+    assert_eq!(end, End::Eof);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let total = running.stats().total();
+            (total.open, total.closed) == (0, 1)
+        }),
+        "{:?}",
+        running.stats().total()
+    );
+
+    let before = reactors.cpu();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = reactors.cpu() - before;
+    assert!(
+        used < Duration::from_millis(200),
+        "the reactor used {used:?} of CPU in 1 s after the half-close"
+    );
+    drop(client);
+}
+
+/// Bytes each resetting client sends.
+const RESET_SEND: usize = 256 << 10;
+
+/// One client of [`resets_mid_transfer_leak_nothing`]: sends `send` bytes of `data` while
+/// reading the echo, reads on until `keep_reading` bytes came back (or all it sent), then
+/// resets. Non-blocking, so that neither direction can stall the other.
+fn send_then_reset(addr: SocketAddr, data: &[u8], send: usize, keep_reading: usize) {
+    let mut stream = connect(addr);
+    stream.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut sent, mut received) = (0, 0);
+    let mut buf = vec![0; 64 << 10];
+    while sent < send || received < keep_reading.min(sent) {
+        let mut moved = false;
+        if sent < send {
+            match stream.write(&data[sent..send.min(sent + (64 << 10))]) {
+                Ok(n) => (sent, moved) = (sent + n, true),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("write failed after {sent} bytes: {e}"),
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("EOF from the server after {received} bytes"),
+            Ok(n) => {
+                assert_eq!(buf[..n], data[received..received + n], "echo at {received}");
+                (received, moved) = (received + n, true);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("read failed after {received} bytes: {e}"),
+        }
+        if !moved {
+            assert!(
+                Instant::now() < deadline,
+                "stuck at {sent} sent, {received} read"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    reset(stream);
+}
+
+/// 1,000 clients (four threads, one after another in each) send up to 256 KiB to a raw echo,
+/// read part of the reply, and close with a reset (`SO_LINGER` 0) while the server still has
+/// output for them or input from them: the server lives on, every connection is closed, the
+/// process's descriptors return to what they were, and a new client is served.
+#[test]
+fn resets_mid_transfer_leak_nothing() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 250;
+    let _serial = serial();
+    let running = start(config().reactors(2), |_| Echo::raw());
+    let addr = running.local_addr();
+    let baseline = open_fds();
+    let data = Arc::new(Rng::new(0x5E7).bytes(RESET_SEND));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let data = Arc::clone(&data);
+            std::thread::spawn(move || {
+                let mut rng = Rng::new(t as u64);
+                for i in 0..PER_THREAD {
+                    // One client in four resets while still sending; the others once all is
+                    // sent, with part of the echo read.
+                    let send = if i % 4 == 0 {
+                        rng.range(1, RESET_SEND)
+                    } else {
+                        RESET_SEND
+                    };
+                    let keep_reading = rng.range(0, send);
+                    send_then_reset(addr, &data, send, keep_reading);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("client thread");
+    }
+    eprintln!("{} resets in {:?}", THREADS * PER_THREAD, started.elapsed());
+
+    let clients = (THREADS * PER_THREAD) as u64;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let total = running.stats().total();
+            total.open == 0 && total.closed == clients
+        }),
+        "every connection closed: {:?}",
+        running.stats().total()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || open_fds() <= baseline + 2),
+        "descriptors: {} open, {baseline} before the clients",
+        open_fds()
+    );
+    let total = running.stats().total();
+    assert_eq!(total.accepted, clients, "{total:?}");
+    assert_eq!(total.panics, 0, "{total:?}");
+    assert_eq!(total.output_buffered, 0, "{total:?}");
+
+    let mut client = connect(addr);
+    client.write_all(b"still alive").unwrap();
+    let mut back = [0; 11];
+    client.read_exact(&mut back).expect("echo after the resets");
+    assert_eq!(&back, b"still alive");
+    drop(client);
+    running
+        .shutdown()
+        .expect("the reactors stopped without error");
+}
+
+/// A handler that panics on one connection (one reactor): that client sees EOF, the panic is
+/// counted, and another client of the same reactor is served before and after, as is a new one.
+#[test]
+fn handler_panic_closes_only_its_connection() {
+    let _serial = serial();
+    let running = start(config().reactors(1), |_| Guarded);
+    let addr = running.local_addr();
+    let mut bystander = connect(addr);
+    assert_echoes(&mut bystander, "before", "bystander");
+    let mut victim = connect(addr);
+    assert_echoes(&mut victim, "first", "victim");
+
+    victim
+        .write_all(format!("{PANIC_LINE}\n").as_bytes())
+        .unwrap();
+    let (got, end) = read_until_end(&mut victim, Duration::from_secs(10));
+    assert!(got.is_empty(), "the victim got {got:?}");
+    assert_eq!(end, End::Eof, "the victim's connection is closed");
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let total = running.stats().total();
+            (total.panics, total.closed, total.open) == (1, 1, 1)
+        }),
+        "one panic, one connection closed: {:?}",
+        running.stats().total()
+    );
+
+    assert_echoes(&mut bystander, "after", "bystander");
+    let mut newcomer = connect(addr);
+    assert_echoes(&mut newcomer, "new", "newcomer");
+    assert_eq!(running.stats().total().panics, 1);
+}
+
+/// The release profile keeps `panic = "unwind"`: with `abort`, the `catch_unwind` around every
+/// handler callback would be dead code and one panic would take the whole server down.
+#[test]
+fn release_profile_unwinds() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let manifest = std::fs::read_to_string(path).expect("read Cargo.toml");
+    let mut section = String::new();
+    let mut release_seen = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.starts_with('[') {
+            section = line.to_string();
+            release_seen |= section == "[profile.release]";
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if section.starts_with("[profile.release") && key.trim() == "panic" {
+            assert_eq!(
+                value.trim(),
+                "\"unwind\"",
+                "{section} sets panic = {}: handler panics must unwind",
+                value.trim()
+            );
+        }
+    }
+    assert!(release_seen, "no [profile.release] section in {path}");
+}
+
+/// Lines the flooder pipelines.
+const FLOOD_LINES: usize = 1_000_000;
+
+/// One reactor: a client pipelines 1,000,000 `x\n` lines as fast as it can (reading its echoes
+/// on another thread) while a second client does 200 ping-pong round trips. Every round trip
+/// completes within 1 s (the flooder cannot starve it), and the flooder gets all its echoes.
+#[test]
+fn flooder_does_not_starve_a_ping_pong_client() {
+    let _serial = serial();
+    // Watermarks far above the flood's output in flight, so that backpressure never pauses the
+    // flooder: only the reactor's own scheduling (the read budget, stopping at a short read)
+    // ends its turn.
+    let running = start(
+        config()
+            .reactors(1)
+            .write_high_watermark(32 << 20)
+            .write_low_watermark(16 << 20)
+            .write_limit(32 << 20),
+        |_| Echo::lines(),
+    );
+    let addr = running.local_addr();
+
+    let flooder = connect(addr);
+    let mut echoes = flooder.try_clone().unwrap();
+    let received = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&received);
+    let reading = std::thread::spawn(move || {
+        let mut buf = vec![0; 64 << 10];
+        let mut lines = 0;
+        while lines < FLOOD_LINES {
+            let n = echoes.read(&mut buf).expect("read the flood's echoes");
+            assert!(n > 0, "EOF after {lines} echoed lines");
+            for &byte in &buf[..n] {
+                match byte {
+                    b'\n' => lines += 1,
+                    b'x' => {}
+                    other => panic!("unexpected byte {other} in the flood's echo"),
+                }
+            }
+            counted.store(lines as u64, Ordering::Relaxed);
+        }
+        lines
+    });
+    let mut writer = flooder.try_clone().unwrap();
+    let writing = std::thread::spawn(move || {
+        let piece = b"x\n".repeat(32 << 10);
+        let per_piece = piece.len() / 2;
+        for _ in 0..FLOOD_LINES / per_piece {
+            writer.write_all(&piece).expect("flood");
+        }
+        let rest = FLOOD_LINES % per_piece;
+        writer.write_all(&piece[..rest * 2]).expect("flood");
+    });
+    let flood_began = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(10), || received.load(Ordering::Relaxed)
+            > 0),
+        "the flood's echoes never began"
+    );
+
+    let mut pinger = connect(addr);
+    let mut slowest = Duration::ZERO;
+    let mut during_flood = 0;
+    for i in 0..200 {
+        let sent = Instant::now();
+        pinger.write_all(format!("ping {i}\n").as_bytes()).unwrap();
+        let line = read_line(&mut pinger).expect("ping reply");
+        let rtt = sent.elapsed();
+        assert_eq!(line, format!("ping {i}"));
+        assert!(
+            rtt < Duration::from_secs(1),
+            "round trip {i} took {rtt:?} while the flood ran"
+        );
+        slowest = slowest.max(rtt);
+        if received.load(Ordering::Relaxed) < FLOOD_LINES as u64 {
+            during_flood += 1;
+        }
+    }
+    writing.join().expect("flood writer");
+    let lines = reading.join().expect("flood reader");
+    eprintln!(
+        "flood echoed in {:?}; slowest round trip {slowest:?}; {during_flood} of 200 during \
+         the flood",
+        flood_began.elapsed()
+    );
+    assert_eq!(lines, FLOOD_LINES);
+    assert!(
+        during_flood >= 5,
+        "only {during_flood} round trips overlapped the flood: the test proves nothing"
+    );
+    drop(flooder);
+}
