@@ -430,39 +430,6 @@ impl Example {
             .stderr(Stdio::piped());
         Example::spawn_command(command)
     }
-
-    /// Starts `command` (which must run the echo example in the end) with its output read
-    /// line by line, as [`Example::spawn`] does.
-    fn spawn_command(mut command: Command) -> Example {
-        use std::io::{BufRead, BufReader};
-        let mut child = command.spawn().expect("spawn the echo example");
-        let (tx, lines) = std::sync::mpsc::channel();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let stderr_log = Arc::clone(&log);
-        let stderr_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                stderr_log.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let stdout_log = Arc::clone(&log);
-        let stdout_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                stdout_log.lock().unwrap().push(format!("(stdout) {line}"));
-            }
-        });
-        Example {
-            child,
-            lines,
-            log,
-            readers: vec![stderr_reader, stdout_reader],
-            status: None,
-        }
-    }
 }
 
 // ----- the server's log, in process ---------------------------------------------------------

@@ -372,6 +372,12 @@ impl Example {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        Example::spawn_command(command)
+    }
+
+    /// Starts `command` (which must run the echo example in the end) with its output read
+    /// line by line.
+    pub fn spawn_command(mut command: Command) -> Example {
         let mut child = command.spawn().expect("spawn the echo example");
         let (tx, lines) = mpsc::channel();
         let log = Arc::new(Mutex::new(Vec::new()));
