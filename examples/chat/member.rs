@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use turbine::{CodecError, Config, ConnHandle, ConnId, Context, Handler, SendError};
 
-use crate::codec::{ChatCodec, Line};
-use crate::command::{Command, is_valid_name};
-use crate::registry::{AlreadyIn, LOBBY, NickTaken, Registry};
+use super::codec::{ChatCodec, Line};
+use super::command::{Command, is_valid_name};
+use super::registry::{AlreadyIn, LOBBY, NickTaken, Registry};
 
 /// The `/help` reply, one `* ` line each.
 const HELP: [&str; 10] = [

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use turbine::{ConnHandle, ConnId};
 
-use crate::codec::Line;
+use super::codec::Line;
 
 /// The room every member starts in.
 pub const LOBBY: &str = "lobby";

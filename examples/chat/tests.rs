@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use turbine::{CloseReason, CodecError, Config, TestConnection};
 
-use crate::command::Command;
-use crate::config::{self, DEFAULT_ADDR, DEFAULT_OUTBUF_LIMIT};
-use crate::member::Member;
-use crate::registry::Registry;
+use super::command::Command;
+use super::config::{self, DEFAULT_ADDR, DEFAULT_OUTBUF_LIMIT};
+use super::member::Member;
+use super::registry::Registry;
 
 /// A member connected to a registry of its own.
 fn connect(config: Config) -> (TestConnection<Member>, Arc<Registry>) {
