@@ -9,8 +9,9 @@ pub mod guide;
 
 pub use turbine_codec as codec;
 pub use turbine_codec::{
-    ByteLinesCodec, CodecError, Decoder, DelimiterCodec, Encoder, LengthDelimitedBuilder,
-    LengthDelimitedCodec, LinesCodec, Oversize, RawCodec, ReadBuf, VarintLengthCodec,
+    ByteLinesCodec, CodecError, Command, Decoder, DelimiterCodec, Encoder, LengthDelimitedBuilder,
+    LengthDelimitedCodec, LinesCodec, Oversize, RawCodec, ReadBuf, Reply, RespCodec,
+    VarintLengthCodec,
 };
 pub use turbine_pool as pool;
 pub use turbine_reactor::{

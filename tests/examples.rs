@@ -13,3 +13,7 @@ mod offload;
 #[allow(dead_code)]
 #[path = "../examples/chat/main.rs"]
 mod chat;
+
+#[allow(dead_code)]
+#[path = "../examples/kv/main.rs"]
+mod kv;

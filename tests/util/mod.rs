@@ -20,6 +20,7 @@ use turbine::{
 };
 
 pub mod hardening;
+pub mod resp_client;
 
 /// Read and write timeout of every client socket: a bug fails the test instead of hanging it.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);

@@ -19,6 +19,8 @@
 //!   - [`LengthDelimitedCodec`]: a length field in a head, 4-byte big-endian by default;
 //!     [`LengthDelimitedBuilder`] sets field size, byte order, offset, adjustment and skip.
 //!   - [`VarintLengthCodec`]: an unsigned LEB128 length, then the payload (protobuf streams).
+//!   - [`RespCodec`]: Redis's RESP2, [`Command`]s in (multibulk and inline), [`Reply`]s out,
+//!     bounded like Redis (bulk, array, inline and whole-command limits).
 //!
 //! Every stock decoder copies a frame once, from the [`ReadBuf`] into the `Vec<u8>` or `String`
 //! it hands out, with no intermediate buffer, and never reserves memory on the word of a header.
@@ -53,6 +55,7 @@ mod lines;
 mod oversize;
 mod raw;
 mod read_buf;
+mod resp;
 mod splitter;
 mod varint_length;
 
@@ -67,4 +70,5 @@ pub use lines::LinesCodec;
 pub use oversize::Oversize;
 pub use raw::RawCodec;
 pub use read_buf::ReadBuf;
+pub use resp::{Command, Reply, RespCodec};
 pub use varint_length::VarintLengthCodec;

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The kv example against Redis with redis-benchmark, as BENCHMARKS.md reports it.
+#
+#   benches/kv.sh            # kv (1 reactor) vs redis-server, pipelined: the ratio table
+#   benches/kv.sh shards     # kv with 64 shards vs one lock, 1 and 2 reactors, random keys
+#
+# Needs Debian's redis-tools (redis-benchmark) and, for the first mode, redis-server:
+# `apt-get install redis-tools redis-server`. Settings (environment):
+#   N=1000000        requests per test and run
+#   ROUNDS=3         alternating rounds; the tables show the median of the rounds
+#   TESTS=set,get,incr,lpush,lpop,sadd,hset,mset
+#   PIPELINE=16 CLIENTS=50
+#   SERVER_CPU=0 CLIENT_CPU=1   cores for the server under test and for redis-benchmark
+#   PORT=6390                   where the servers listen, one at a time
+#
+# Each run starts a fresh server, pinned with taskset, waits for it to answer PING, runs
+# redis-benchmark pinned to the other core, and stops the server. The rounds alternate which
+# server goes first, so a drift in the machine's speed falls on both alike.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=${1:-redis}
+N=${N:-1000000}
+ROUNDS=${ROUNDS:-3}
+TESTS=${TESTS:-set,get,incr,lpush,lpop,sadd,hset,mset}
+PIPELINE=${PIPELINE:-16}
+CLIENTS=${CLIENTS:-50}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PORT=${PORT:-6390}
+
+for tool in redis-benchmark redis-cli taskset; do
+    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install redis-tools util-linux)" >&2; exit 1; }
+done
+if [ "$MODE" = redis ]; then
+    command -v redis-server >/dev/null || { echo "redis-server is missing (apt-get install redis-server)" >&2; exit 1; }
+fi
+
+cargo build --release --example kv --quiet
+KV=target/release/examples/kv
+OUT=$(mktemp -d)
+SERVER_PID=
+trap 'if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi; rm -rf "$OUT"' EXIT
+
+# start_server NAME CPUS [VAR=VALUE ...]: starts kv (with the variables) or redis on PORT.
+start_server() {
+    local name=$1 cpus=$2
+    shift 2
+    case $name in
+        redis) taskset -c "$cpus" redis-server --port "$PORT" --save '' --appendonly no \
+                   >"$OUT/server.log" 2>&1 &
+               ;;
+        *) env "$@" TURBINE_ADDR="127.0.0.1:$PORT" RUST_LOG=warn taskset -c "$cpus" "$KV" \
+               >"$OUT/server.log" 2>&1 &
+           ;;
+    esac
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        redis-cli -p "$PORT" PING >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "$name did not start:" >&2
+    cat "$OUT/server.log" >&2
+    exit 1
+}
+
+stop_server() {
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+# bench NAME CPUS CLIENT_CPUS EXTRA_ARGS [VAR=VALUE ...]: one run, appended as
+# "name,test,rps" lines to $OUT/results.csv.
+bench() {
+    local name=$1 cpus=$2 client_cpus=$3 extra=$4
+    shift 4
+    start_server "$name" "$cpus" "$@"
+    # shellcheck disable=SC2086 # $extra holds several arguments
+    taskset -c "$client_cpus" redis-benchmark -h 127.0.0.1 -p "$PORT" -P "$PIPELINE" \
+        -c "$CLIENTS" -n "$N" -t "$TESTS" $extra --csv 2>/dev/null |
+        awk -F, -v name="$name" 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); print name "," $1 "," $2 }' \
+            >>"$OUT/results.csv"
+    stop_server
+}
+
+# table A B: per test, the median rps of A and of B over the rounds, and their ratio A/B.
+table() {
+    python3 - "$OUT/results.csv" "$1" "$2" <<'EOF'
+import csv, statistics, sys
+path, a, b = sys.argv[1:]
+runs = {}
+order = []
+for name, test, rps in csv.reader(open(path)):
+    if test not in order:
+        order.append(test)
+    runs.setdefault((name, test), []).append(float(rps))
+print(f"| test | {a} (median req/s) | {b} (median req/s) | {a} / {b} | {a} runs | {b} runs |")
+print("|---|---:|---:|---:|---|---|")
+for test in order:
+    ra, rb = runs.get((a, test), []), runs.get((b, test), [])
+    if not ra or not rb:
+        continue
+    ma, mb = statistics.median(ra), statistics.median(rb)
+    fmt = lambda rs: " / ".join(f"{r / 1e6:.2f} M" for r in rs)
+    print(f"| {test} | {ma:,.0f} | {mb:,.0f} | {ma / mb:.2f} | {fmt(ra)} | {fmt(rb)} |")
+EOF
+}
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# redis-benchmark -P $PIPELINE -c $CLIENTS -n $N -t $TESTS; $ROUNDS rounds"
+case $MODE in
+    redis)
+        echo "# kv: TURBINE_REACTORS=1 on core $SERVER_CPU; $(redis-server --version | cut -d' ' -f1-3) --save '' --appendonly no on core $SERVER_CPU; client on core $CLIENT_CPU"
+        for round in $(seq "$ROUNDS"); do
+            if [ $((round % 2)) = 1 ]; then order="kv redis"; else order="redis kv"; fi
+            for server in $order; do
+                echo "round $round: $server" >&2
+                bench "$server" "$SERVER_CPU" "$CLIENT_CPU" "" TURBINE_REACTORS=1
+            done
+        done
+        table kv redis
+        ;;
+    shards)
+        # Random keys (-r) so that commands spread over the shards; with one lock they all meet.
+        echo "# random keys: -r 1000000; 1 reactor: server on core $SERVER_CPU, client on core $CLIENT_CPU; 2 reactors: server and client share cores $SERVER_CPU,$CLIENT_CPU"
+        for reactors in 1 2; do
+            if [ "$reactors" = 1 ]; then cpus=$SERVER_CPU; client=$CLIENT_CPU; else cpus="$SERVER_CPU,$CLIENT_CPU"; client=$cpus; fi
+            for round in $(seq "$ROUNDS"); do
+                if [ $((round % 2)) = 1 ]; then order="64 1"; else order="1 64"; fi
+                for shards in $order; do
+                    echo "round $round: $reactors reactors, $shards shards" >&2
+                    bench "r${reactors}-s${shards}" "$cpus" "$client" "-r 1000000" \
+                        TURBINE_REACTORS="$reactors" KV_SHARDS="$shards"
+                done
+            done
+            echo
+            echo "## $reactors reactor(s): 64 shards vs one lock"
+            table "r${reactors}-s64" "r${reactors}-s1"
+        done
+        ;;
+    *)
+        echo "unknown mode $MODE: expected nothing (kv vs Redis) or shards" >&2
+        exit 2
+        ;;
+esac

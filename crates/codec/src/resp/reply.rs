@@ -1,0 +1,186 @@
+//! `Reply`: what a RESP2 server answers, and its encoding.
+
+use std::borrow::Cow;
+
+use crate::CodecError;
+
+/// A RESP2 reply.
+///
+/// Simple strings and errors take a [`Cow`], so the fixed replies a server sends most (`OK`,
+/// `PONG`, its error messages) cost no allocation: [`Reply::OK`], [`Reply::simple`]`("PONG")`.
+///
+/// # Examples
+///
+/// ```
+/// use turbine_codec::{Encoder, Reply, RespCodec};
+///
+/// let mut output = Vec::new();
+/// let mut codec = RespCodec::new(1024);
+/// codec.encode(Reply::OK, &mut output).unwrap();
+/// codec.encode(Reply::error("ERR unknown command 'x'"), &mut output).unwrap();
+/// codec.encode(Reply::Integer(-7), &mut output).unwrap();
+/// codec.encode(Reply::NullArray, &mut output).unwrap();
+/// assert_eq!(output, b"+OK\r\n-ERR unknown command 'x'\r\n:-7\r\n*-1\r\n");
+///
+/// // A line break would end the line early: refused, and nothing written.
+/// let before = output.len();
+/// assert!(codec.encode(Reply::simple("two\nlines"), &mut output).is_err());
+/// assert_eq!(output.len(), before);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `+<text>\r\n`: a short status such as `OK` or `PONG`. Must not contain `\r` or `\n`.
+    Simple(Cow<'static, str>),
+    /// `-<text>\r\n`: an error, its first word its kind by convention (`ERR`, `WRONGTYPE`).
+    /// Must not contain `\r` or `\n` (Redis turns them into spaces before replying).
+    Error(Cow<'static, str>),
+    /// `:<n>\r\n`: a signed 64-bit integer.
+    Integer(i64),
+    /// `$<len>\r\n<bytes>\r\n`: any bytes.
+    Bulk(Vec<u8>),
+    /// `$-1\r\n`: the null bulk string (`GET` of a missing key).
+    Null,
+    /// `*<n>\r\n` then each element: an array, possibly nested.
+    Array(Vec<Reply>),
+    /// `*-1\r\n`: the null array.
+    NullArray,
+}
+
+impl Reply {
+    /// `+OK\r\n`.
+    pub const OK: Reply = Reply::Simple(Cow::Borrowed("OK"));
+
+    /// A simple string.
+    pub fn simple(text: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Simple(text.into())
+    }
+
+    /// An error reply; `text` starts with its kind, e.g. `ERR syntax error`.
+    pub fn error(text: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Error(text.into())
+    }
+
+    /// A bulk string.
+    pub fn bulk(bytes: impl Into<Vec<u8>>) -> Reply {
+        Reply::Bulk(bytes.into())
+    }
+
+    /// Appends the encoding to `dst`, or leaves `dst` as it was and fails.
+    pub(crate) fn encode(self, dst: &mut Vec<u8>) -> Result<(), CodecError> {
+        let start = dst.len();
+        let result = self.write(dst);
+        if result.is_err() {
+            dst.truncate(start);
+        }
+        result
+    }
+
+    /// Appends the encoding to `dst`; on error part of it may have been written.
+    fn write(self, dst: &mut Vec<u8>) -> Result<(), CodecError> {
+        match self {
+            Reply::Simple(text) => push_line(dst, b'+', &text)?,
+            Reply::Error(text) => push_line(dst, b'-', &text)?,
+            Reply::Integer(n) => {
+                dst.push(b':');
+                push_signed(dst, n);
+                dst.extend_from_slice(b"\r\n");
+            }
+            Reply::Bulk(bytes) => {
+                push_header(dst, b'$', bytes.len() as u64);
+                dst.extend_from_slice(&bytes);
+                dst.extend_from_slice(b"\r\n");
+            }
+            Reply::Null => dst.extend_from_slice(b"$-1\r\n"),
+            Reply::Array(items) => {
+                push_header(dst, b'*', items.len() as u64);
+                for item in items {
+                    item.write(dst)?;
+                }
+            }
+            Reply::NullArray => dst.extend_from_slice(b"*-1\r\n"),
+        }
+        Ok(())
+    }
+}
+
+/// Appends `<prefix><text>\r\n`, refusing a `text` with a line break in it.
+fn push_line(dst: &mut Vec<u8>, prefix: u8, text: &str) -> Result<(), CodecError> {
+    if memchr::memchr2(b'\r', b'\n', text.as_bytes()).is_some() {
+        let kind = if prefix == b'+' {
+            "simple string"
+        } else {
+            "error"
+        };
+        return Err(CodecError::invalid(format!(
+            "a RESP {kind} cannot contain CR or LF"
+        )));
+    }
+    dst.reserve(text.len() + 3);
+    dst.push(prefix);
+    dst.extend_from_slice(text.as_bytes());
+    dst.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends `<prefix><n>\r\n`: an array or bulk string header.
+pub(crate) fn push_header(dst: &mut Vec<u8>, prefix: u8, n: u64) {
+    dst.push(prefix);
+    push_unsigned(dst, n);
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal.
+fn push_signed(dst: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        dst.push(b'-');
+    }
+    push_unsigned(dst, n.unsigned_abs());
+}
+
+/// Appends `n` in decimal, without the formatting machinery: replies are mostly numbers and
+/// lengths, written for every command.
+fn push_unsigned(dst: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.extend_from_slice(&digits[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Integers at the edges of `i64` are written in full.
+    #[test]
+    fn integers_at_the_edges() {
+        for (n, text) in [
+            (0, "0"),
+            (-1, "-1"),
+            (i64::MAX, "9223372036854775807"),
+            (i64::MIN, "-9223372036854775808"),
+        ] {
+            let mut out = Vec::new();
+            Reply::Integer(n).encode(&mut out).unwrap();
+            assert_eq!(out, format!(":{text}\r\n").as_bytes());
+        }
+    }
+
+    /// A bad element deep in an array leaves the output as it was.
+    #[test]
+    fn nested_refusal_rolls_back() {
+        let mut out = b"before".to_vec();
+        let reply = Reply::Array(vec![
+            Reply::Integer(1),
+            Reply::Array(vec![Reply::Bulk(b"x".to_vec()), Reply::error("a\rb")]),
+        ]);
+        assert!(reply.encode(&mut out).is_err());
+        assert_eq!(out, b"before");
+    }
+}
