@@ -18,7 +18,7 @@ pub use turbine_reactor::{
     CloseReason, Config, ConfigError, ConnHandle, ConnId, Context, FrameIn, FrameOut, Handler,
     JobError, MAX_FRAMES_IN_FLIGHT, OffloadError, PoolStats, ReactorStats, Rejection, Running,
     SendError, Server, ShutdownHandle, Stats, StatsHandle, TestConnection, WorkerPriority,
-    broadcast, parse_bool, parse_duration, parse_size, run,
+    broadcast, parse_bool, parse_duration, parse_size, run, run_with,
 };
 
 /// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.

@@ -59,9 +59,8 @@
 //!   an inline line to 64 KiB, like Redis; malformed input gets `-ERR Protocol error: ...` and
 //!   the connection is closed. Over `TURBINE_MAX_CONNECTIONS` a client gets `-ERR max number
 //!   of clients reached`.
-//! - **Signals**: `turbine::run` cannot take a periodic task, so `main` builds the server with
-//!   `Server::bind(..).every(..)` and handles SIGINT/SIGTERM itself as `run` does: the first
-//!   shuts down gracefully, a second exits at once.
+//! - **Signals**: `turbine::run_with` adds the expiry task to the server and handles SIGINT and
+//!   SIGTERM like every example: the first shuts down gracefully, a second exits at once.
 //!
 //! Every `TURBINE_*` variable applies (see the README); `KV_SHARDS` (1 to 4096, default 64)
 //! sets the number of keyspace shards.
@@ -88,9 +87,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
-use turbine::{Config, ConfigError, Server, ShutdownHandle};
+use turbine::{Config, ConfigError};
 
 use client::Client;
 use store::{DEFAULT_SHARDS, MAX_SHARDS, Store};
@@ -135,62 +132,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let addr = config.addr;
-    let server = match Server::bind(config) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let store = Arc::new(Store::new(shards));
-    let reactors = server.config().reactors;
     let expiring = Arc::clone(&store);
-    let server = server.every(EXPIRE_PERIOD, move |reactor| {
-        expiring.expire_cycle(reactor, reactors, EXPIRE_BUDGET);
-    });
     log::info!("keyspace: {shards} shards");
-    let signals = match Signals::new([SIGINT, SIGTERM]) {
-        Ok(signals) => signals,
-        Err(e) => {
-            eprintln!("cannot install signal handlers: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let signals_handle = signals.handle();
-    let shutdown = server.shutdown_handle();
-    let watcher = std::thread::Builder::new()
-        .name("kv-signals".into())
-        .spawn(move || watch(signals, shutdown));
-    let result = server.run(move |_peer| Client::new(Arc::clone(&store)));
-    signals_handle.close();
-    if let Ok(watcher) = watcher {
-        let _ = watcher.join();
-    }
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("server failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// First SIGINT or SIGTERM: graceful shutdown. Second: exit at once.
-fn watch(mut signals: Signals, shutdown: ShutdownHandle) {
-    for signal in signals.forever() {
-        let name = if signal == SIGINT {
-            "SIGINT"
-        } else {
-            "SIGTERM"
-        };
-        if shutdown.is_requested() {
-            eprintln!("{name} again: exiting now");
-            std::process::exit(128 + signal);
-        }
-        log::info!("{name}: shutting down gracefully (send it again to exit at once)");
-        shutdown.shutdown();
-    }
+    turbine::run_with(
+        Ok(config),
+        move |server| {
+            let reactors = server.config().reactors;
+            server.every(EXPIRE_PERIOD, move |reactor| {
+                expiring.expire_cycle(reactor, reactors, EXPIRE_BUDGET);
+            })
+        },
+        move |_peer| Client::new(Arc::clone(&store)),
+    )
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub use env::{parse_bool, parse_duration, parse_size};
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, Handler, Rejection};
 pub use offload::OffloadError;
-pub use run::run;
+pub use run::{run, run_with};
 pub use server::{Running, Server};
 pub use shutdown::ShutdownHandle;
 pub use stats::{ReactorStats, Stats, StatsHandle};

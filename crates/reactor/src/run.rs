@@ -48,6 +48,49 @@ where
     H: Handler,
     F: Fn(SocketAddr) -> H + Send + Sync + 'static,
 {
+    run_with(config, |server| server, factory)
+}
+
+/// [`run`], with `setup` applied to the bound server before it starts: the place for
+/// [`Server::every`] and anything else a program adds to its server.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::process::ExitCode;
+/// use std::time::Duration;
+/// use turbine_reactor::{Config, Context, Handler};
+/// use turbine_codec::LinesCodec;
+///
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     type Codec = LinesCodec;
+///     fn codec(&mut self, config: &Config) -> LinesCodec {
+///         LinesCodec::new(config.max_frame)
+///     }
+///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+///         ctx.send(line);
+///     }
+/// }
+///
+/// fn main() -> ExitCode {
+///     turbine_reactor::run_with(
+///         Config::from_env(),
+///         |server| server.every(Duration::from_secs(1), |reactor| log::debug!("tick {reactor}")),
+///         |_peer| Echo,
+///     )
+/// }
+/// ```
+pub fn run_with<H, F>(
+    config: Result<Config, ConfigError>,
+    setup: impl FnOnce(Server) -> Server,
+    factory: F,
+) -> ExitCode
+where
+    H: Handler,
+    F: Fn(SocketAddr) -> H + Send + Sync + 'static,
+{
     let config = match config.and_then(|c| c.validate().map(|()| c)) {
         Ok(config) => config,
         Err(e) => {
@@ -63,6 +106,7 @@ where
             return ExitCode::FAILURE;
         }
     };
+    let server = setup(server);
     let signals = match Signals::new([SIGINT, SIGTERM]) {
         Ok(signals) => signals,
         Err(e) => {
