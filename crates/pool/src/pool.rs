@@ -21,9 +21,9 @@ type Job = Box<dyn FnOnce() -> Ran + Send>;
 enum Ran {
     /// It returned.
     Completed,
-    /// It panicked, and the panic was caught and counted already (by `submit_with`, which
-    /// counts before reporting so a waiter never sees stats that miss its panic).
-    PanicCounted,
+    /// It ended and counted its own outcome (`submit_with` counts before it reports, so a
+    /// waiter never reads stats that miss its job).
+    Counted,
 }
 
 /// Why `admit` refused a job.
@@ -227,15 +227,14 @@ impl WorkerPool {
         self.enqueue(Box::new(move || {
             let result = catch_unwind(AssertUnwindSafe(job))
                 .map_err(|panic| JobError::Panicked(panic_message(&*panic)));
-            let ran = if result.is_err() {
-                // Counted before the report, so a waiter never reads stats that miss it.
-                shared.counters.panicked.fetch_add(1, Ordering::Relaxed);
-                Ran::PanicCounted
-            } else {
-                Ran::Completed
+            // Counted before the report, so a waiter never reads stats that miss its job.
+            let counter = match result {
+                Ok(_) => &shared.counters.completed,
+                Err(_) => &shared.counters.panicked,
             };
+            counter.fetch_add(1, Ordering::Relaxed);
             reported.send(result);
-            ran
+            Ran::Counted
         }));
         Ok(())
     }
@@ -326,7 +325,7 @@ fn work(rx: &Receiver<Task>, shared: &Shared) {
             Ok(Ran::Completed) => {
                 counters.completed.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(Ran::PanicCounted) => {}
+            Ok(Ran::Counted) => {}
             Err(_) => {
                 counters.panicked.fetch_add(1, Ordering::Relaxed);
             }
