@@ -335,19 +335,6 @@ fn close_while_job_runs_leaks_nothing() {
     assert_settles(&running, 1);
 }
 
-/// Path of the `offload` example built by the same `cargo test` as this test binary
-/// (`target/<profile>/examples/offload`, next to `target/<profile>/deps/<test>`).
-fn offload_example_path() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lies in target/<profile>/deps");
-    profile_dir
-        .join("examples")
-        .join(format!("offload{}", std::env::consts::EXE_SUFFIX))
-}
-
 /// A bad `OFFLOAD_*` value stops the example before it binds, with exit code 2 and a message
 /// naming the variable, the value and what is accepted.
 #[test]
@@ -361,7 +348,7 @@ fn bad_setting_exits_with_code_2() {
         ("OFFLOAD_INLINE", "2", "1, 0, true or false"),
     ];
     for (var, value, expected) in cases {
-        let mut child = Command::new(offload_example_path())
+        let mut child = Command::new(util::example_binary("offload"))
             .env_clear()
             .env("TURBINE_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info")
@@ -396,7 +383,7 @@ fn bad_setting_exits_with_code_2() {
 /// set the hash (the check value comes back), and SIGTERM stops it with exit code 0.
 #[test]
 fn example_process_serves_and_stops() {
-    let mut child = Command::new(offload_example_path())
+    let mut child = Command::new(util::example_binary("offload"))
         .env_clear()
         .env("TURBINE_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")

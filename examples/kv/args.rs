@@ -62,31 +62,8 @@ pub fn is(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())
 }
 
-/// A decimal `i64` the one way Redis's `string2ll` reads it: an optional `-`, digits without a
-/// leading zero (`0` alone is fine), no `+`, no spaces.
-pub fn parse_i64(text: &[u8]) -> Option<i64> {
-    let (negative, digits) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, text),
-    };
-    match digits {
-        [b'0'] if !negative => return Some(0),
-        [b'1'..=b'9', ..] if digits.len() <= 19 => {}
-        _ => return None,
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        0i64.checked_sub_unsigned(value)
-    } else {
-        i64::try_from(value).ok()
-    }
-}
+/// A decimal `i64` the one way Redis's `string2ll` reads it (the RESP codec's own parser).
+pub use turbine::codec::parse_resp_integer as parse_i64;
 
 /// Replaces `dst` with `n` in decimal, reusing its allocation.
 pub fn write_i64(dst: &mut Vec<u8>, n: i64) {

@@ -327,9 +327,14 @@ pub fn kill(pid: u32, signal: &str) {
 
 // ----- the echo example as a process --------------------------------------------------------
 
-/// Path of the `echo` example built by the same `cargo test` as this test binary
-/// (`target/<profile>/examples/echo`, next to `target/<profile>/deps/<test>`).
+/// Path of the `echo` example built by the same `cargo test` as this test binary.
 pub fn echo_example() -> PathBuf {
+    example_binary("echo")
+}
+
+/// Path of example `name` built by the same `cargo test` as this test binary
+/// (`target/<profile>/examples/<name>`, next to `target/<profile>/deps/<test>`).
+pub fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
         .parent()
@@ -337,7 +342,7 @@ pub fn echo_example() -> PathBuf {
         .expect("the test binary lies in target/<profile>/deps");
     let path = profile_dir
         .join("examples")
-        .join(format!("echo{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "{} is missing: run `cargo test` (which builds the examples) or `cargo build --examples`",

@@ -232,23 +232,9 @@ impl RespClient {
 
 // ----- the kv example as a process ----------------------------------------------------------
 
-/// Path of the `kv` example built by the same `cargo test` as this test binary
-/// (`target/<profile>/examples/kv`, next to `target/<profile>/deps/<test>`).
+/// Path of the `kv` example built by the same `cargo test` as this test binary.
 pub fn kv_example() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lies in target/<profile>/deps");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("kv{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --examples`",
-        path.display()
-    );
-    path
+    super::example_binary("kv")
 }
 
 /// The `kv` example running as a child process on a free port of 127.0.0.1.

@@ -70,5 +70,5 @@ pub use lines::LinesCodec;
 pub use oversize::Oversize;
 pub use raw::RawCodec;
 pub use read_buf::ReadBuf;
-pub use resp::{Command, Reply, RespCodec};
+pub use resp::{Command, Reply, RespCodec, parse_resp_integer};
 pub use varint_length::VarintLengthCodec;

@@ -6,6 +6,7 @@ mod parser;
 mod reply;
 
 pub use command::Command;
+pub use parser::parse_i64 as parse_resp_integer;
 pub use reply::Reply;
 
 use crate::{CodecError, Decoder, Encoder, ReadBuf};

@@ -272,8 +272,20 @@ fn header_number(line: &[u8]) -> Option<i64> {
     parse_i64(digits)
 }
 
-/// A decimal `i64` written the one way Redis's `string2ll` accepts.
-fn parse_i64(text: &[u8]) -> Option<i64> {
+/// Parses a decimal `i64` written the one way Redis's `string2ll` accepts: an optional `-`,
+/// digits without a leading zero (`0` alone is fine), no `+`, no spaces. RESP lengths are read
+/// this way, and so are a Redis-like server's integer arguments.
+///
+/// # Examples
+///
+/// ```
+/// use turbine_codec::parse_resp_integer;
+///
+/// assert_eq!(parse_resp_integer(b"-42"), Some(-42));
+/// assert_eq!(parse_resp_integer(b"007"), None);
+/// assert_eq!(parse_resp_integer(b"9223372036854775808"), None); // overflow
+/// ```
+pub fn parse_i64(text: &[u8]) -> Option<i64> {
     let (negative, digits) = match text {
         [b'-', rest @ ..] => (true, rest),
         _ => (false, text),
