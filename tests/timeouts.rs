@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use turbine::CloseReason;
+use turbine::{CloseReason, Running};
 use util::hardening::{Closes, End, Pinger, Reactors, open_file_limit, read_until_end};
 use util::{Echo, config, connect, flood, start, wait_until};
 
@@ -40,14 +40,24 @@ fn idle_timeout_closes_a_silent_client_only() {
         "closed after {elapsed:?}, expected about 500 ms"
     );
     drop(silent);
+    assert_only_closed(
+        &running,
+        &closes,
+        CloseReason::IdleTimeout,
+        Duration::from_secs(5),
+    );
+    let pings = pinger.finish();
+    assert!(pings >= 5, "only {pings} pings");
+}
+
+/// Waits (up to `wait`) until one connection has closed for `reason`, then checks it was the
+/// only one: the other (the pinger's) is still open and no other close was recorded.
+fn assert_only_closed(running: &Running, closes: &Closes, reason: CloseReason, wait: Duration) {
     assert!(
-        wait_until(Duration::from_secs(5), || closes
-            .count(&CloseReason::IdleTimeout)
-            == 1),
+        wait_until(wait, || closes.count(&reason) == 1),
         "close reasons: {:?}",
         closes.all()
     );
-
     assert!(
         wait_until(Duration::from_secs(5), || {
             let total = running.stats().total();
@@ -56,9 +66,7 @@ fn idle_timeout_closes_a_silent_client_only() {
         "only that connection closed: {:?}",
         running.stats().total()
     );
-    assert_eq!(closes.all(), [CloseReason::IdleTimeout]);
-    let pings = pinger.finish();
-    assert!(pings >= 5, "only {pings} pings");
+    assert_eq!(closes.all(), [reason]);
 }
 
 /// `frame_timeout(1s)`: a client trickling one byte every 100 ms with no `\n` is closed after
@@ -104,23 +112,12 @@ fn frame_timeout_closes_a_trickling_client_only() {
         "only {sent} bytes trickled: the clock should not have run out"
     );
     drop(trickler);
-    assert!(
-        wait_until(Duration::from_secs(10), || closes
-            .count(&CloseReason::FrameTimeout)
-            == 1),
-        "close reasons: {:?}",
-        closes.all()
+    assert_only_closed(
+        &running,
+        &closes,
+        CloseReason::FrameTimeout,
+        Duration::from_secs(10),
     );
-
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            let total = running.stats().total();
-            (total.open, total.closed) == (1, 1)
-        }),
-        "only that connection closed: {:?}",
-        running.stats().total()
-    );
-    assert_eq!(closes.all(), [CloseReason::FrameTimeout]);
     let pings = pinger.finish();
     assert!(pings >= 5, "only {pings} pings");
 }
@@ -173,15 +170,12 @@ fn write_timeout_closes_a_client_that_never_reads_only() {
         "the flooder's writes should fail once it is closed"
     );
 
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            let total = running.stats().total();
-            (total.open, total.closed) == (1, 1)
-        }),
-        "only that connection closed: {:?}",
-        running.stats().total()
+    assert_only_closed(
+        &running,
+        &closes,
+        CloseReason::WriteTimeout,
+        Duration::from_secs(5),
     );
-    assert_eq!(closes.all(), [CloseReason::WriteTimeout]);
     let pings = pinger.finish();
     assert!(pings >= 5, "only {pings} pings");
 }
