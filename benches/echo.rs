@@ -52,42 +52,17 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use turbine::{Config, Context, Handler, LinesCodec, RawCodec, Running, Server};
+use turbine::{Config, Running, Server};
 
 /// Bytes per message, `\n` included.
 const MESSAGE: usize = 64;
 /// Messages in one pipelined write.
 const DEPTH: usize = 16;
 
-/// Echoes raw bytes: each read's bytes go back as they came.
-struct RawEcho;
+#[path = "common/echo_handlers.rs"]
+mod echo_handlers;
 
-impl Handler for RawEcho {
-    type Codec = RawCodec;
-
-    fn codec(&mut self, _config: &Config) -> RawCodec {
-        RawCodec::new()
-    }
-
-    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, bytes: Vec<u8>) {
-        ctx.send(bytes);
-    }
-}
-
-/// Echoes lines: the codec strips the `\n` on the way in and appends it on the way out.
-struct LineEcho;
-
-impl Handler for LineEcho {
-    type Codec = LinesCodec;
-
-    fn codec(&mut self, config: &Config) -> LinesCodec {
-        LinesCodec::new(config.max_frame)
-    }
-
-    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
-        ctx.send(line);
-    }
-}
+use echo_handlers::{LineEcho, RawEcho};
 
 /// Which echo a server runs.
 #[derive(Clone, Copy)]

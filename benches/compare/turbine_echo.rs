@@ -3,39 +3,14 @@
 use std::io;
 use std::net::SocketAddr;
 
-use turbine::{Config, Context, Handler, LinesCodec, RawCodec, Server};
+use turbine::{Config, Server};
 
 use crate::peer::Serving;
 
-/// Echoes raw bytes: each read's bytes go back as they came.
-struct RawEcho;
+#[path = "../common/echo_handlers.rs"]
+mod echo_handlers;
 
-impl Handler for RawEcho {
-    type Codec = RawCodec;
-
-    fn codec(&mut self, _config: &Config) -> RawCodec {
-        RawCodec::new()
-    }
-
-    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, bytes: Vec<u8>) {
-        ctx.send(bytes);
-    }
-}
-
-/// Echoes lines: the codec strips the `\n` on the way in and appends it on the way out.
-struct LineEcho;
-
-impl Handler for LineEcho {
-    type Codec = LinesCodec;
-
-    fn codec(&mut self, config: &Config) -> LinesCodec {
-        LinesCodec::new(config.max_frame)
-    }
-
-    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
-        ctx.send(line);
-    }
-}
+use echo_handlers::{LineEcho, RawEcho};
 
 /// Turbine's configuration for every run: defaults (64 KiB frames and read buffer, 10,000
 /// connections, `TCP_NODELAY`) and one reactor, so each server has one serving thread.

@@ -13,10 +13,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use turbine::{CloseReason, Config, Context, Decoder, Encoder, Handler, LinesCodec, RawCodec};
-use turbine_reactor::Rejection;
+use turbine::{CloseReason, Config, Context, Handler, LinesCodec, RawCodec, Rejection};
 
-use super::{Example, IO_TIMEOUT, connect, echo_example};
+use super::{Echo, Example, IO_TIMEOUT, connect, echo_example};
 
 // ----- the server side ----------------------------------------------------------------------
 
@@ -53,7 +52,8 @@ impl Handler for Guarded {
     }
 }
 
-/// Why each connection of a server closed, in order: filled by [`Watched`] handlers.
+/// Why each connection of a server closed, in order: filled by echo handlers made with
+/// [`Echo::watched`].
 #[derive(Debug, Clone, Default)]
 pub struct Closes(Arc<Mutex<Vec<CloseReason>>>);
 
@@ -72,48 +72,18 @@ impl Closes {
     }
 
     /// A lines echo that reports here how it closed.
-    pub fn lines(&self) -> Watched<LinesCodec> {
-        Watched {
-            codec: |c| LinesCodec::new(c.max_frame),
-            closes: self.clone(),
-        }
+    pub fn lines(&self) -> Echo<LinesCodec> {
+        Echo::lines().watched(self)
     }
 
     /// A raw echo that reports here how it closed.
-    pub fn raw(&self) -> Watched<RawCodec> {
-        Watched {
-            codec: |_| RawCodec::new(),
-            closes: self.clone(),
-        }
-    }
-}
-
-/// An echo, like [`Echo`](super::Echo), that records why its connection closed.
-pub struct Watched<C> {
-    /// Builds this connection's codec from the configuration.
-    codec: fn(&Config) -> C,
-    /// Where the close reason goes.
-    closes: Closes,
-}
-
-impl<C, T> Handler for Watched<C>
-where
-    C: Decoder<Item = T> + Encoder<Item = T> + 'static,
-    T: Send + 'static,
-{
-    type Codec = C;
-
-    fn codec(&mut self, config: &Config) -> C {
-        (self.codec)(config)
+    pub fn raw(&self) -> Echo<RawCodec> {
+        Echo::raw().watched(self)
     }
 
-    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, frame: T) {
-        ctx.send(frame);
-    }
-
-    fn on_close(&mut self, reason: CloseReason) {
-        self.closes
-            .0
+    /// Records why a connection closed.
+    pub fn push(&self, reason: CloseReason) {
+        self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(reason);

@@ -15,8 +15,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use turbine::{
-    Config, Context, Decoder, Encoder, Handler, LengthDelimitedCodec, LinesCodec, RawCodec,
-    Running, Server,
+    CloseReason, Config, Context, Decoder, Encoder, Handler, LengthDelimitedCodec, LinesCodec,
+    RawCodec, Running, Server,
 };
 
 pub mod hardening;
@@ -133,6 +133,18 @@ impl ByteStream {
 pub struct Echo<C> {
     /// Builds this connection's codec from the configuration.
     codec: fn(&Config) -> C,
+    /// Where to record why the connection closed, if anywhere.
+    closes: Option<hardening::Closes>,
+}
+
+impl<C> Echo<C> {
+    /// The same echo, recording in `closes` why its connection closed.
+    pub fn watched(self, closes: &hardening::Closes) -> Self {
+        Echo {
+            closes: Some(closes.clone()),
+            ..self
+        }
+    }
 }
 
 impl<C, T> Handler for Echo<C>
@@ -149,6 +161,12 @@ where
     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, frame: T) {
         ctx.send(frame);
     }
+
+    fn on_close(&mut self, reason: CloseReason) {
+        if let Some(closes) = &self.closes {
+            closes.push(reason);
+        }
+    }
 }
 
 impl Echo<RawCodec> {
@@ -156,6 +174,7 @@ impl Echo<RawCodec> {
     pub fn raw() -> Self {
         Echo {
             codec: |_| RawCodec::new(),
+            closes: None,
         }
     }
 }
@@ -165,6 +184,7 @@ impl Echo<LinesCodec> {
     pub fn lines() -> Self {
         Echo {
             codec: |c| LinesCodec::new(c.max_frame),
+            closes: None,
         }
     }
 }
@@ -174,6 +194,7 @@ impl Echo<LengthDelimitedCodec> {
     pub fn length() -> Self {
         Echo {
             codec: |c| LengthDelimitedCodec::new(c.max_frame),
+            closes: None,
         }
     }
 }
