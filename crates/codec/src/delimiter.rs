@@ -1,7 +1,7 @@
-//! `DelimiterCodec`: frames ended by any byte sequence, with a maximum length.
+//! `DelimiterCodec`: frames ended by any byte sequence, with a maximum length each way.
 
 use crate::splitter::Splitter;
-use crate::{CodecError, Decoder, Encoder, Oversize, ReadBuf};
+use crate::{CodecError, Decoder, Encoder, FrameLimits, Oversize, ReadBuf};
 
 /// A codec for frames ended by a delimiter of one or more bytes, such as `\0`, `\r\n` or
 /// `\r\n\r\n`.
@@ -10,7 +10,9 @@ use crate::{CodecError, Decoder, Encoder, Oversize, ReadBuf};
 /// dropped; the delimiter is matched literally (unlike [`LinesCodec`](crate::LinesCodec), a
 /// delimiter of `\n` does not also strip a `\r`). Encoding appends the delimiter.
 ///
-/// A frame's content may be at most [`max_length`](DelimiterCodec::max_length) bytes. The
+/// The codec has two bounds, its [`FrameLimits`], on a frame's content (without its delimiter):
+/// a frame received may have at most [`max_length`](DelimiterCodec::max_length) bytes, a frame
+/// written at most [`max_encode_length`](DelimiterCodec::max_encode_length). The
 /// decoder notices as soon as the buffered bytes prove a frame is longer (the last bytes of the
 /// buffer that may be the start of the delimiter are not counted), and then fails or discards as
 /// chosen with [`with_oversize`](DelimiterCodec::with_oversize). The search resumes where the
@@ -36,25 +38,26 @@ use crate::{CodecError, Decoder, Encoder, Oversize, ReadBuf};
 /// ```
 #[derive(Debug, Clone)]
 pub struct DelimiterCodec {
-    /// Finds delimiters, enforces the maximum, skips over-long frames when told to.
+    /// Finds delimiters, enforces the bounds, skips over-long frames when told to.
     splitter: Splitter,
 }
 
 impl DelimiterCodec {
-    /// A codec for frames ended by `delimiter`, with at most `max_length` content bytes, that
-    /// treats a longer frame as a fatal error.
+    /// A codec for frames ended by `delimiter`, accepting at most `limits.decode` content bytes
+    /// and writing at most `limits.encode`, that treats a longer frame received as a fatal
+    /// error. A bare `usize` is both bounds.
     ///
     /// # Panics
     ///
     /// If `delimiter` is empty.
-    pub fn new(delimiter: impl Into<Vec<u8>>, max_length: usize) -> Self {
+    pub fn new(delimiter: impl Into<Vec<u8>>, limits: impl Into<FrameLimits>) -> Self {
         DelimiterCodec {
-            splitter: Splitter::delimited(delimiter.into(), max_length),
+            splitter: Splitter::delimited(delimiter.into(), limits.into()),
         }
     }
 
-    /// Chooses what happens to a frame over the maximum: a fatal error (the default) or
-    /// discarding it through its delimiter.
+    /// Chooses what happens to a frame received over the decode bound: a fatal error (the
+    /// default) or discarding it through its delimiter.
     ///
     /// # Examples
     ///
@@ -72,12 +75,23 @@ impl DelimiterCodec {
         self
     }
 
-    /// Most content bytes a frame may have, delimiter excluded.
+    /// Most content bytes a frame received may have, delimiter excluded: the decode bound.
     pub const fn max_length(&self) -> usize {
         self.splitter.max_length()
     }
 
-    /// What happens to a frame over the maximum.
+    /// Most content bytes a frame to encode may have, delimiter excluded: the encode bound.
+    pub const fn max_encode_length(&self) -> usize {
+        self.splitter.max_encode_length()
+    }
+
+    /// Both bounds: [`max_length`](Self::max_length) to decode,
+    /// [`max_encode_length`](Self::max_encode_length) to encode.
+    pub const fn limits(&self) -> FrameLimits {
+        self.splitter.limits()
+    }
+
+    /// What happens to a frame received over the decode bound.
     pub const fn oversize(&self) -> Oversize {
         self.splitter.oversize()
     }
@@ -95,7 +109,7 @@ impl Decoder for DelimiterCodec {
     ///
     /// # Errors
     ///
-    /// - [`CodecError::FrameTooLong`] when a frame is longer than the maximum (with
+    /// - [`CodecError::FrameTooLong`] when a frame is longer than the decode bound (with
     ///   [`Oversize::Error`]), as soon as the buffered bytes prove it; `len` is the frame's
     ///   length if its delimiter had arrived, otherwise the content bytes seen so far.
     /// - [`CodecError::Discarded`] instead, once per over-long frame, with
@@ -125,7 +139,8 @@ impl Encoder for DelimiterCodec {
     /// - [`CodecError::Invalid`] when the decoder would not read `item` back: it contains the
     ///   delimiter, or its last bytes and the delimiter together contain an earlier delimiter
     ///   (with `aba` as the delimiter, `ab` would become `ababa`, read back as an empty frame).
-    /// - [`CodecError::FrameTooLong`] when `item` is longer than the maximum.
+    /// - [`CodecError::FrameTooLong`] when `item` is longer than the encode bound
+    ///   ([`max_encode_length`](DelimiterCodec::max_encode_length)), which is the error's `max`.
     ///
     /// `dst` is unchanged on error.
     fn encode(&mut self, item: Vec<u8>, dst: &mut Vec<u8>) -> Result<(), CodecError> {

@@ -11,11 +11,15 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CodecError {
-    /// A frame is, or is announced to be, longer than the codec's maximum.
+    /// A frame is, or is announced to be, longer than the codec's maximum: a frame received
+    /// over its decode bound, or a frame to send over its encode bound (see
+    /// [`FrameLimits`](crate::FrameLimits)).
     FrameTooLong {
-        /// The frame's length when known (a length header), or the bytes seen so far.
+        /// The frame's length when known (a length header, a frame to encode), or the bytes seen
+        /// so far.
         len: u64,
-        /// The maximum the codec accepts.
+        /// The bound the frame broke: the decode bound when decoding, the encode bound when
+        /// encoding.
         max: usize,
     },
     /// A frame that must be UTF-8 is not.
@@ -25,14 +29,15 @@ pub enum CodecError {
         /// How many bytes of the unfinished frame had arrived.
         buffered: usize,
     },
-    /// A frame longer than the maximum was skipped (a codec set to discard over-long frames):
+    /// A frame received longer than the decode bound was skipped (a codec set to discard
+    /// over-long frames):
     /// the stream is still in step and decoding goes on. The only error that is not fatal.
     Discarded {
         /// The frame's length, delimiter excluded, as far as it was known when it was found too
         /// long: its whole length if its delimiter had arrived, otherwise the bytes seen so far
         /// (at least `max + 1`). The rest of the frame is skipped without another report.
         len: u64,
-        /// The maximum the codec accepts.
+        /// The codec's decode bound.
         max: usize,
     },
     /// Any other malformed input, described for a log line or a protocol error reply.

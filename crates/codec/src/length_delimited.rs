@@ -1,6 +1,6 @@
 //! `LengthDelimitedCodec`: frames announced by a length field in a head.
 
-use crate::{CodecError, Decoder, Encoder, LengthDelimitedBuilder, ReadBuf};
+use crate::{CodecError, Decoder, Encoder, FrameLimits, LengthDelimitedBuilder, ReadBuf};
 
 /// A codec for length-prefixed frames.
 ///
@@ -9,6 +9,10 @@ use crate::{CodecError, Decoder, Encoder, LengthDelimitedBuilder, ReadBuf};
 /// (1, 2 or 8-byte fields, little endian, bytes before the field, a length that counts the head,
 /// keeping the head in the frame) come from [`builder`](LengthDelimitedCodec::builder); see
 /// [`LengthDelimitedBuilder`] for what each setting means.
+///
+/// The codec has two bounds, its [`FrameLimits`]: a frame received may have at most
+/// [`max_frame`](LengthDelimitedCodec::max_frame) bytes (after the skipped bytes are dropped), an
+/// item written at most [`max_encode_frame`](LengthDelimitedCodec::max_encode_frame).
 ///
 /// Zero-length frames are valid. A head announcing more than
 /// [`max_frame`](LengthDelimitedCodec::max_frame) bytes is refused as soon as it arrives, before
@@ -33,7 +37,7 @@ use crate::{CodecError, Decoder, Encoder, LengthDelimitedBuilder, ReadBuf};
 /// ```
 #[derive(Debug, Clone)]
 pub struct LengthDelimitedCodec {
-    /// The head layout and the maximum.
+    /// The head layout and the bounds.
     config: LengthDelimitedBuilder,
     /// Bytes in the head: the length field's offset plus its length.
     head_len: usize,
@@ -55,10 +59,11 @@ enum DecodeState {
 
 impl LengthDelimitedCodec {
     /// A codec for a 4-byte big-endian payload length then the payload, accepting payloads of
-    /// at most `max_frame` bytes.
-    pub const fn new(max_frame: usize) -> Self {
+    /// at most `limits.decode` bytes and writing payloads of at most `limits.encode` bytes. A
+    /// bare `usize` is both bounds.
+    pub fn new(limits: impl Into<FrameLimits>) -> Self {
         let mut config = LengthDelimitedBuilder::new();
-        config.max_frame = max_frame;
+        config.limits = limits.into();
         LengthDelimitedCodec {
             config,
             head_len: 4,
@@ -104,9 +109,21 @@ impl LengthDelimitedCodec {
         }
     }
 
-    /// Most bytes a decoded frame or an encoded item may have.
+    /// Most bytes a decoded frame may have, after the skipped bytes are dropped: the decode
+    /// bound.
     pub const fn max_frame(&self) -> usize {
-        self.config.max_frame
+        self.config.limits.decode
+    }
+
+    /// Most bytes an item to encode may have: the encode bound.
+    pub const fn max_encode_frame(&self) -> usize {
+        self.config.limits.encode
+    }
+
+    /// Both bounds: [`max_frame`](Self::max_frame) to decode,
+    /// [`max_encode_frame`](Self::max_encode_frame) to encode.
+    pub const fn limits(&self) -> FrameLimits {
+        self.config.limits
     }
 
     /// Reads the length field out of a whole head.
@@ -121,8 +138,8 @@ impl LengthDelimitedCodec {
     }
 
     /// The length, head included, of the frame whose whole head starts `src`, checked against
-    /// the maximum.
-    fn frame_end(&self, src: &[u8]) -> Result<usize, CodecError> {
+    /// `max`, the bound on the frame after its skipped bytes.
+    fn frame_end(&self, src: &[u8], max: usize) -> Result<usize, CodecError> {
         let value = self.field_value(src);
         // i128 holds every sum here exactly (each term is below 2^64 in size), so a hostile
         // value cannot overflow; what does not fit a `usize` is refused below.
@@ -142,9 +159,9 @@ impl LengthDelimitedCodec {
         }
         let too_long = CodecError::FrameTooLong {
             len: u64::try_from(frame).unwrap_or(u64::MAX),
-            max: self.config.max_frame,
+            max,
         };
-        if frame > self.config.max_frame as i128 {
+        if frame > max as i128 {
             return Err(too_long);
         }
         usize::try_from(whole).map_err(|_| too_long)
@@ -173,7 +190,7 @@ impl Decoder for LengthDelimitedCodec {
     ///
     /// # Errors
     ///
-    /// - [`CodecError::FrameTooLong`] when a head announces a frame over the maximum, reported
+    /// - [`CodecError::FrameTooLong`] when a head announces a frame over the decode bound, reported
     ///   as soon as the head is complete.
     /// - [`CodecError::Invalid`] when the length field plus the adjustment is negative, or the
     ///   frame is shorter than the bytes to skip.
@@ -183,7 +200,7 @@ impl Decoder for LengthDelimitedCodec {
                 if src.len() < self.head_len {
                     return Ok(None);
                 }
-                let end = self.frame_end(src)?;
+                let end = self.frame_end(src, self.config.limits.decode)?;
                 self.state = DecodeState::Data(end);
                 end
             }
@@ -218,14 +235,15 @@ impl Encoder for LengthDelimitedCodec {
     ///
     /// # Errors
     ///
-    /// - [`CodecError::FrameTooLong`] when `item` is longer than the maximum or than the length
-    ///   field can announce.
+    /// - [`CodecError::FrameTooLong`] when `item` is longer than the encode bound
+    ///   ([`max_encode_frame`](LengthDelimitedCodec::max_encode_frame)) or than the length field
+    ///   can announce; `max` is the longest item it can write, the smaller of the two.
     /// - [`CodecError::Invalid`] when `item` is too short for the adjustment, its own head does
     ///   not match its length (`num_skip` 0), or `num_skip` cuts through the head.
     ///
     /// `dst` is unchanged on error.
     fn encode(&mut self, item: Vec<u8>, dst: &mut Vec<u8>) -> Result<(), CodecError> {
-        let max = self.config.max_frame;
+        let max = self.config.limits.encode;
         if item.len() > max {
             return Err(CodecError::FrameTooLong {
                 len: item.len() as u64,
@@ -233,7 +251,7 @@ impl Encoder for LengthDelimitedCodec {
             });
         }
         if self.num_skip == 0 {
-            if item.len() < self.head_len || self.frame_end(&item)? != item.len() {
+            if item.len() < self.head_len || self.frame_end(&item, max)? != item.len() {
                 return Err(CodecError::invalid(
                     "frame's own head does not announce its length",
                 ));

@@ -1,8 +1,8 @@
 //! `LengthDelimitedBuilder`: the head layout of a [`LengthDelimitedCodec`].
 
-use crate::LengthDelimitedCodec;
+use crate::{FrameLimits, LengthDelimitedCodec};
 
-/// The maximum frame of a builder that was not given one: 8 MiB.
+/// The maximum frame, both ways, of a builder that was not given one: 8 MiB.
 pub(crate) const DEFAULT_MAX_FRAME: usize = 8 << 20;
 
 /// Describes the head of a length-delimited protocol and builds a [`LengthDelimitedCodec`] for
@@ -26,6 +26,7 @@ pub(crate) const DEFAULT_MAX_FRAME: usize = 8 << 20;
 /// | [`length_adjustment`](Self::length_adjustment) | 0 |
 /// | [`num_skip`](Self::num_skip) | offset + field length: the whole head |
 /// | [`max_frame_length`](Self::max_frame_length) | 8 MiB |
+/// | [`max_encode_length`](Self::max_encode_length) | the maximum frame length |
 ///
 /// # Examples
 ///
@@ -58,13 +59,13 @@ pub struct LengthDelimitedBuilder {
     pub(crate) num_skip: Option<usize>,
     /// Whether the length field is big-endian (network order) rather than little-endian.
     pub(crate) big_endian: bool,
-    /// Most bytes a decoded frame (after skipping) or an encoded item may have.
-    pub(crate) max_frame: usize,
+    /// Most bytes a decoded frame (after skipping) may have, and most an encoded item may have.
+    pub(crate) limits: FrameLimits,
 }
 
 impl LengthDelimitedBuilder {
     /// A builder with the defaults: a 4-byte big-endian length of the payload that follows it,
-    /// a maximum frame of 8 MiB.
+    /// a maximum frame of 8 MiB to decode and to encode.
     pub const fn new() -> Self {
         LengthDelimitedBuilder {
             field_len: 4,
@@ -72,7 +73,7 @@ impl LengthDelimitedBuilder {
             adjustment: 0,
             num_skip: None,
             big_endian: true,
-            max_frame: DEFAULT_MAX_FRAME,
+            limits: FrameLimits::symmetric(DEFAULT_MAX_FRAME),
         }
     }
 
@@ -127,12 +128,46 @@ impl LengthDelimitedBuilder {
     }
 
     /// Sets the most bytes a decoded frame may have (after the skipped bytes are dropped), and
-    /// the most an item to encode may have.
+    /// the most an item to encode may have: both of the codec's [`FrameLimits`].
     ///
     /// A head announcing a longer frame is refused as soon as it arrives, before anything is
     /// allocated or awaited, so at most this plus `num_skip` bytes of a frame are ever buffered.
+    ///
+    /// This sets the encode bound too, replacing what an earlier
+    /// [`max_encode_length`](Self::max_encode_length) set: for a different encode bound, call
+    /// that one after this.
     pub fn max_frame_length(&mut self, bytes: usize) -> &mut Self {
-        self.max_frame = bytes;
+        self.limits = FrameLimits::symmetric(bytes);
+        self
+    }
+
+    /// Sets the most bytes an item to encode may have, leaving the decode bound as it is; a
+    /// longer item is refused with [`CodecError::FrameTooLong`](crate::CodecError::FrameTooLong)
+    /// naming this bound. By default it equals the maximum frame length.
+    ///
+    /// The order of the calls matters: a later [`max_frame_length`](Self::max_frame_length)
+    /// sets both bounds again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use turbine_codec::{FrameLimits, LengthDelimitedCodec};
+    ///
+    /// let codec = LengthDelimitedCodec::builder()
+    ///     .max_frame_length(1024) // requests
+    ///     .max_encode_length(1 << 20) // replies
+    ///     .new_codec();
+    /// assert_eq!(codec.limits(), FrameLimits::new(1024, 1 << 20));
+    ///
+    /// // In the other order, max_frame_length sets both again.
+    /// let codec = LengthDelimitedCodec::builder()
+    ///     .max_encode_length(1 << 20)
+    ///     .max_frame_length(1024)
+    ///     .new_codec();
+    /// assert_eq!(codec.max_encode_frame(), 1024);
+    /// ```
+    pub fn max_encode_length(&mut self, bytes: usize) -> &mut Self {
+        self.limits.encode = bytes;
         self
     }
 

@@ -3,14 +3,18 @@
 //! A codec knows nothing of sockets or threads: the reactor hands it a [`ReadBuf`] of received
 //! bytes and an output `Vec<u8>`, which is what makes the parsing logic easy to test byte by
 //! byte. Every stock codec is bounded: a hostile peer cannot make it buffer more than its maximum
-//! frame plus one read, and a length header is checked before anything is allocated.
+//! frame plus one read, and a length header is checked before anything is allocated. What a codec
+//! writes has its own bound, which may be larger (replies are often longer than requests).
 //!
 //! # Layout
 //!
 //! - [`Decoder`] and [`Encoder`]: the traits, with their contracts.
 //! - [`ReadBuf`]: received bytes, consumed from the front without copying.
 //! - [`CodecError`]: what a codec reports on bad input.
-//! - Stock codecs, each bounded by a maximum frame:
+//! - [`FrameLimits`]: the largest frame a codec decodes and the largest it encodes; a bare
+//!   `usize` is both.
+//! - Stock codecs; each that frames its input is bounded by [`FrameLimits`] but RESP, which has
+//!   Redis's limits:
 //!   - [`RawCodec`]: bytes as they arrive, no framing.
 //!   - [`LinesCodec`]: `\n` or `\r\n`-terminated lines as `String`, invalid UTF-8 refused.
 //!   - [`ByteLinesCodec`]: the same lines as bytes, not checked.
@@ -49,6 +53,7 @@ mod decoder;
 mod delimiter;
 mod encoder;
 mod error;
+mod frame_limits;
 mod length_delimited;
 mod length_delimited_builder;
 mod lines;
@@ -64,6 +69,7 @@ pub use decoder::Decoder;
 pub use delimiter::DelimiterCodec;
 pub use encoder::Encoder;
 pub use error::CodecError;
+pub use frame_limits::FrameLimits;
 pub use length_delimited::LengthDelimitedCodec;
 pub use length_delimited_builder::LengthDelimitedBuilder;
 pub use lines::LinesCodec;

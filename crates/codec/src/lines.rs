@@ -1,7 +1,7 @@
-//! `LinesCodec`: `\n`-terminated UTF-8 lines with a maximum length.
+//! `LinesCodec`: `\n`-terminated UTF-8 lines with a maximum length each way.
 
 use crate::splitter::Splitter;
-use crate::{CodecError, Decoder, Encoder, Oversize, ReadBuf};
+use crate::{CodecError, Decoder, Encoder, FrameLimits, Oversize, ReadBuf};
 
 /// A codec for text lines: each frame is the UTF-8 text before a `\n`.
 ///
@@ -9,10 +9,12 @@ use crate::{CodecError, Decoder, Encoder, Oversize, ReadBuf};
 /// are accepted. Encoding appends `\n`. [`ByteLinesCodec`](crate::ByteLinesCodec) splits the
 /// same way but hands out bytes without checking them.
 ///
-/// A line's content (without its line ending) may be at most [`max_length`](LinesCodec::max_length)
-/// bytes. The decoder notices as soon as the buffered bytes prove a line is longer, without
-/// waiting for its newline, so a peer that never sends one cannot make it buffer more than the
-/// maximum plus one read. What happens then is chosen with
+/// The codec has two bounds, its [`FrameLimits`], on a line's content (without its line ending):
+/// a line received may have at most [`max_length`](LinesCodec::max_length) bytes, a line
+/// written at most [`max_encode_length`](LinesCodec::max_encode_length). The decoder notices as
+/// soon as the buffered bytes prove a line is longer than its bound, without waiting for its
+/// newline, so a peer that never sends one cannot make it buffer more than that bound plus one
+/// read. What happens then is chosen with
 /// [`with_oversize`](LinesCodec::with_oversize): by default a fatal
 /// [`CodecError::FrameTooLong`]; with [`Oversize::Discard`] one [`CodecError::Discarded`] and
 /// the line is skipped through its newline.
@@ -37,21 +39,33 @@ use crate::{CodecError, Decoder, Encoder, Oversize, ReadBuf};
 /// ```
 #[derive(Debug, Clone)]
 pub struct LinesCodec {
-    /// Finds line endings, enforces the maximum, skips over-long lines when told to.
+    /// Finds line endings, enforces the bounds, skips over-long lines when told to.
     splitter: Splitter,
 }
 
 impl LinesCodec {
-    /// A lines codec that accepts lines of at most `max_length` bytes, line ending excluded, and
-    /// treats a longer line as a fatal error.
-    pub const fn new(max_length: usize) -> Self {
+    /// A lines codec that accepts lines of at most `limits.decode` bytes and writes lines of at
+    /// most `limits.encode` bytes, line ending excluded, and treats a longer line received as a
+    /// fatal error. A bare `usize` is both bounds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use turbine_codec::{FrameLimits, LinesCodec};
+    ///
+    /// let same = LinesCodec::new(1024);
+    /// assert_eq!((same.max_length(), same.max_encode_length()), (1024, 1024));
+    /// let replies_longer = LinesCodec::new(FrameLimits::new(1024, 1 << 20));
+    /// assert_eq!(replies_longer.max_encode_length(), 1 << 20);
+    /// ```
+    pub fn new(limits: impl Into<FrameLimits>) -> Self {
         LinesCodec {
-            splitter: Splitter::lines(max_length),
+            splitter: Splitter::lines(limits.into()),
         }
     }
 
-    /// Chooses what happens to a line over the maximum: a fatal error (the default) or
-    /// discarding it.
+    /// Chooses what happens to a line received over the decode bound: a fatal error (the
+    /// default) or discarding it.
     ///
     /// # Examples
     ///
@@ -72,12 +86,23 @@ impl LinesCodec {
         self
     }
 
-    /// Most content bytes a line may have, line ending excluded.
+    /// Most content bytes a line received may have, line ending excluded: the decode bound.
     pub const fn max_length(&self) -> usize {
         self.splitter.max_length()
     }
 
-    /// What happens to a line over the maximum.
+    /// Most content bytes a line to encode may have, line ending excluded: the encode bound.
+    pub const fn max_encode_length(&self) -> usize {
+        self.splitter.max_encode_length()
+    }
+
+    /// Both bounds: [`max_length`](Self::max_length) to decode,
+    /// [`max_encode_length`](Self::max_encode_length) to encode.
+    pub const fn limits(&self) -> FrameLimits {
+        self.splitter.limits()
+    }
+
+    /// What happens to a line received over the decode bound.
     pub const fn oversize(&self) -> Oversize {
         self.splitter.oversize()
     }
@@ -90,7 +115,7 @@ impl Decoder for LinesCodec {
     ///
     /// # Errors
     ///
-    /// - [`CodecError::FrameTooLong`] when a line is longer than the maximum (with
+    /// - [`CodecError::FrameTooLong`] when a line is longer than the decode bound (with
     ///   [`Oversize::Error`]), reported as soon as the buffered bytes without a newline prove it;
     ///   `len` is the line's length if its newline had arrived, otherwise the bytes seen so far.
     /// - [`CodecError::Discarded`] instead, once per over-long line, with [`Oversize::Discard`];
@@ -133,7 +158,8 @@ impl Encoder for LinesCodec {
     /// # Errors
     ///
     /// - [`CodecError::Invalid`] when `item` contains a `\n`.
-    /// - [`CodecError::FrameTooLong`] when `item` is longer than the maximum.
+    /// - [`CodecError::FrameTooLong`] when `item` is longer than the encode bound
+    ///   ([`max_encode_length`](LinesCodec::max_encode_length)), which is the error's `max`.
     ///
     /// `dst` is unchanged on error.
     fn encode(&mut self, item: String, dst: &mut Vec<u8>) -> Result<(), CodecError> {

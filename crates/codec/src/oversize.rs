@@ -1,12 +1,14 @@
-//! `Oversize`: what a delimiter-based codec does with a frame over its maximum.
+//! `Oversize`: what a delimiter-based codec does with a frame received over its maximum.
 
 /// What a delimiter-based codec ([`LinesCodec`](crate::LinesCodec),
 /// [`ByteLinesCodec`](crate::ByteLinesCodec), [`DelimiterCodec`](crate::DelimiterCodec)) does
-/// when a frame is longer than its maximum.
+/// when a frame it decodes is longer than its decode bound
+/// ([`FrameLimits::decode`](crate::FrameLimits::decode)). The encoder always refuses a frame over
+/// its encode bound.
 ///
 /// Either way the decoder notices as soon as the buffered bytes prove the frame too long, without
 /// waiting for its delimiter, so a peer that never sends one cannot make it buffer more than the
-/// maximum plus one read.
+/// decode bound plus one read.
 ///
 /// # Examples
 ///

@@ -6,7 +6,7 @@
 
 use memchr::memmem::Finder;
 
-use crate::{CodecError, Oversize, ReadBuf};
+use crate::{CodecError, FrameLimits, Oversize, ReadBuf};
 
 /// What ends a frame.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ impl Delimiter {
             Delimiter::Bytes(finder) => {
                 let needle = finder.needle();
                 // Longest proper prefix of the delimiter that `buf` ends with. Only reached when
-                // `buf` is over the maximum, at most a delimiter's length of times per frame.
+                // `buf` is over the decode bound, at most a delimiter's length of times per frame.
                 (1..needle.len().min(buf.len() + 1))
                     .rev()
                     .find(|&k| buf.ends_with(&needle[..k]))
@@ -87,13 +87,15 @@ enum SplitState {
     Discarding,
 }
 
-/// Splits a byte stream into frames ended by a delimiter, with a maximum content length.
+/// Splits a byte stream into frames ended by a delimiter, with a maximum content length for
+/// frames decoded and another for frames encoded.
 #[derive(Debug, Clone)]
 pub(crate) struct Splitter {
     /// What ends a frame.
     delimiter: Delimiter,
-    /// Most content bytes a frame may have, delimiter excluded.
-    max_length: usize,
+    /// Most content bytes a frame may have, delimiter excluded: `decode` for a frame split off
+    /// the input, `encode` for one written.
+    limits: FrameLimits,
     /// Whether an over-long frame is an error or is skipped.
     oversize: Oversize,
     /// Scanning or discarding; changed by every decode.
@@ -102,8 +104,8 @@ pub(crate) struct Splitter {
 
 impl Splitter {
     /// A splitter for `\n`-terminated lines, accepting `\r\n` too.
-    pub(crate) const fn lines(max_length: usize) -> Self {
-        Splitter::with_delimiter(Delimiter::Line, max_length)
+    pub(crate) const fn lines(limits: FrameLimits) -> Self {
+        Splitter::with_delimiter(Delimiter::Line, limits)
     }
 
     /// A splitter on `delimiter`, taken literally.
@@ -111,28 +113,38 @@ impl Splitter {
     /// # Panics
     ///
     /// If `delimiter` is empty.
-    pub(crate) fn delimited(delimiter: Vec<u8>, max_length: usize) -> Self {
+    pub(crate) fn delimited(delimiter: Vec<u8>, limits: FrameLimits) -> Self {
         let delimiter = match delimiter[..] {
             [] => panic!("a frame delimiter must have at least one byte"),
             [byte] => Delimiter::Byte(byte),
             _ => Delimiter::Bytes(Box::new(Finder::new(&delimiter).into_owned())),
         };
-        Splitter::with_delimiter(delimiter, max_length)
+        Splitter::with_delimiter(delimiter, limits)
     }
 
     /// A splitter on `delimiter` that fails on an over-long frame.
-    const fn with_delimiter(delimiter: Delimiter, max_length: usize) -> Self {
+    const fn with_delimiter(delimiter: Delimiter, limits: FrameLimits) -> Self {
         Splitter {
             delimiter,
-            max_length,
+            limits,
             oversize: Oversize::Error,
             state: SplitState::Scanning { searched: 0 },
         }
     }
 
-    /// Most content bytes a frame may have, delimiter excluded.
+    /// Most content bytes a frame split off the input may have, delimiter excluded.
     pub(crate) const fn max_length(&self) -> usize {
-        self.max_length
+        self.limits.decode
+    }
+
+    /// Most content bytes a frame to encode may have, delimiter excluded.
+    pub(crate) const fn max_encode_length(&self) -> usize {
+        self.limits.encode
+    }
+
+    /// Both bounds.
+    pub(crate) const fn limits(&self) -> FrameLimits {
+        self.limits
     }
 
     /// What happens to an over-long frame.
@@ -175,11 +187,11 @@ impl Splitter {
                 .saturating_sub(self.delimiter.overlap())
                 .max(start);
             self.state = SplitState::Scanning { searched };
-            // Fail fast: a frame whose content is already over the maximum is refused now,
+            // Fail fast: a frame whose content is already over the decode bound is refused now,
             // not when (if ever) its delimiter arrives.
-            if src.len() > self.max_length {
+            if src.len() > self.limits.decode {
                 let content = src.len() - self.delimiter.partial_ending(src);
-                if content > self.max_length {
+                if content > self.limits.decode {
                     return Err(self.too_long(src, content, None));
                 }
             }
@@ -190,7 +202,7 @@ impl Splitter {
         let next = at + self.delimiter.bytes().len();
         self.state = SplitState::Scanning { searched: 0 };
         // A long frame can still arrive whole, delimiter included, in one read.
-        if end > self.max_length {
+        if end > self.limits.decode {
             return Err(self.too_long(src, end, Some(next)));
         }
         let frame = src.split_to(end);
@@ -221,11 +233,11 @@ impl Splitter {
         }
     }
 
-    /// The error for a frame with `len` content bytes, over the maximum; when discarding, also
+    /// The error for a frame with `len` content bytes, over the decode bound; when discarding, also
     /// consumes its bytes (through its delimiter at `next`, if that has arrived).
     fn too_long(&mut self, src: &mut ReadBuf, len: usize, next: Option<usize>) -> CodecError {
         let len = len as u64;
-        let max = self.max_length;
+        let max = self.limits.decode;
         match self.oversize {
             Oversize::Error => CodecError::FrameTooLong { len, max },
             Oversize::Discard => {
@@ -246,8 +258,8 @@ impl Splitter {
     ///
     /// Refuses a frame the decoder would not read back as it was: one containing the delimiter,
     /// or ending in bytes that run into the delimiter to form an earlier one (with `aba` as the
-    /// delimiter, `ab` would be written `ababa` and read back as an empty frame). `dst` is
-    /// unchanged on error.
+    /// delimiter, `ab` would be written `ababa` and read back as an empty frame); and one over
+    /// the encode bound. `dst` is unchanged on error.
     pub(crate) fn encode(&self, item: &[u8], dst: &mut Vec<u8>) -> Result<(), CodecError> {
         let delimiter = self.delimiter.bytes();
         if self.delimiter.find(item).is_some() {
@@ -266,10 +278,10 @@ impl Splitter {
                 ));
             }
         }
-        if item.len() > self.max_length {
+        if item.len() > self.limits.encode {
             return Err(CodecError::FrameTooLong {
                 len: item.len() as u64,
-                max: self.max_length,
+                max: self.limits.encode,
             });
         }
         dst.reserve(item.len() + delimiter.len());

@@ -1,6 +1,6 @@
 //! `VarintLengthCodec`: an unsigned LEB128 length, then the payload, as in protobuf streams.
 
-use crate::{CodecError, Decoder, Encoder, ReadBuf};
+use crate::{CodecError, Decoder, Encoder, FrameLimits, ReadBuf};
 
 /// Most bytes an unsigned LEB128 encoding of a `u64` takes: 64 bits, 7 per byte.
 const MAX_VARINT_LEN: usize = 10;
@@ -12,8 +12,11 @@ const MAX_VARINT_LEN: usize = 10;
 /// on every byte but the last, and counts the payload only. The decoder accepts any encoding of
 /// up to 10 bytes (non-minimal ones included, as protobuf does) and refuses a longer one, or one
 /// whose value does not fit a `u64`, as soon as its tenth byte arrives. A length over
-/// [`max_frame`](VarintLengthCodec::max_frame) is refused as soon as the varint is complete,
-/// before anything is allocated or any payload awaited. The encoder writes the minimal encoding.
+/// [`max_frame`](VarintLengthCodec::max_frame), the decode bound, is refused as soon as the
+/// varint is complete, before anything is allocated or any payload awaited. The encoder writes
+/// the minimal encoding, and refuses a payload over
+/// [`max_encode_frame`](VarintLengthCodec::max_encode_frame), the encode bound (see
+/// [`FrameLimits`]).
 ///
 /// The payload is copied once, from the read buffer into the vector handed out.
 ///
@@ -33,8 +36,8 @@ const MAX_VARINT_LEN: usize = 10;
 /// ```
 #[derive(Debug, Clone)]
 pub struct VarintLengthCodec {
-    /// Most payload bytes a frame may have.
-    max_frame: usize,
+    /// Most payload bytes a frame may have: `decode` for one received, `encode` for one written.
+    limits: FrameLimits,
     /// Whether the decoder is waiting for a length or for the rest of a frame.
     state: DecodeState,
 }
@@ -54,17 +57,29 @@ enum DecodeState {
 }
 
 impl VarintLengthCodec {
-    /// A varint-length codec that accepts payloads of at most `max_frame` bytes.
-    pub const fn new(max_frame: usize) -> Self {
+    /// A varint-length codec that accepts payloads of at most `limits.decode` bytes and writes
+    /// payloads of at most `limits.encode` bytes. A bare `usize` is both bounds.
+    pub fn new(limits: impl Into<FrameLimits>) -> Self {
         VarintLengthCodec {
-            max_frame,
+            limits: limits.into(),
             state: DecodeState::Head,
         }
     }
 
-    /// Most payload bytes a frame may have.
+    /// Most payload bytes a frame received may have: the decode bound.
     pub const fn max_frame(&self) -> usize {
-        self.max_frame
+        self.limits.decode
+    }
+
+    /// Most payload bytes a frame to encode may have: the encode bound.
+    pub const fn max_encode_frame(&self) -> usize {
+        self.limits.encode
+    }
+
+    /// Both bounds: [`max_frame`](Self::max_frame) to decode,
+    /// [`max_encode_frame`](Self::max_encode_frame) to encode.
+    pub const fn limits(&self) -> FrameLimits {
+        self.limits
     }
 
     /// Reads the varint at the front of `src`: `Ok(None)` while it is incomplete, else its
@@ -96,7 +111,7 @@ impl Decoder for VarintLengthCodec {
     /// # Errors
     ///
     /// - [`CodecError::Invalid`] when the varint runs past 10 bytes or overflows a `u64`.
-    /// - [`CodecError::FrameTooLong`] when it announces more than the maximum.
+    /// - [`CodecError::FrameTooLong`] when it announces more than the decode bound.
     fn decode(&mut self, src: &mut ReadBuf) -> Result<Option<Vec<u8>>, CodecError> {
         let (head, len) = match self.state {
             DecodeState::Head => {
@@ -104,11 +119,11 @@ impl Decoder for VarintLengthCodec {
                     return Ok(None);
                 };
                 let len = match usize::try_from(value) {
-                    Ok(len) if len <= self.max_frame => len,
+                    Ok(len) if len <= self.limits.decode => len,
                     _ => {
                         return Err(CodecError::FrameTooLong {
                             len: value,
-                            max: self.max_frame,
+                            max: self.limits.decode,
                         });
                     }
                 };
@@ -117,12 +132,12 @@ impl Decoder for VarintLengthCodec {
             }
             DecodeState::Data { head, len } => (head, len),
         };
-        // `head` is at most 10 and `len` at most the maximum: the sum only overflows for a
-        // maximum within 10 of usize::MAX, and then the frame cannot be buffered anyway.
+        // `head` is at most 10 and `len` at most the decode bound: the sum only overflows for a
+        // bound within 10 of usize::MAX, and then the frame cannot be buffered anyway.
         let Some(end) = head.checked_add(len) else {
             return Err(CodecError::FrameTooLong {
                 len: len as u64,
-                max: self.max_frame,
+                max: self.limits.decode,
             });
         };
         if src.len() < end {
@@ -144,13 +159,14 @@ impl Encoder for VarintLengthCodec {
     ///
     /// # Errors
     ///
-    /// [`CodecError::FrameTooLong`] when `item` is longer than the maximum; `dst` is unchanged
-    /// then.
+    /// [`CodecError::FrameTooLong`] when `item` is longer than the encode bound
+    /// ([`max_encode_frame`](VarintLengthCodec::max_encode_frame)), which is the error's `max`;
+    /// `dst` is unchanged then.
     fn encode(&mut self, item: Vec<u8>, dst: &mut Vec<u8>) -> Result<(), CodecError> {
-        if item.len() > self.max_frame {
+        if item.len() > self.limits.encode {
             return Err(CodecError::FrameTooLong {
                 len: item.len() as u64,
-                max: self.max_frame,
+                max: self.limits.encode,
             });
         }
         dst.reserve(MAX_VARINT_LEN + item.len());
