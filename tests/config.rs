@@ -22,8 +22,8 @@ fn run_example(env: &[(&str, &str)]) -> (Option<i32>, String) {
 
 /// Runs the example with one bad setting and the address of a listener of ours: it must exit
 /// with code 2, naming `var` and one of `values` on stderr, without having tried to bind (a bind
-/// would fail on our listener with exit code 1).
-fn refused(bad: &[(&str, &str)], var: &str, values: &[&str]) {
+/// would fail on our listener with exit code 1). Returns the output.
+fn refused(bad: &[(&str, &str)], var: &str, values: &[&str]) -> String {
     // Bound without SO_REUSEPORT: any attempt to bind the same address fails.
     let occupied = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = occupied.local_addr().unwrap().to_string();
@@ -47,6 +47,7 @@ fn refused(bad: &[(&str, &str)], var: &str, values: &[&str]) {
         !output.contains("cannot listen"),
         "{bad:?}: the example tried to bind:\n{output}"
     );
+    output
 }
 
 /// `TURBINE_REACTORS=0` (out of bounds) is refused with exit code 2 before anything is bound.
@@ -82,6 +83,32 @@ fn low_watermark_above_high() {
         ],
         "TURBINE_WRITE_LOW_WATERMARK",
         &["128KiB", "131072"],
+    );
+}
+
+/// `TURBINE_KEEPALIVE_COUNT` without `TURBINE_KEEPALIVE` is refused with exit code 2 before
+/// anything is bound, saying it needs `TURBINE_KEEPALIVE`.
+#[test]
+fn keepalive_count_without_keepalive() {
+    refused(
+        &[("TURBINE_KEEPALIVE_COUNT", "3")],
+        "TURBINE_KEEPALIVE_COUNT",
+        &["needs TURBINE_KEEPALIVE"],
+    );
+}
+
+/// A misspelt `TURBINE_*` variable is logged as a warning naming the intended one (here before
+/// a bad value stops the program, so nothing is bound).
+#[test]
+fn misspelt_variable_is_warned() {
+    let output = refused(
+        &[("TURBINE_MAXFRAME", "1MiB"), ("TURBINE_REACTORS", "0")],
+        "TURBINE_REACTORS",
+        &["\"0\""],
+    );
+    assert!(
+        output.contains("unknown variable TURBINE_MAXFRAME: did you mean TURBINE_MAX_FRAME?"),
+        "no warning about TURBINE_MAXFRAME in:\n{output}"
     );
 }
 

@@ -1,134 +1,15 @@
-//! `Config`: every knob of a server, with its default and its bounds.
+//! What [`Config`] does with its settings (declared in `settings.rs`): read them from the
+//! environment, check them, show them; and [`ConfigError`], the refusal that names a variable.
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::ops::ControlFlow;
 
-use turbine_pool::{PoolConfig, WorkerPriority};
+use turbine_pool::PoolConfig;
 
-/// How a server is set up: address, reactors, buffers, limits and timeouts.
-///
-/// Fields are public to read; set them with the builder methods of the same name. Start from
-/// [`Config::new`] (the defaults below) or [`Config::from_env`] (the defaults
-/// overridden by `TURBINE_*` variables), and adjust with the builder methods. The environment
-/// never overrides a builder call made after `from_env`; to give a program its own default that
-/// the environment may still override, set it before [`Config::with_env`].
-///
-/// | builder | variable | default |
-/// |---|---|---|
-/// | [`addr`](Config::addr) | `TURBINE_ADDR` | `127.0.0.1:7878` |
-/// | [`reactors`](Config::reactors) | `TURBINE_REACTORS` | available cores |
-/// | [`pin_cores`](Config::pin_cores) | `TURBINE_PIN_CORES` | `false` |
-/// | [`backlog`](Config::backlog) | `TURBINE_BACKLOG` | 1024 |
-/// | [`max_connections`](Config::max_connections) | `TURBINE_MAX_CONNECTIONS` | 10000 |
-/// | [`max_frame`](Config::max_frame) | `TURBINE_MAX_FRAME` | 64 KiB |
-/// | [`read_buffer`](Config::read_buffer) | `TURBINE_READ_BUFFER` | 64 KiB |
-/// | [`write_high_watermark`](Config::write_high_watermark) | `TURBINE_WRITE_HIGH_WATERMARK` | 64 KiB |
-/// | [`write_low_watermark`](Config::write_low_watermark) | `TURBINE_WRITE_LOW_WATERMARK` | 32 KiB |
-/// | [`write_limit`](Config::write_limit) | `TURBINE_WRITE_LIMIT` | 1 MiB |
-/// | [`idle_timeout`](Config::idle_timeout) | `TURBINE_IDLE_TIMEOUT` | off |
-/// | [`frame_timeout`](Config::frame_timeout) | `TURBINE_FRAME_TIMEOUT` | 30 s |
-/// | [`write_timeout`](Config::write_timeout) | `TURBINE_WRITE_TIMEOUT` | 60 s |
-/// | [`max_connections_per_ip`](Config::max_connections_per_ip) | `TURBINE_MAX_CONNECTIONS_PER_IP` | off |
-/// | [`shutdown_timeout`](Config::shutdown_timeout) | `TURBINE_SHUTDOWN_TIMEOUT` | 25 s |
-/// | [`nodelay`](Config::nodelay) | `TURBINE_NODELAY` | `true` |
-/// | [`workers`](Config::workers) | `TURBINE_WORKERS` | available cores |
-/// | [`worker_queue`](Config::worker_queue) | `TURBINE_WORKER_QUEUE` | 1024 |
-/// | [`worker_priority`](Config::worker_priority) | `TURBINE_WORKER_PRIORITY` | `low` |
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use turbine_reactor::Config;
-///
-/// let config = Config::new()
-///     .addr("127.0.0.1:0".parse().unwrap())
-///     .reactors(2)
-///     .idle_timeout(Some(Duration::from_secs(30)));
-/// assert!(config.validate().is_ok());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Config {
-    /// Address every reactor's listener binds.
-    pub addr: SocketAddr,
-    /// Number of reactor threads, each with its own listener.
-    pub reactors: usize,
-    /// Whether reactor `i` is pinned to core `i`.
-    pub pin_cores: bool,
-    /// Listen backlog of each listener.
-    pub backlog: u32,
-    /// Open connections allowed across all reactors.
-    pub max_connections: usize,
-    /// Largest frame the codecs accept, in bytes.
-    pub max_frame: usize,
-    /// Size of each reactor's shared read buffer, and the most one read takes.
-    pub read_buffer: usize,
-    /// Output bytes above which reading from a connection pauses.
-    pub write_high_watermark: usize,
-    /// Output bytes below which a paused connection reads again.
-    pub write_low_watermark: usize,
-    /// Output bytes above which sends through a `ConnHandle` fail.
-    pub write_limit: usize,
-    /// Close a connection that has sent nothing for this long.
-    pub idle_timeout: Option<Duration>,
-    /// Close a connection whose unfinished frame is older than this (slow-loris defence).
-    pub frame_timeout: Option<Duration>,
-    /// Close a connection whose pending output has not moved for this long.
-    pub write_timeout: Option<Duration>,
-    /// Open connections allowed from one IP address across all reactors; 0 is no limit.
-    pub max_connections_per_ip: usize,
-    /// How long a graceful shutdown may take before connections are closed by force.
-    pub shutdown_timeout: Duration,
-    /// Whether accepted sockets get `TCP_NODELAY`.
-    pub nodelay: bool,
-    /// Worker threads for [`Context::offload`](crate::Context::offload); started on first use.
-    pub workers: usize,
-    /// Offloaded jobs that may wait for a worker; more are refused as busy.
-    pub worker_queue: usize,
-    /// Scheduling priority of the workers, relative to the reactors.
-    pub worker_priority: WorkerPriority,
-}
-
-/// Bounds the configuration accepts, shared by the validation and the error messages.
-pub(crate) mod bounds {
-    pub const REACTORS: (usize, usize) = (1, 1024);
-    pub const BACKLOG: (u32, u32) = (1, 65535);
-    pub const MAX_CONNECTIONS: (usize, usize) = (1, 10_000_000);
-    pub const MAX_FRAME: (usize, usize) = (1, 1 << 30);
-    pub const READ_BUFFER: (usize, usize) = (1 << 10, 16 << 20);
-    pub const WRITE_SIZE: (usize, usize) = (1, 1 << 30);
-    pub const WORKERS: (usize, usize) = (1, 1024);
-    pub const WORKER_QUEUE: (usize, usize) = (1, 1 << 24);
-}
+use crate::Config;
+use crate::settings::{Kind, Setting, Visit, VisitMut, render_duration, unknown_variables};
 
 impl Config {
-    /// The defaults listed on [`Config`], ignoring the environment.
-    pub fn new() -> Self {
-        Config {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 7878)),
-            reactors: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            pin_cores: false,
-            backlog: 1024,
-            max_connections: 10_000,
-            max_frame: 64 << 10,
-            read_buffer: 64 << 10,
-            write_high_watermark: 64 << 10,
-            write_low_watermark: 32 << 10,
-            write_limit: 1 << 20,
-            idle_timeout: None,
-            frame_timeout: Some(Duration::from_secs(30)),
-            write_timeout: Some(Duration::from_secs(60)),
-            max_connections_per_ip: 0,
-            shutdown_timeout: Duration::from_secs(25),
-            nodelay: true,
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            worker_queue: 1024,
-            worker_priority: WorkerPriority::Low,
-        }
-    }
-
     /// The defaults, overridden by every `TURBINE_*` variable that is set, then validated.
     ///
     /// # Errors
@@ -140,124 +21,49 @@ impl Config {
         Config::new().with_env()
     }
 
-    /// Sets the listening address.
-    pub fn addr(mut self, addr: SocketAddr) -> Self {
-        self.addr = addr;
-        self
+    /// Overrides this configuration with every `TURBINE_*` variable that is set, then validates.
+    ///
+    /// Values set on `self` before the call are the program's defaults; the environment wins
+    /// over them. A `TURBINE_*` variable that no setting reads gets a warning in the log,
+    /// naming the known variable it is closest to: a typo would otherwise go unnoticed.
+    ///
+    /// # Errors
+    ///
+    /// See [`Config::from_env`].
+    pub fn with_env(self) -> Result<Config, ConfigError> {
+        let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+        for unknown in unknown_variables(names) {
+            log::warn!("{unknown}");
+        }
+        self.with_vars(|name| std::env::var(name).ok())
     }
 
-    /// Sets the number of reactor threads (at least 1).
-    pub fn reactors(mut self, n: usize) -> Self {
-        self.reactors = n;
-        self
-    }
-
-    /// Pins reactor `i` to core `i` (modulo the cores available) when `true`.
-    pub fn pin_cores(mut self, pin: bool) -> Self {
-        self.pin_cores = pin;
-        self
-    }
-
-    /// Sets the listen backlog of each listener (the kernel caps it at `somaxconn`).
-    pub fn backlog(mut self, backlog: u32) -> Self {
-        self.backlog = backlog;
-        self
-    }
-
-    /// Sets how many connections may be open at once across all reactors; a connection past it
-    /// is closed as soon as it is accepted.
-    pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n;
-        self
-    }
-
-    /// Sets the largest frame the codecs accept, in bytes.
-    pub fn max_frame(mut self, bytes: usize) -> Self {
-        self.max_frame = bytes;
-        self
-    }
-
-    /// Sets the size of each reactor's shared read buffer: the most one `read` call takes.
-    pub fn read_buffer(mut self, bytes: usize) -> Self {
-        self.read_buffer = bytes;
-        self
-    }
-
-    /// Sets the output size above which the reactor stops reading from a connection.
-    pub fn write_high_watermark(mut self, bytes: usize) -> Self {
-        self.write_high_watermark = bytes;
-        self
-    }
-
-    /// Sets the output size below which a paused connection is read again.
-    pub fn write_low_watermark(mut self, bytes: usize) -> Self {
-        self.write_low_watermark = bytes;
-        self
-    }
-
-    /// Sets the hard cap on a connection's output: sends through a
-    /// [`ConnHandle`](crate::ConnHandle) fail above it.
-    pub fn write_limit(mut self, bytes: usize) -> Self {
-        self.write_limit = bytes;
-        self
-    }
-
-    /// Closes a connection after this long without receiving a byte; `None` never does.
-    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.idle_timeout = timeout;
-        self
-    }
-
-    /// Closes a connection whose unfinished frame has been waiting this long for the rest of
-    /// its bytes (a peer trickling a frame byte by byte); `None` never does.
-    pub fn frame_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.frame_timeout = timeout;
-        self
-    }
-
-    /// Closes a connection whose pending output has not moved for this long (its peer stopped
-    /// reading); `None` never does.
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.write_timeout = timeout;
-        self
-    }
-
-    /// Limits open connections from one IP address, counted across all reactors; 0 is no
-    /// limit. A connection past it is closed as soon as it is accepted.
-    pub fn max_connections_per_ip(mut self, n: usize) -> Self {
-        self.max_connections_per_ip = n;
-        self
-    }
-
-    /// Sets how long a graceful shutdown waits for output to drain before closing by force.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
-        self
-    }
-
-    /// Sets `TCP_NODELAY` on accepted sockets (replies leave at once, not batched by Nagle).
-    pub fn nodelay(mut self, nodelay: bool) -> Self {
-        self.nodelay = nodelay;
-        self
-    }
-
-    /// Sets the number of worker threads that run offloaded jobs (at least 1).
-    pub fn workers(mut self, n: usize) -> Self {
-        self.workers = n;
-        self
-    }
-
-    /// Sets how many offloaded jobs may wait for a worker; past it
-    /// [`Context::offload`](crate::Context::offload) answers busy at once.
-    pub fn worker_queue(mut self, n: usize) -> Self {
-        self.worker_queue = n;
-        self
-    }
-
-    /// Sets the workers' scheduling priority.
-    pub fn worker_priority(mut self, priority: WorkerPriority) -> Self {
-        self.worker_priority = priority;
-        self
+    /// Like [`with_env`](Config::with_env), reading variables through `lookup` instead of the
+    /// process environment (for tests, or configuration kept elsewhere). Unknown variables are
+    /// not reported: `lookup` cannot list them.
+    ///
+    /// Each value must parse completely, in the grammar of [`parse_size`](crate::parse_size),
+    /// [`parse_duration`](crate::parse_duration) and [`parse_bool`](crate::parse_bool); `0` or
+    /// `off` turns off an optional setting. Nothing is applied from a value that is refused.
+    ///
+    /// # Errors
+    ///
+    /// See [`Config::from_env`].
+    pub fn with_vars(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        if let ControlFlow::Break(e) = self.visit_mut(&mut FromVars(&lookup)) {
+            return Err(e);
+        }
+        // Report a refused value as the user wrote it (`128KiB`), not as it was parsed.
+        self.validate().map_err(|mut e| {
+            if let Some(raw) = lookup(e.var) {
+                e.value = raw;
+            }
+            e
+        })?;
+        Ok(self)
     }
 
     /// The worker pool's configuration.
@@ -268,28 +74,18 @@ impl Config {
             .priority(self.worker_priority)
     }
 
-    /// Checks every value against its bounds and the watermarks against each other.
+    /// Checks every value against its bounds, the watermarks against each other, and that the
+    /// keepalive details come with keepalive itself.
     ///
     /// # Errors
     ///
-    /// The first value out of bounds, named by its environment variable.
+    /// The first value refused, named by its environment variable.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        use bounds::*;
-        check_range("TURBINE_REACTORS", self.reactors, REACTORS)?;
-        check_range("TURBINE_BACKLOG", self.backlog, BACKLOG)?;
-        check_range(
-            "TURBINE_MAX_CONNECTIONS",
-            self.max_connections,
-            MAX_CONNECTIONS,
-        )?;
-        check_range("TURBINE_MAX_FRAME", self.max_frame, MAX_FRAME)?;
-        check_range("TURBINE_READ_BUFFER", self.read_buffer, READ_BUFFER)?;
-        check_range("TURBINE_WORKERS", self.workers, WORKERS)?;
-        check_range("TURBINE_WORKER_QUEUE", self.worker_queue, WORKER_QUEUE)?;
+        if let ControlFlow::Break(e) = self.visit(&mut Bounds) {
+            return Err(e);
+        }
         let high = self.write_high_watermark;
         let low = self.write_low_watermark;
-        check_range("TURBINE_WRITE_HIGH_WATERMARK", high, WRITE_SIZE)?;
-        check_range("TURBINE_WRITE_LIMIT", self.write_limit, WRITE_SIZE)?;
         if low > high {
             return Err(ConfigError::new(
                 "TURBINE_WRITE_LOW_WATERMARK",
@@ -304,6 +100,23 @@ impl Config {
                 format!("a size no smaller than TURBINE_WRITE_HIGH_WATERMARK ({high})"),
             ));
         }
+        // Probe timing without keepalive would be silently ignored: refuse it instead.
+        if self.keepalive.is_none() {
+            let interval = self.keepalive_interval.map(render_duration);
+            let count = self.keepalive_count.map(|n| n.to_string());
+            for (var, value) in [
+                ("TURBINE_KEEPALIVE_INTERVAL", interval),
+                ("TURBINE_KEEPALIVE_COUNT", count),
+            ] {
+                if let Some(value) = value {
+                    return Err(ConfigError::new(
+                        var,
+                        value,
+                        "off, as it needs TURBINE_KEEPALIVE, which is off",
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -314,51 +127,86 @@ impl Default for Config {
     }
 }
 
-fn check_range<T: PartialOrd + fmt::Display>(
-    var: &'static str,
-    value: T,
-    (min, max): (T, T),
-) -> Result<(), ConfigError> {
-    if value < min || value > max {
-        return Err(ConfigError::new(
-            var,
-            value.to_string(),
-            format!("a value from {min} to {max}"),
-        ));
+/// Applies each variable that `.0` finds, stopping at the first that does not parse.
+struct FromVars<'a, F>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> VisitMut for FromVars<'_, F> {
+    type Break = ConfigError;
+
+    fn setting<K: Kind>(
+        &mut self,
+        setting: &Setting,
+        kind: &K,
+        value: &mut K::Value,
+    ) -> ControlFlow<ConfigError> {
+        let Some(raw) = (self.0)(setting.var) else {
+            return ControlFlow::Continue(());
+        };
+        match kind.parse(raw.trim()) {
+            Some(parsed) => {
+                *value = parsed;
+                ControlFlow::Continue(())
+            }
+            None => ControlFlow::Break(ConfigError::new(setting.var, raw, kind.expected())),
+        }
     }
-    Ok(())
+}
+
+/// Checks each value against its kind's bounds, stopping at the first out of them.
+struct Bounds;
+
+impl Visit for Bounds {
+    type Break = ConfigError;
+
+    fn setting<K: Kind>(
+        &mut self,
+        setting: &Setting,
+        kind: &K,
+        value: &K::Value,
+    ) -> ControlFlow<ConfigError> {
+        match kind.check(value) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(expected) => {
+                ControlFlow::Break(ConfigError::new(setting.var, kind.render(value), expected))
+            }
+        }
+    }
+}
+
+/// Writes `name=value` for each setting, separated by spaces.
+struct Line<'a, 'b> {
+    /// Where the line goes.
+    f: &'a mut fmt::Formatter<'b>,
+    /// Whether a setting was written already (and the next needs a space).
+    started: bool,
+}
+
+impl Visit for Line<'_, '_> {
+    type Break = fmt::Error;
+
+    fn setting<K: Kind>(
+        &mut self,
+        setting: &Setting,
+        kind: &K,
+        value: &K::Value,
+    ) -> ControlFlow<fmt::Error> {
+        let space = if self.started { " " } else { "" };
+        self.started = true;
+        match write!(self.f, "{space}{}={}", setting.name, kind.render(value)) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
 }
 
 impl fmt::Display for Config {
-    /// One line with every effective setting, for the start-up log.
+    /// One line with every effective setting, for the start-up log: `addr=127.0.0.1:7878
+    /// reactors=4 ...`, each value as its variable would take it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let off = |t: Option<Duration>| t.map_or("off".to_string(), |d| format!("{d:?}"));
-        write!(
-            f,
-            "addr={} reactors={} pin_cores={} backlog={} max_connections={} max_frame={} \
-             read_buffer={} write_high_watermark={} write_low_watermark={} write_limit={} \
-             idle_timeout={} frame_timeout={} write_timeout={} max_connections_per_ip={} \
-             shutdown_timeout={:?} nodelay={} workers={} worker_queue={} worker_priority={}",
-            self.addr,
-            self.reactors,
-            self.pin_cores,
-            self.backlog,
-            self.max_connections,
-            self.max_frame,
-            self.read_buffer,
-            self.write_high_watermark,
-            self.write_low_watermark,
-            self.write_limit,
-            off(self.idle_timeout),
-            off(self.frame_timeout),
-            off(self.write_timeout),
-            self.max_connections_per_ip,
-            self.shutdown_timeout,
-            self.nodelay,
-            self.workers,
-            self.worker_queue,
-            self.worker_priority,
-        )
+        match self.visit(&mut Line { f, started: false }) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(e) => Err(e),
+        }
     }
 }
 
@@ -399,3 +247,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests;

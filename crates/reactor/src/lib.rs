@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //!
-//! - [`Config`] (`config.rs`, `env.rs`): every knob, its default, bounds and `TURBINE_*`
-//!   variable.
+//! - [`Config`]: every setting declared once in `settings.rs` (field, default, bounds,
+//!   `TURBINE_*` variable, meaning), with the value kinds and their grammar (`settings/`);
+//!   reading, checking and showing them in `config.rs`.
 //! - [`Server`] and [`Running`] (`server.rs`): bind the listeners, start and join the reactors;
 //!   [`run`] (`run.rs`) adds signal handling for a program's `main`.
 //! - The reactor loop (`reactor.rs`) and its parts (`reactor/`): accepting (`accept.rs`),
@@ -60,7 +61,6 @@ mod broadcast;
 mod config;
 mod connection;
 mod context;
-mod env;
 mod handle;
 mod handler;
 mod limits;
@@ -72,20 +72,21 @@ mod periodic;
 mod reactor;
 mod run;
 mod server;
+mod settings;
 mod shutdown;
 mod stats;
 mod test_connection;
 mod timers;
 
 pub use broadcast::broadcast;
-pub use config::{Config, ConfigError};
+pub use config::ConfigError;
 pub use context::Context;
-pub use env::{parse_bool, parse_duration, parse_size};
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, Handler, Rejection};
 pub use offload::OffloadError;
 pub use run::{run, run_with};
 pub use server::{Running, Server};
+pub use settings::{Config, parse_bool, parse_duration, parse_size};
 pub use shutdown::ShutdownHandle;
 pub use stats::{ReactorStats, Stats, StatsHandle};
 pub use test_connection::TestConnection;
