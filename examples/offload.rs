@@ -107,7 +107,7 @@ pub(crate) fn offload_reply<H>(
     });
     match offloaded {
         Ok(()) => {}
-        Err(OffloadError::Busy) => ctx.send("ERR busy"),
+        Err(OffloadError::Busy(_)) => ctx.send("ERR busy"),
         Err(_) => ctx.send("ERR internal"),
     }
 }

@@ -9,16 +9,17 @@ pub mod guide;
 
 pub use turbine_codec as codec;
 pub use turbine_codec::{
-    ByteLinesCodec, CodecError, Command, Decoder, DelimiterCodec, Encoder, LengthDelimitedBuilder,
-    LengthDelimitedCodec, LinesCodec, Oversize, RawCodec, ReadBuf, Reply, RespCodec,
-    VarintLengthCodec,
+    ByteLinesCodec, CodecError, Command, Decoder, DelimiterCodec, Encoder, FrameLimits,
+    LengthDelimitedBuilder, LengthDelimitedCodec, LinesCodec, Oversize, RawCodec, ReadBuf, Reply,
+    RespCodec, VarintLengthCodec,
 };
 pub use turbine_pool as pool;
 pub use turbine_reactor::{
     CloseReason, Config, ConfigError, ConnHandle, ConnId, Context, FrameIn, FrameOut, Handler,
-    JobError, MAX_FRAMES_IN_FLIGHT, OffloadError, PoolStats, ReactorStats, Rejection, Running,
-    SendError, Server, ShutdownHandle, Stats, StatsHandle, TestConnection, WorkerPriority,
-    broadcast, parse_bool, parse_duration, parse_size, run, run_with,
+    JobError, MAX_FRAMES_IN_FLIGHT, MAX_TIMERS, OffloadError, Payload, PoolStats, ReactorStats,
+    Rejection, Running, SendError, Server, ShutdownHandle, Stats, StatsHandle, TestConnection,
+    TimerError, TimerId, WorkerPriority, broadcast, parse_bool, parse_duration, parse_size, run,
+    run_with,
 };
 
 /// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.

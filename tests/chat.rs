@@ -35,7 +35,7 @@ use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use turbine::{Running, Server};
+use turbine::{Payload, Running, Server};
 
 use chat_client::{ChatClient, Crowd, IO_TIMEOUT, stingy_stream};
 use member::Member;
@@ -533,7 +533,8 @@ fn one_payload_for_a_thousand_members_is_held_once() {
     // the room's messages go through; from then on everything waits in the server's output.
     let fillers: Vec<Arc<[u8]>> = (b'a'..b'e').map(line).collect();
     for filler in &fillers {
-        registry.members("lobby").send(None, Arc::clone(filler));
+        let filler = Payload::from_encoded_bytes(Arc::clone(filler));
+        registry.members("lobby").send(None, &filler);
     }
     let queued = |payload: &Arc<[u8]>| Arc::strong_count(payload) - 1;
     let filled = wait_until(Duration::from_secs(30), || {
@@ -547,7 +548,9 @@ fn one_payload_for_a_thousand_members_is_held_once() {
 
     let before = rss();
     let payload = line(b'p');
-    let posted = registry.members("lobby").send(None, Arc::clone(&payload));
+    let posted = registry
+        .members("lobby")
+        .send(None, &Payload::from_encoded_bytes(Arc::clone(&payload)));
     assert_eq!(posted, MEMBERS);
     let held = wait_until(Duration::from_secs(30), || queued(&payload) == MEMBERS);
     let after = rss();

@@ -148,13 +148,13 @@ fn stale_handle_fails_and_delivers_nothing() {
 
     let mut b = Client::connect(&running);
     let handle_b = b.handle(&handles);
-    assert_eq!(handle_b.id().reactor, handle_a.id().reactor);
+    assert_eq!(handle_b.id().reactor(), handle_a.id().reactor());
     assert_eq!(
-        handle_b.id().key,
-        handle_a.id().key,
+        handle_b.id().slot(),
+        handle_a.id().slot(),
         "B should reuse A's slot"
     );
-    assert_ne!(handle_b.id().generation, handle_a.id().generation);
+    assert_ne!(handle_b.id().serial(), handle_a.id().serial());
     assert!(!handle_b.is_closed());
 
     match handle_a.send("stale".to_string()) {

@@ -148,7 +148,7 @@ fn per_ip_cap_holds_across_reactors() {
 }
 
 /// Under `ulimit -n 256` with two reactors, the echo example asked for 10,000 connections
-/// warns that it lowered the cap to 256 - (32 + 4 * 2) = 216, runs with that cap, and serves.
+/// warns that it lowered the cap to 256 - (32 + 8 * 2) = 208, runs with that cap, and serves.
 #[test]
 fn descriptor_budget_lowers_the_cap_with_a_warning() {
     let example = Example::spawn_with_open_files(
@@ -168,12 +168,12 @@ fn descriptor_budget_lowers_the_cap_with_a_warning() {
         .unwrap_or_else(|| panic!("no descriptor warning:\n{}", example.output()));
     assert!(warning.contains("WARN"), "a warning: {warning}");
     assert!(
-        warning.contains("TURBINE_MAX_CONNECTIONS=10000") && warning.contains("lowered to 216"),
+        warning.contains("TURBINE_MAX_CONNECTIONS=10000") && warning.contains("lowered to 208"),
         "names the old and the new cap: {warning}"
     );
     let addr = example.listening_addr();
     assert!(
-        example.output().contains("max_connections=216"),
+        example.output().contains("max_connections=208"),
         "the configuration logged has the lowered cap:\n{}",
         example.output()
     );

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
-use turbine::{CodecError, Config, ConnHandle, ConnId, Context, Handler, SendError};
+use turbine::{
+    ByteLinesCodec, CodecError, Config, ConnHandle, ConnId, Context, Handler, Payload, SendError,
+};
 
-use super::codec::{ChatCodec, Line};
+use super::codec::{Line, chat_codec};
 use super::command::{Command, is_valid_name};
 use super::registry::{AlreadyIn, LOBBY, NickTaken, Registry};
 
@@ -32,6 +34,8 @@ pub struct Member {
     registry: Arc<Registry>,
     /// Set in `on_open`; taken when the member leaves (`/quit`, or the connection closes).
     presence: Option<Presence>,
+    /// Encodes the lines this member broadcasts, as its connection's encoder would.
+    wire: ByteLinesCodec,
 }
 
 /// Who a member is while it is on the server.
@@ -52,6 +56,7 @@ impl Member {
         Member {
             registry,
             presence: None,
+            wire: chat_codec(usize::MAX),
         }
     }
 
@@ -59,28 +64,30 @@ impl Member {
     fn leave(&mut self) {
         if let Some(me) = self.presence.take() {
             let room = self.registry.leave(me.id, &me.nick, &me.room);
-            room.send(None, line(&["* ", &me.nick, " left ", &me.room]));
+            room.send(
+                None,
+                &line(&mut self.wire, &["* ", &me.nick, " left ", &me.room]),
+            );
         }
     }
 }
 
-/// One line for the wire, `\n` included, assembled from `parts` once and shared by every
-/// member it goes to.
-fn line(parts: &[&str]) -> Arc<[u8]> {
-    let len = parts.iter().map(|p| p.len()).sum::<usize>() + 1;
-    let mut bytes = Vec::with_capacity(len);
-    for part in parts {
-        bytes.extend_from_slice(part.as_bytes());
-    }
-    bytes.push(b'\n');
-    Arc::from(bytes)
+/// One line for the wire, assembled from `parts` and encoded once, to be shared by every member
+/// it goes to. The parts are the server's words and a client's line, which the decoder split at
+/// its `\n`, so the encoder never refuses them; if it did, the line would go to nobody.
+fn line(wire: &mut ByteLinesCodec, parts: &[&str]) -> Payload<Line> {
+    let bytes: Line = parts.concat().into_bytes();
+    Payload::encode(wire, bytes).unwrap_or_else(|e| {
+        log::error!("chat line not encoded: {e}");
+        Payload::from_encoded_bytes(Vec::new())
+    })
 }
 
 impl Handler for Member {
-    type Codec = ChatCodec;
+    type Codec = ByteLinesCodec;
 
-    fn codec(&mut self, config: &Config) -> ChatCodec {
-        ChatCodec::new(config.max_frame)
+    fn codec(&mut self, config: &Config) -> ByteLinesCodec {
+        chat_codec(config.max_frame)
     }
 
     fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
@@ -89,7 +96,10 @@ impl Handler for Member {
         let (nick, lobby) = self.registry.arrive(handle.clone());
         // Sent before anything a broadcast can bring: those arrive through the mailbox, later.
         ctx.send(format!("* welcome {nick}"));
-        lobby.send(Some(id), line(&["* ", &nick, " joined ", LOBBY]));
+        lobby.send(
+            Some(id),
+            &line(&mut self.wire, &["* ", &nick, " joined ", LOBBY]),
+        );
         self.presence = Some(Presence {
             handle,
             id,
@@ -109,17 +119,19 @@ impl Handler for Member {
             return; // gone after `/quit`; no frame follows a close anyway
         };
         let registry = &self.registry;
+        let wire = &mut self.wire;
         match Command::parse(text) {
             Command::Say(text) => {
                 let room = registry.members(&me.room);
-                room.send(Some(me.id), line(&[&me.nick, ": ", text]));
+                room.send(Some(me.id), &line(wire, &[&me.nick, ": ", text]));
             }
             Command::Nick(name) if !is_valid_name(name) => ctx.send("! invalid nick"),
             Command::Nick(name) => match registry.rename(me.id, &me.room, &me.nick, name) {
                 Ok(room) => {
                     ctx.send(format!("* you are {name}"));
                     if name != me.nick {
-                        room.send(Some(me.id), line(&["* ", &me.nick, " is now ", name]));
+                        let renamed = line(wire, &["* ", &me.nick, " is now ", name]);
+                        room.send(Some(me.id), &renamed);
                         me.nick = name.to_string();
                     }
                 }
@@ -132,12 +144,10 @@ impl Handler for Member {
                         "* you joined {room} ({} members)",
                         moved.joined.len()
                     ));
-                    moved
-                        .left
-                        .send(None, line(&["* ", &me.nick, " left ", &me.room]));
-                    moved
-                        .joined
-                        .send(Some(me.id), line(&["* ", &me.nick, " joined ", room]));
+                    let left = line(wire, &["* ", &me.nick, " left ", &me.room]);
+                    moved.left.send(None, &left);
+                    let joined = line(wire, &["* ", &me.nick, " joined ", room]);
+                    moved.joined.send(Some(me.id), &joined);
                     me.room = room.to_string();
                 }
                 Err(AlreadyIn) => ctx.send(format!("! already in {room}")),
@@ -152,12 +162,13 @@ impl Handler for Member {
                 match target.send(private) {
                     Ok(()) => {}
                     Err(SendError::Closed(_)) => ctx.send(format!("! no such nick {to}")),
-                    Err(SendError::Full(mut private)) => {
+                    Err(SendError::Full(private)) => {
                         // The target is over its write limit: hand the line to its reactor the
                         // way room messages go, which cuts it off as too slow (`on_overflow`)
                         // rather than dropping the message quietly.
-                        private.push(b'\n');
-                        turbine::broadcast([&target], Arc::from(private));
+                        if let Ok(private) = Payload::encode(wire, private) {
+                            turbine::broadcast([&target], &private);
+                        }
                     }
                 }
             }
@@ -185,20 +196,15 @@ impl Handler for Member {
     }
 
     fn on_overflow(&mut self, ctx: &mut Context<'_, Self>) {
-        // Drop what it has not read, so it costs nothing more; the notice is best effort.
+        // Drop what it has not read, so it costs nothing more: the line being written is
+        // finished (never torn), then the notice, best effort within the write timeout.
         ctx.close_now();
         ctx.send("! too slow");
         self.leave();
     }
 
+    /// Every connection ends here, after a panic in another callback too.
     fn on_close(&mut self, _reason: turbine::CloseReason) {
-        self.leave();
-    }
-}
-
-impl Drop for Member {
-    /// A handler that panicked is dropped without `on_close`: it still leaves the registry.
-    fn drop(&mut self) {
         self.leave();
     }
 }

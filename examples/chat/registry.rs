@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use turbine::{ConnHandle, ConnId};
+use turbine::{ConnHandle, ConnId, Payload};
 
 use super::codec::Line;
 
@@ -81,11 +81,11 @@ impl Room {
 pub struct Members(Arc<[ConnHandle<Line>]>);
 
 impl Members {
-    /// Sends one encoded line (`\n` included) to every member but `except`, with
+    /// Sends one encoded line to every member but `except`, with
     /// [`turbine::broadcast`]: the line is stored once, however many members get it, and a
     /// member whose output would pass the write limit is cut off instead (`on_overflow`).
     /// Returns to how many members it went.
-    pub fn send(&self, except: Option<ConnId>, line: Arc<[u8]>) -> usize {
+    pub fn send(&self, except: Option<ConnId>, line: &Payload<Line>) -> usize {
         turbine::broadcast(self.0.iter().filter(|m| Some(m.id()) != except), line)
     }
 

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use turbine::{CloseReason, CodecError, Config, TestConnection};
+use turbine::{CloseReason, CodecError, Config, Payload, TestConnection};
 
+use super::codec::chat_codec;
 use super::command::Command;
 use super::config::{self, DEFAULT_ADDR, DEFAULT_OUTBUF_LIMIT};
 use super::member::Member;
@@ -212,8 +213,17 @@ fn overflow_cuts_off() {
         .write_high_watermark(512)
         .write_limit(1024);
     let (mut conn, registry) = connect(config);
-    let line: Arc<[u8]> = Arc::from(vec![b'x'; 2000]);
-    assert_eq!(registry.members("lobby").send(None, line), 1);
+    lines(&mut conn);
+    // The member stops reading: what the room sends waits in the server.
+    conn.set_peer_window(Some(0));
+    let waiting = Payload::encode(&mut chat_codec(4096), vec![b'w'; 600]).unwrap();
+    assert_eq!(registry.members("lobby").send(None, &waiting), 1);
+    conn.deliver();
+    assert_eq!(conn.output_len(), 601);
+    let line = Payload::encode(&mut chat_codec(4096), vec![b'x'; 600]).unwrap();
+    assert_eq!(registry.members("lobby").send(None, &line), 1);
+    conn.deliver();
+    conn.set_peer_window(None);
     assert_eq!(lines(&mut conn), ["! too slow"]);
     assert_eq!(conn.close_reason(), Some(&CloseReason::Closed));
     assert!(registry.members("lobby").len() == 0);

@@ -139,9 +139,9 @@ fn main() -> ExitCode {
         Ok(config),
         move |server| {
             let reactors = server.config().reactors;
-            server.every(EXPIRE_PERIOD, move |reactor| {
+            Ok(server.every(EXPIRE_PERIOD, move |reactor| {
                 expiring.expire_cycle(reactor, reactors, EXPIRE_BUDGET);
-            })
+            }))
         },
         move |_peer| Client::new(Arc::clone(&store)),
     )

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::ops::ControlFlow;
 
+use turbine_codec::FrameLimits;
 use turbine_pool::PoolConfig;
 
 use crate::Config;
@@ -64,6 +65,12 @@ impl Config {
             e
         })?;
         Ok(self)
+    }
+
+    /// The frame bounds for a stock codec: `max_frame` for what a peer sends, `max_frame_out`
+    /// for what the server writes (`LinesCodec::new(config.frame_limits())`).
+    pub fn frame_limits(&self) -> FrameLimits {
+        FrameLimits::new(self.max_frame, self.max_frame_out)
     }
 
     /// The worker pool's configuration.

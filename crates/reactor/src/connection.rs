@@ -1,288 +1,441 @@
-//! `Connection`: one accepted socket, its handler, codec and buffers.
+//! A connection: its handler, its state, its socket, and every transition of its life.
+//!
+//! [`ConnState`] owns a connection's state (codec, buffers, offloaded jobs, timers, and the
+//! states of its life, read side and write side as enums); its fields are private to this module
+//! and its children, which are the only code that changes them. [`Connection`] adds the handler
+//! and the socket and drives the transitions: the reactor and a
+//! [`TestConnection`](crate::TestConnection) (over an in-memory socket) call the very same
+//! methods, and each returns a [`Step`]: whether the connection is still open.
+//!
+//! - `serve.rs`: the serve path, top to bottom: read, decode, dispatch, write, settle.
+//! - `close.rs`: closing: `close`, `close_now`, the FIN, the lingering close, the end.
+//! - `deadlines.rs`: idle, frame, write, linger and the handler's own timers.
+//! - `deliver.rs`: messages from other threads: frames, broadcasts, job results, close.
+//! - `life.rs`: the state enums.
 
-use std::collections::VecDeque;
-use std::io::{self, Write};
-use std::net::SocketAddr;
+mod close;
+mod deadlines;
+mod deliver;
+mod life;
+mod serve;
+
+use std::any::Any;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-use turbine_codec::{CodecError, Decoder, Encoder, ReadBuf};
+use turbine_codec::{Encoder, ReadBuf};
 
+use crate::conn_timers::{ConnTimers, TimerError, TimerId};
+use crate::context::Route;
+use crate::core::Core;
 use crate::handle::ConnShared;
-use crate::offload::Pending;
+use crate::offload::{Done, Offloads};
 use crate::output::Output;
-use crate::reactor::Env;
-use crate::{CloseReason, ConnId, Context, FrameOut, Handler, ReactorStats};
+use crate::{CloseReason, ConnHandle, ConnId, Context, FrameOut, Handler};
+use life::{Finish, Flow, Life, ReadSide, WriteSide};
 
-/// Where a connection is in its life.
+/// Whether a connection is still open after a step. The owner drops a `Closed` one (its
+/// handler has had `on_close`; dropping closes the socket).
+#[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// Reading frames and writing replies.
+pub(crate) enum Step {
+    /// Still open (perhaps closing).
     Open,
-    /// No more frames are delivered (input is read and discarded so the peer is never stuck
-    /// writing); pending output is flushed, then the write side is shut down.
-    Closing,
-    /// Our FIN is sent; input is discarded until the peer closes or the linger deadline passes.
-    /// Closing a socket with unread input would send RST, which can destroy replies the peer
-    /// has not read yet.
-    Lingering,
+    /// Gone.
+    Closed,
 }
 
-/// A connection: the user's handler and everything the reactor keeps for it.
-pub(crate) struct Connection<H: Handler> {
+/// A handler callback panicked; the connection must close.
+#[derive(Debug)]
+pub(crate) struct Panicked;
+
+/// A socket as a connection uses it: non-blocking reads and writes, and a half-close.
+pub(crate) trait Transport: Read + Write {
+    /// Sends our FIN after what was written; reading goes on.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+}
+
+impl Transport for mio::net::TcpStream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// What a readiness event said.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Readiness {
+    /// Input (or an error) may be waiting.
+    pub(crate) readable: bool,
+    /// The peer's FIN (or an error) was reported.
+    pub(crate) fin: bool,
+    /// The socket takes writes again.
+    pub(crate) writable: bool,
+}
+
+impl Readiness {
+    /// Input arrived.
+    pub(crate) const READABLE: Readiness = Readiness {
+        readable: true,
+        fin: false,
+        writable: false,
+    };
+    /// The peer's FIN arrived.
+    pub(crate) const FIN: Readiness = Readiness {
+        readable: true,
+        fin: true,
+        writable: false,
+    };
+    /// The socket takes writes again.
+    pub(crate) const WRITABLE: Readiness = Readiness {
+        readable: false,
+        fin: false,
+        writable: true,
+    };
+
+    /// From a mio event.
+    pub(crate) fn of(event: &mio::event::Event) -> Self {
+        Readiness {
+            readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+            fin: event.is_read_closed() || event.is_error(),
+            writable: event.is_writable() || event.is_write_closed() || event.is_error(),
+        }
+    }
+}
+
+/// One connection: the user's handler, the connection's state, and its socket.
+pub(crate) struct Connection<H: Handler, S> {
     /// The protocol's per-connection state.
-    pub(crate) handler: H,
-    /// Codec, buffers and flags; what a [`Context`](crate::Context) sees.
-    pub(crate) io: ConnIo<H>,
-    /// The socket, registered for readable and writable edges.
-    pub(crate) socket: TcpStream,
+    handler: H,
+    /// Everything else the connection is; what a [`Context`] sees.
+    state: ConnState<H>,
+    /// The socket (a TCP stream, or an in-memory one in tests).
+    socket: S,
 }
 
-/// The I/O state of a connection, kept apart from the handler (so both can be borrowed at once)
-/// and from the socket (so a [`TestConnection`](crate::TestConnection) can drive it in memory).
-pub(crate) struct ConnIo<H: Handler> {
-    /// Reactor, slab key and generation.
-    pub(crate) id: ConnId,
+/// A connection's state apart from its handler (so both can be borrowed at once) and its
+/// socket (so a test connection can drive it in memory).
+pub(crate) struct ConnState<H: Handler> {
+    /// Reactor, slot and serial number.
+    id: ConnId,
     /// The peer's address.
-    pub(crate) peer: SocketAddr,
+    peer: SocketAddr,
     /// Decoder and encoder.
-    pub(crate) codec: H::Codec,
+    codec: H::Codec,
     /// Bytes of an unfinished frame; empty and unallocated between frames (reads then go
     /// through the reactor's shared buffer).
-    pub(crate) input: ReadBuf,
+    input: ReadBuf,
     /// Output not yet written: encoded frames and shared broadcast payloads.
-    pub(crate) output: Output,
-    /// `close_now` was called: after one more write attempt the connection closes, whatever
-    /// is left unwritten.
-    pub(crate) abort: bool,
-    /// Life cycle.
-    pub(crate) phase: Phase,
-    /// Why the connection is closing, once it is.
-    pub(crate) close_reason: Option<CloseReason>,
-    /// The peer has closed its write side (a read returned 0).
-    pub(crate) peer_eof: bool,
-    /// The socket may hold unread input: set by readable events, cleared by `WouldBlock` or a
-    /// short read. With edge triggering nothing else will tell us again.
-    pub(crate) readable: bool,
-    /// The last readable event said the peer closed: read until 0 even after a short read.
-    pub(crate) read_closed: bool,
-    /// The last write hit `WouldBlock`; a writable event clears it.
-    pub(crate) write_blocked: bool,
-    /// Reading is paused because output passed the high watermark.
-    pub(crate) paused: bool,
-    /// The connection is in the reactor's run queue.
-    pub(crate) queued: bool,
-    /// When input last arrived (for the idle timeout).
-    pub(crate) last_input: Instant,
-    /// When the unfinished frame in `input` began (for the frame timeout).
-    pub(crate) partial_since: Option<Instant>,
-    /// When output last moved, or started waiting (for the write timeout).
-    pub(crate) last_write: Instant,
-    /// A frame-timeout check is scheduled.
-    pub(crate) frame_timer: bool,
-    /// A write-timeout check is scheduled.
-    pub(crate) write_timer: bool,
-    /// Pending output as last added to the reactor's `output_buffered` stat.
-    pub(crate) accounted: usize,
-    /// Shared with `ConnHandle`s; created by the first one.
-    pub(crate) shared: Option<Arc<ConnShared>>,
-    /// Offloaded jobs not yet answered, in the order they were issued.
-    pub(crate) offloads: VecDeque<Pending<H>>,
-    /// Sequence number of the next offloaded job.
-    pub(crate) next_offload: u64,
-    /// Bytes held in `offloads` behind pending jobs.
-    pub(crate) held: usize,
-    /// A job's continuation is running: its frames go straight to `output`.
-    pub(crate) completing: bool,
+    output: Output,
+    /// Offloaded jobs not yet answered, and the frames held behind them.
+    offloads: Offloads<H>,
+    /// Where the connection is in its life.
+    life: Life,
+    /// What the socket's read side is known to hold.
+    read: ReadSide,
+    /// Whether backpressure has paused reading.
+    flow: Flow,
+    /// Whether the socket takes writes.
+    write: WriteSide,
+    /// When input last arrived (the idle timeout and the linger decision).
+    last_input: Instant,
+    /// When the unfinished frame in `input` began (the frame timeout).
+    partial_since: Option<Instant>,
+    /// The handler's own timers.
+    timers: ConnTimers,
+    /// The earliest time a look at this connection is scheduled in the reactor's heap.
+    armed: Option<Instant>,
+    /// Pending output as last added to the reactor's `output_buffered` counter.
+    accounted: usize,
+    /// Shared with `ConnHandle`s; made by the first one.
+    shared: Option<Arc<ConnShared>>,
+    /// Whether the connection is in the reactor's run queue.
+    queued: bool,
 }
 
-impl<H: Handler> ConnIo<H> {
-    pub(crate) fn new(id: ConnId, peer: SocketAddr, codec: H::Codec, now: Instant) -> Self {
-        ConnIo {
-            id,
-            peer,
-            codec,
-            input: ReadBuf::new(),
-            output: Output::default(),
-            abort: false,
-            phase: Phase::Open,
-            close_reason: None,
-            peer_eof: false,
-            readable: false,
-            read_closed: false,
-            write_blocked: false,
-            paused: false,
-            queued: false,
-            last_input: now,
-            partial_since: None,
-            last_write: now,
-            frame_timer: false,
-            write_timer: false,
-            accounted: 0,
-            shared: None,
-            offloads: VecDeque::new(),
-            next_offload: 0,
-            held: 0,
-            completing: false,
+impl<H: Handler, S: Transport> Connection<H, S> {
+    /// A new connection; nothing runs until [`open`](Connection::open).
+    pub(crate) fn new(
+        handler: H,
+        codec: H::Codec,
+        socket: S,
+        id: ConnId,
+        peer: SocketAddr,
+    ) -> Self {
+        let now = Instant::now();
+        Connection {
+            handler,
+            state: ConnState {
+                id,
+                peer,
+                codec,
+                input: ReadBuf::new(),
+                output: Output::default(),
+                offloads: Offloads::default(),
+                life: Life::Open,
+                read: ReadSide::Drained,
+                flow: Flow::Flowing,
+                write: WriteSide::Writable,
+                last_input: now,
+                partial_since: None,
+                timers: ConnTimers::default(),
+                armed: None,
+                accounted: 0,
+                shared: None,
+                queued: false,
+            },
+            socket,
         }
     }
 
-    /// Encodes one frame onto the output, or starts closing if the encoder refuses it.
-    pub(crate) fn encode(&mut self, frame: FrameOut<H>, stats: &mut ReactorStats) {
-        if matches!(self.close_reason, Some(CloseReason::Encode(_))) {
-            return;
+    /// Counts the connection open and calls `on_open`; a greeting sent there goes out first.
+    pub(crate) fn open(&mut self, core: &mut Core) -> Step {
+        self.state.last_input = core.now();
+        let stats = core.stats_mut();
+        stats.accepted += 1;
+        stats.open += 1;
+        if self
+            .callback(core, Route::InOrder, |h, ctx| h.on_open(ctx))
+            .is_err()
+        {
+            return self.panicked(core);
         }
-        // While jobs are pending, what the handler sends waits behind the latest one.
-        let codec = &mut self.codec;
-        let encoded = match self.offloads.back_mut() {
-            Some(pending) if !self.completing => {
-                let before = pending.held.len();
-                let encoded = codec.encode(frame, &mut pending.held);
-                self.held += pending.held.len() - before;
-                encoded
-            }
-            _ => self.output.append(|dst| codec.encode(frame, dst)),
-        };
-        match encoded {
-            Ok(()) => stats.frames_out += 1,
-            Err(e) => {
-                log::error!("{}: encoder refused a frame, closing: {e}", self.peer);
-                // The frame is lost, so nothing after it may be sent either.
-                self.close_reason = Some(CloseReason::Encode(e));
-                if self.phase == Phase::Open {
-                    self.phase = Phase::Closing;
-                }
-            }
+        self.flush(core)
+    }
+
+    /// A readiness event: remember what it said, then serve.
+    pub(crate) fn ready(&mut self, core: &mut Core, readiness: Readiness) -> Step {
+        if readiness.readable {
+            self.state.read = self.state.read.readable(readiness.fin);
+        }
+        if readiness.writable {
+            self.state.write = WriteSide::Writable;
+        }
+        self.serve(core)
+    }
+
+    /// The connection's identity.
+    pub(crate) fn id(&self) -> ConnId {
+        self.state.id
+    }
+
+    /// The peer's address.
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.state.peer
+    }
+
+    /// The handler.
+    pub(crate) fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The handler, to change.
+    pub(crate) fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// The socket.
+    pub(crate) fn socket_mut(&mut self) -> &mut S {
+        &mut self.socket
+    }
+
+    /// Why the connection has stopped, once it has sent its FIN (or is gone).
+    pub(crate) fn close_reason(&self) -> Option<&CloseReason> {
+        match &self.state.life {
+            Life::Lingering { reason, .. } | Life::Closed(reason) => Some(reason),
+            _ => None,
         }
     }
 
-    /// Stops delivering frames; the reactor flushes and closes. The first reason wins.
-    pub(crate) fn begin_close(&mut self, reason: CloseReason) {
-        if self.phase == Phase::Open {
-            self.phase = Phase::Closing;
-            self.close_reason = Some(reason);
-        }
+    /// Whether the connection is gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self.state.life, Life::Closed(_))
     }
 
-    /// Drops pending output and jobs and marks the connection to close after one more write.
-    pub(crate) fn close_now(&mut self, reason: CloseReason, stats: &mut ReactorStats) {
-        if self.phase == Phase::Lingering || self.abort {
-            return;
+    /// Offloaded jobs not yet answered.
+    pub(crate) fn pending_offloads(&self) -> usize {
+        self.state.offloads.len()
+    }
+
+    /// Output bytes not yet written, those held behind jobs included.
+    pub(crate) fn pending_output(&self) -> usize {
+        self.state.pending_output()
+    }
+
+    /// Whether the connection still takes frames and broadcasts from other threads.
+    pub(crate) fn takes_messages(&self) -> bool {
+        self.state.life.takes_messages()
+    }
+
+    /// A handle to this connection, as [`Context::handle`] gives one.
+    pub(crate) fn handle(&mut self, core: &mut Core) -> ConnHandle<FrameOut<H>> {
+        Context::new(&mut self.state, core, Route::InOrder).handle()
+    }
+
+    /// Runs one handler callback with a context, catching a panic.
+    fn callback(
+        &mut self,
+        core: &mut Core,
+        route: Route,
+        f: impl FnOnce(&mut H, &mut Context<'_, H>),
+    ) -> Result<(), Panicked> {
+        let Connection { handler, state, .. } = self;
+        catch_unwind(AssertUnwindSafe(|| {
+            f(handler, &mut Context::new(state, core, route));
+        }))
+        .map_err(|_| Panicked)
+    }
+
+    /// Puts the connection on the run queue (once) to be served later in this turn.
+    fn enqueue(&mut self, core: &mut Core) {
+        if !self.state.queued {
+            self.state.queued = true;
+            core.enqueue(self.state.id.slot(), self.state.id.serial());
         }
-        self.output = Output::default();
-        stats.offloads -= self.offloads.len() as u64;
-        self.offloads.clear();
-        self.held = 0;
-        self.abort = true;
-        self.phase = Phase::Closing;
-        self.close_reason = Some(reason);
+    }
+}
+
+/// A connection the reactor holds without knowing its handler type.
+pub(crate) trait Conn: Any {
+    /// The connection's identity.
+    fn id(&self) -> ConnId;
+    /// The peer's address.
+    fn peer(&self) -> SocketAddr;
+    /// Counts it open and calls `on_open`.
+    fn open(&mut self, core: &mut Core) -> Step;
+    /// A readiness event for its socket.
+    fn ready(&mut self, core: &mut Core, readiness: Readiness) -> Step;
+    /// Served from the run queue.
+    fn serve(&mut self, core: &mut Core) -> Step;
+    /// Its entry in the timer heap, scheduled for `at`, fired.
+    fn deadline(&mut self, core: &mut Core, at: Instant) -> Step;
+    /// The server is shutting down.
+    fn shutdown(&mut self, core: &mut Core) -> Step;
+    /// The shutdown deadline passed: close now.
+    fn force_close(&mut self, core: &mut Core);
+    /// For typed deliveries.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<H: Handler, S: Transport + 'static> Conn for Connection<H, S> {
+    fn id(&self) -> ConnId {
+        Connection::id(self)
+    }
+
+    fn peer(&self) -> SocketAddr {
+        Connection::peer(self)
+    }
+
+    fn open(&mut self, core: &mut Core) -> Step {
+        Connection::open(self, core)
+    }
+
+    fn ready(&mut self, core: &mut Core, readiness: Readiness) -> Step {
+        Connection::ready(self, core, readiness)
+    }
+
+    fn serve(&mut self, core: &mut Core) -> Step {
+        Connection::serve(self, core)
+    }
+
+    fn deadline(&mut self, core: &mut Core, at: Instant) -> Step {
+        Connection::deadline(self, core, at)
+    }
+
+    fn shutdown(&mut self, core: &mut Core) -> Step {
+        Connection::shutdown(self, core)
+    }
+
+    fn force_close(&mut self, core: &mut Core) {
+        let _ = self.close(core, CloseReason::Forced);
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+// ----- what a Context asks of the state --------------------------------------------------------
+
+impl<H: Handler> ConnState<H> {
+    /// The connection's identity.
+    pub(crate) fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// The peer's address.
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
     }
 
     /// Output bytes not yet written, those held behind pending jobs included: what the
     /// watermarks and the write limit count.
     pub(crate) fn pending_output(&self) -> usize {
-        self.unwritten() + self.held
+        self.output.len() + self.offloads.held()
     }
 
-    /// Bytes in `output` not yet written.
-    pub(crate) fn unwritten(&self) -> usize {
-        self.output.len()
-    }
-
-    /// Whether a closing connection has nothing left to send: no output, no pending job.
-    pub(crate) fn is_drained(&self) -> bool {
-        self.unwritten() == 0 && self.offloads.is_empty()
-    }
-
-    /// Whether the connection no longer delivers frames.
+    /// Whether frames are no longer delivered (closing or closed).
     pub(crate) fn is_closing(&self) -> bool {
-        self.phase != Phase::Open
+        !self.life.delivers_frames()
     }
 
-    /// Writes pending output until it is all written or the socket is full.
-    ///
-    /// # Errors
-    ///
-    /// A write error other than `WouldBlock` (the connection is then dead).
-    pub(crate) fn write_out(
-        &mut self,
-        socket: &mut impl Write,
-        stats: &mut ReactorStats,
-    ) -> io::Result<()> {
-        while !self.output.is_empty() && !self.write_blocked {
-            match self.output.write_to(socket) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => stats.bytes_out += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_blocked = true,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+    /// Offloaded jobs not yet answered.
+    pub(crate) fn pending_offloads(&self) -> usize {
+        self.offloads.len()
+    }
+
+    /// The state handles share, made on first use.
+    pub(crate) fn shared(&mut self) -> Arc<ConnShared> {
+        let shared = self.shared.get_or_insert_with(ConnShared::new);
+        if !self.life.takes_messages() {
+            shared.close();
         }
-        Ok(())
+        Arc::clone(shared)
     }
 
-    /// Publishes pending output to handles and the reactor's stats.
-    pub(crate) fn account(&mut self, stats: &mut ReactorStats) {
-        let pending = self.pending_output();
-        stats.output_buffered = stats.output_buffered - self.accounted as u64 + pending as u64;
-        self.accounted = pending;
-        if let Some(shared) = &self.shared {
-            shared.output.store(pending, Ordering::Relaxed);
+    /// Encodes one frame: behind the latest pending job (`Route::InOrder`) or straight onto
+    /// the output (a job's continuation). An encoder refusal starts the close.
+    pub(crate) fn send(&mut self, frame: FrameOut<H>, route: Route, core: &mut Core) {
+        if !self.life.accepts_output() {
+            log::trace!("{}: frame dropped: the connection is closing", self.peer);
+            return;
         }
-    }
-}
-
-/// Decodes every complete frame in `buf` and hands each to the handler, as the reactor does
-/// after a read (and [`TestConnection`](crate::TestConnection) after a push).
-///
-/// With `eof`, the peer has closed: once `decode` has nothing more, `decode_eof` is called until
-/// it has nothing more either. A fatal decode error goes to `on_decode_error` and starts the
-/// close; a non-fatal one ([`CodecError::Discarded`]) goes there too and decoding goes on.
-/// Input left after a close is dropped. A decoder that lets unconsumed input grow past the
-/// maximum frame plus one read is stopped here with [`CodecError::FrameTooLong`].
-pub(crate) fn dispatch<H: Handler>(
-    handler: &mut H,
-    io: &mut ConnIo<H>,
-    buf: &mut ReadBuf,
-    eof: bool,
-    env: &Env<H>,
-    stats: &mut ReactorStats,
-) {
-    let max_frame = env.config.max_frame;
-    let max_input = max_frame.saturating_add(env.config.read_buffer);
-    let mut at_eof = false;
-    while io.phase == Phase::Open {
-        let decoded = if at_eof {
-            io.codec.decode_eof(buf)
-        } else {
-            io.codec.decode(buf)
+        let codec = &mut self.codec;
+        let encode = |out: &mut Output| out.push_frame(|dst| codec.encode(frame, dst));
+        let encoded = match route {
+            Route::InOrder => self.offloads.hold_or(&mut self.output, encode),
+            Route::Direct => encode(&mut self.output),
         };
-        let error = match decoded {
-            Ok(Some(frame)) => {
-                stats.frames_in += 1;
-                handler.on_frame(&mut Context { io, env, stats }, frame);
-                continue;
-            }
-            Ok(None) if eof && !at_eof => {
-                at_eof = true;
-                continue;
-            }
-            Ok(None) if buf.len() > max_input => CodecError::FrameTooLong {
-                len: buf.len() as u64,
-                max: max_frame,
-            },
-            Ok(None) => break,
-            Err(e) => e,
-        };
-        let fatal = error.is_fatal();
-        handler.on_decode_error(&mut Context { io, env, stats }, error.clone());
-        if fatal {
-            io.begin_close(CloseReason::Decode(error));
+        match encoded {
+            Ok(()) => core.stats_mut().frames_out += 1,
+            Err(e) => self.refuse_output(e),
         }
     }
-    if io.phase != Phase::Open {
-        buf.clear(); // frames after a close are not delivered
+
+    /// The next job's sequence number, its result's way home, and where its continuation
+    /// waits.
+    pub(crate) fn next_offload(&self) -> (ConnId, u64) {
+        (self.id, self.offloads.next_seq())
+    }
+
+    /// Files the continuation of the job just submitted.
+    pub(crate) fn push_offload(&mut self, done: Done<H>) {
+        self.offloads.push(done);
+    }
+
+    /// Sets a timer of the handler's; refused past [`MAX_TIMERS`](crate::MAX_TIMERS) or once
+    /// closing. The caller arms the connection's deadline after the callback.
+    pub(crate) fn set_timer(&mut self, at: Instant, tag: u64) -> Result<TimerId, TimerError> {
+        if !self.life.delivers_frames() {
+            return Err(TimerError::Closing);
+        }
+        self.timers.set(at, tag)
+    }
+
+    /// Cancels a timer of the handler's.
+    pub(crate) fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.timers.cancel(id)
     }
 }

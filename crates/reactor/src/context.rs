@@ -1,30 +1,47 @@
 //! `Context`: what a handler can do with its connection during a callback.
 
 use std::any::Any;
+use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use turbine_pool::{JobError, SubmitError};
 
-use crate::connection::ConnIo;
-use crate::handle::ConnShared;
+use crate::conn_timers::{TimerError, TimerId};
+use crate::connection::ConnState;
+use crate::core::Core;
 use crate::mailbox::Message;
-use crate::offload::{OffloadError, Pending};
-use crate::reactor::Env;
-use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler, ReactorStats};
+use crate::offload::OffloadError;
+use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler};
 
-/// The connection a [`Handler`] callback runs for: send frames, close, get a [`ConnHandle`].
+/// Where the frames a callback sends go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Behind the latest pending offloaded job, so replies keep request order.
+    InOrder,
+    /// Straight onto the output: the callback is a job's continuation, whose turn has come.
+    Direct,
+}
+
+/// The connection a [`Handler`] callback runs for: send frames, close, set timers, offload
+/// work, get a [`ConnHandle`].
 ///
 /// A context lives only for one callback. Everything it does is local to the reactor thread:
 /// sends are encoded into the connection's output at once and written when the callback (and
 /// the other frames of the same read) are done, in one write.
 pub struct Context<'a, H: Handler> {
-    /// The connection's I/O state.
-    pub(crate) io: &'a mut ConnIo<H>,
+    /// The connection's state.
+    state: &'a mut ConnState<H>,
     /// The reactor's shared parts.
-    pub(crate) env: &'a Env<H>,
-    /// The reactor's counters.
-    pub(crate) stats: &'a mut ReactorStats,
+    core: &'a mut Core,
+    /// Where sends go.
+    route: Route,
+}
+
+impl<'a, H: Handler> Context<'a, H> {
+    pub(crate) fn new(state: &'a mut ConnState<H>, core: &'a mut Core, route: Route) -> Self {
+        Context { state, core, route }
+    }
 }
 
 impl<H: Handler> Context<'_, H> {
@@ -32,52 +49,114 @@ impl<H: Handler> Context<'_, H> {
     ///
     /// Output produced here is paced by the watermarks: once the connection's output passes the
     /// high watermark the reactor stops reading from it, so a request/response protocol cannot
-    /// be made to buffer without bound. If the encoder refuses the frame the error is logged and
-    /// the connection is closed after flushing what came before
-    /// ([`CloseReason::Encode`]); later sends are dropped, since the peer would see a gap.
+    /// be made to buffer without bound. If the encoder refuses the frame (for example one over
+    /// `TURBINE_MAX_FRAME_OUT` with a stock codec built from
+    /// [`Config::frame_limits`]) the error is logged with the frame's size and the connection is
+    /// closed after flushing what came before ([`CloseReason::Encode`], unless it was already
+    /// closing for another reason); later sends are dropped, since the peer would see a gap.
+    /// Sends after our side has finished closing are dropped.
     pub fn send(&mut self, frame: impl Into<FrameOut<H>>) {
-        self.io.encode(frame.into(), self.stats);
+        self.state.send(frame.into(), self.route, self.core);
     }
 
-    /// Closes the connection once its output is flushed: reading stops now, pending output is
-    /// written, then the write side is shut down and the connection is closed when the peer
-    /// closes too (or after a short linger). Frames still buffered are not delivered.
+    /// Closes the connection once its output is flushed: reading stops now (frames still
+    /// buffered are not delivered), pending output and the replies of pending offloaded jobs are
+    /// written, then our side is shut down. Handles fail from now on. Frames this callback sends
+    /// after the call still go out, before the close.
     pub fn close(&mut self) {
-        self.io.begin_close(CloseReason::Closed);
+        self.state.begin_close(CloseReason::Closed);
     }
 
-    /// Closes the connection at once, without waiting for output to drain: output not yet
-    /// written is dropped, pending offloaded jobs are forgotten, and the socket is closed after
-    /// one more non-blocking write. Frames sent after this call (in the same callback) go into
-    /// that last write, best effort: the way to say `! too slow` to a peer that is not reading.
+    /// Closes the connection without waiting for its peer to catch up: frames not yet started
+    /// and pending offloaded jobs are dropped, the frame being written (if a write stopped in
+    /// the middle of it) is finished, so the peer never sees a torn frame, then what this
+    /// callback sends after the call goes out (best effort, within `TURBINE_WRITE_TIMEOUT`),
+    /// and the connection closes. The way to say `! too slow` to a peer that is not reading.
     pub fn close_now(&mut self) {
-        self.io.close_now(CloseReason::Closed, self.stats);
+        self.state.close_now(CloseReason::Closed, self.core);
     }
 
     /// [`close_now`](Context::close_now) with [`CloseReason::Overflow`].
     pub(crate) fn close_for_overflow(&mut self) {
-        self.io.close_now(CloseReason::Overflow, self.stats);
+        self.state.close_now(CloseReason::Overflow, self.core);
     }
 
-    /// A handle that sends to this connection from any thread.
+    /// A handle that sends to this connection (or closes it) from any thread.
     pub fn handle(&mut self) -> ConnHandle<FrameOut<H>> {
-        let shared = self.io.shared.get_or_insert_with(ConnShared::new).clone();
+        let shared = self.state.shared();
+        let mailbox = self.core.mailbox::<H>();
         ConnHandle::new(
-            self.io.id,
-            Arc::clone(&self.env.mailbox),
+            self.state.id(),
+            mailbox,
             shared,
-            self.env.config.write_limit,
+            self.core.config().write_limit,
         )
     }
 
-    /// The connection's identity (reactor, slot, generation).
+    /// The connection's identity, unique in the process.
     pub fn id(&self) -> ConnId {
-        self.io.id
+        self.state.id()
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.io.peer
+        self.state.peer()
+    }
+
+    /// Calls [`Handler::on_timer`] with `tag` once `after` has passed, unless cancelled or the
+    /// connection starts closing first. Timers are per connection, at most
+    /// [`MAX_TIMERS`](crate::MAX_TIMERS) pending at once, and fire on the connection's
+    /// reactor between two turns of its loop (never early; late by at most one turn).
+    ///
+    /// # Errors
+    ///
+    /// [`TimerError::TooMany`] past [`MAX_TIMERS`](crate::MAX_TIMERS),
+    /// [`TimerError::Closing`] once the connection no longer delivers frames.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use turbine_reactor::{Config, Context, Handler, TestConnection};
+    /// use turbine_codec::LinesCodec;
+    ///
+    /// /// Answers each line after a delay given in milliseconds.
+    /// struct Later;
+    ///
+    /// impl Handler for Later {
+    ///     type Codec = LinesCodec;
+    ///     fn codec(&mut self, config: &Config) -> LinesCodec {
+    ///         LinesCodec::new(config.frame_limits())
+    ///     }
+    ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+    ///         let ms: u64 = line.parse().unwrap_or(0);
+    ///         let _ = ctx.set_timer(Duration::from_millis(ms), ms);
+    ///     }
+    ///     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, tag: u64) {
+    ///         ctx.send(format!("{tag} ms"));
+    ///     }
+    /// }
+    ///
+    /// let mut conn = TestConnection::new(Later);
+    /// conn.push(b"200\n100\n");
+    /// conn.advance(Duration::from_millis(150));
+    /// assert_eq!(conn.take_output(), b"100 ms\n");
+    /// conn.advance(Duration::from_millis(100));
+    /// assert_eq!(conn.take_output(), b"200 ms\n");
+    /// ```
+    pub fn set_timer(&mut self, after: Duration, tag: u64) -> Result<TimerId, TimerError> {
+        self.state.set_timer(self.core.now() + after, tag)
+    }
+
+    /// Cancels a timer; `false` if it already fired or was cancelled.
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.state.cancel_timer(id)
+    }
+
+    /// The time this turn of the reactor's loop began: what timers and timeouts count from
+    /// (in a [`TestConnection`](crate::TestConnection), a clock the test moves).
+    pub fn now(&self) -> Instant {
+        self.core.now()
     }
 
     /// Runs `job` on the worker pool and, when it is done, `done` on this connection's reactor
@@ -94,9 +173,9 @@ impl<H: Handler> Context<'_, H> {
     ///
     /// # Errors
     ///
-    /// [`OffloadError::Busy`] when `TURBINE_WORKER_QUEUE` jobs are already waiting (the job is
-    /// dropped; answer "busy"), [`OffloadError::Unavailable`] when the pool is shutting down or
-    /// could not start.
+    /// [`OffloadError::Busy`] when `TURBINE_WORKER_QUEUE` jobs are already waiting (answer
+    /// "busy", or run the job handed back yourself), [`OffloadError::Unavailable`] when the
+    /// pool is shutting down or could not start. Both hand `job` back; `done` is dropped.
     ///
     /// # Examples
     ///
@@ -109,7 +188,7 @@ impl<H: Handler> Context<'_, H> {
     /// impl Handler for Squares {
     ///     type Codec = LinesCodec;
     ///     fn codec(&mut self, config: &Config) -> LinesCodec {
-    ///         LinesCodec::new(config.max_frame)
+    ///         LinesCodec::new(config.frame_limits())
     ///     }
     ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
     ///         let Ok(n) = line.parse::<u64>() else {
@@ -122,29 +201,28 @@ impl<H: Handler> Context<'_, H> {
     ///                 Err(_) => ctx.send("ERR internal"),
     ///             },
     ///         );
-    ///         if let Err(OffloadError::Busy) = offloaded {
+    ///         if let Err(OffloadError::Busy(_job)) = offloaded {
     ///             ctx.send("ERR busy");
     ///         }
     ///     }
     /// }
     /// ```
-    pub fn offload<T, J, D>(&mut self, job: J, done: D) -> Result<(), OffloadError>
+    pub fn offload<T, J, D>(&mut self, job: J, done: D) -> Result<(), OffloadError<J>>
     where
         T: Send + 'static,
         J: FnOnce() -> T + Send + 'static,
         D: FnOnce(&mut H, &mut Context<'_, H>, Result<T, JobError>) + 'static,
     {
-        let pool = self.env.pool.get().ok_or(OffloadError::Unavailable)?;
-        let seq = self.io.next_offload;
-        let mailbox = Arc::clone(&self.env.mailbox);
-        let ConnId {
-            key, generation, ..
-        } = self.io.id;
+        let mailbox = self.core.mailbox::<H>();
+        let Some(pool) = self.core.pool().get() else {
+            return Err(OffloadError::Unavailable(job));
+        };
+        let (id, seq) = self.state.next_offload();
         let report = move |result: Result<T, JobError>| {
             let outcome = result.map(|value| Box::new(value) as Box<dyn Any + Send>);
             let msg = Message::Offloaded {
-                key,
-                generation,
+                key: id.slot(),
+                serial: id.serial(),
                 seq,
                 outcome,
             };
@@ -152,55 +230,62 @@ impl<H: Handler> Context<'_, H> {
             let _ = mailbox.post(msg);
         };
         pool.submit_with(job, report).map_err(|e| match e {
-            SubmitError::Full(_) => OffloadError::Busy,
-            SubmitError::Closed(_) => OffloadError::Unavailable,
+            SubmitError::Full(job) => OffloadError::Busy(job),
+            SubmitError::Closed(job) => OffloadError::Unavailable(job),
         })?;
-        self.io.next_offload += 1;
-        self.stats.offloads += 1;
-        self.io.offloads.push_back(Pending {
-            seq,
-            done: Box::new(move |handler, ctx, outcome| {
+        self.core.stats_mut().offloads += 1;
+        self.state
+            .push_offload(Box::new(move |handler, ctx, outcome| {
                 let result = outcome.map(|value| {
                     *value
                         .downcast::<T>()
                         .expect("an offload result has the type its job returns")
                 });
                 done(handler, ctx, result);
-            }),
-            outcome: None,
-            held: Vec::new(),
-        });
+            }));
         Ok(())
     }
 
     /// Offloaded jobs of this connection not yet answered.
     pub fn pending_offloads(&self) -> usize {
-        self.io.offloads.len()
+        self.state.pending_offloads()
     }
 
     /// Index of the reactor that owns this connection (0-based).
     pub fn reactor(&self) -> usize {
-        self.io.id.reactor
+        self.core.index()
     }
 
     /// Output bytes queued and not yet written.
     pub fn output_len(&self) -> usize {
-        self.io.pending_output()
+        self.state.pending_output()
     }
 
     /// Whether output is below the high watermark; a producer that sends more than it reads
     /// can stop while this is `false` and resume in [`Handler::on_writable`].
     pub fn is_writable(&self) -> bool {
-        self.io.pending_output() <= self.env.config.write_high_watermark
+        self.state.pending_output() <= self.core.config().write_high_watermark
     }
 
-    /// Whether [`close`](Context::close) was called or the connection is otherwise closing.
+    /// Whether the connection is closing: [`close`](Context::close) was called, the peer
+    /// closed, a timeout or an error ended it. Frames are no longer delivered.
     pub fn is_closing(&self) -> bool {
-        self.io.is_closing()
+        self.state.is_closing()
     }
 
     /// The server's configuration.
     pub fn config(&self) -> &Config {
-        &self.env.config
+        self.core.config()
+    }
+}
+
+impl<H: Handler> fmt::Debug for Context<'_, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("id", &self.state.id())
+            .field("peer", &self.state.peer())
+            .field("output_len", &self.state.pending_output())
+            .field("closing", &self.state.is_closing())
+            .finish()
     }
 }

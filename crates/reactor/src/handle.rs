@@ -11,28 +11,64 @@ use crate::mailbox::{Mailbox, Message};
 /// many frames.
 pub const MAX_FRAMES_IN_FLIGHT: usize = 1024;
 
-/// Names one connection for its whole life: reactor, slab slot and generation.
+/// Names one connection: unique in the process for its whole life, across every server and
+/// [`TestConnection`](crate::TestConnection) the process runs, so a registry keyed by it never
+/// confuses two connections.
 ///
-/// Slots are reused after a connection closes; the generation (unique per reactor) tells the
-/// new connection in a slot apart from the old one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// It also says where the connection lives (its reactor and slab slot), which is how a
+/// [`ConnHandle`] reaches it; slots are reused, serial numbers never are, so a handle to a
+/// closed connection can never reach the next connection in its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId {
+    /// Serial number in the process; first, so ids order by age.
+    serial: u64,
     /// Index of the reactor that owns the connection.
-    pub reactor: usize,
+    reactor: usize,
     /// Slot in that reactor's slab.
-    pub key: usize,
-    /// Generation of the connection in that slot.
-    pub generation: u64,
+    key: usize,
+}
+
+impl ConnId {
+    pub(crate) fn new(reactor: usize, key: usize, serial: u64) -> Self {
+        ConnId {
+            serial,
+            reactor,
+            key,
+        }
+    }
+
+    /// Index of the reactor that owns the connection (0-based).
+    pub fn reactor(&self) -> usize {
+        self.reactor
+    }
+
+    /// The connection's slot in its reactor's table; a later connection may reuse it.
+    pub fn slot(&self) -> usize {
+        self.key
+    }
+
+    /// A number no other connection of this process has had or will have.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.serial)
+    }
 }
 
 /// State a connection shares with its handles; created when the first handle is.
+#[derive(Debug)]
 pub(crate) struct ConnShared {
-    /// Set by the reactor when the connection closes; sends fail from then on.
-    pub(crate) closed: AtomicBool,
+    /// Set by the reactor when the connection stops taking messages (it is closing, or gone);
+    /// sends fail from then on.
+    closed: AtomicBool,
     /// Output bytes waiting on the connection, as the reactor last published.
-    pub(crate) output: AtomicUsize,
+    output: AtomicUsize,
     /// Frames posted through handles and not yet taken by the reactor.
-    pub(crate) in_flight: AtomicUsize,
+    in_flight: AtomicUsize,
 }
 
 impl ConnShared {
@@ -42,6 +78,26 @@ impl ConnShared {
             output: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
         })
+    }
+
+    /// The connection takes no more messages.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Publishes the connection's pending output.
+    pub(crate) fn publish(&self, output: usize) {
+        self.output.store(output, Ordering::Relaxed);
+    }
+
+    /// The reactor took one frame sent through a handle; `output` is the connection's pending
+    /// output with it.
+    pub(crate) fn took_frame(&self, output: usize) {
+        // Publish the grown output before the frame stops counting as in flight, so a sender
+        // always sees it in one or the other: what handles can make a connection buffer stays
+        // within the write limit plus the frames in flight.
+        self.output.store(output, Ordering::SeqCst);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -53,8 +109,8 @@ impl ConnShared {
 /// one thread) arrive in the order they were sent.
 ///
 /// A send never blocks and never buffers without bound: it fails, handing the frame back, when
-/// the connection has closed or when its output is over the configured write limit (or
-/// [`MAX_FRAMES_IN_FLIGHT`] frames are already on their way to it). A handle to a closed
+/// the connection is closing or closed, or when its output is over the configured write limit
+/// (or [`MAX_FRAMES_IN_FLIGHT`] frames are already on their way to it). A handle to a closed
 /// connection can never reach a later connection that reuses its slot.
 pub struct ConnHandle<F> {
     /// Which connection.
@@ -84,12 +140,14 @@ impl<F> ConnHandle<F> {
 
     /// Queues `frame` for the connection.
     ///
-    /// `Ok` means the reactor will encode and write it unless the connection closes first.
+    /// `Ok` means the reactor will encode and write it unless the connection starts closing
+    /// first.
     ///
     /// # Errors
     ///
-    /// [`SendError::Closed`] if the connection is gone, [`SendError::Full`] if its output is
-    /// over the write limit or too many frames are in flight; both hand `frame` back.
+    /// [`SendError::Closed`] if the connection is closing or gone, [`SendError::Full`] if its
+    /// output is over the write limit (`TURBINE_WRITE_LIMIT`) or [`MAX_FRAMES_IN_FLIGHT`]
+    /// frames are already on their way to it; both hand `frame` back.
     pub fn send(&self, frame: F) -> Result<(), SendError<F>> {
         if self.is_closed() {
             return Err(SendError::Closed(frame));
@@ -105,7 +163,7 @@ impl<F> ConnHandle<F> {
         }
         let msg = Message::Send {
             key: self.id.key,
-            generation: self.id.generation,
+            serial: self.id.serial,
             frame,
         };
         self.mailbox.post(msg).map_err(|msg| {
@@ -117,7 +175,23 @@ impl<F> ConnHandle<F> {
         })
     }
 
-    /// Whether the connection is known to have closed.
+    /// Closes the connection from any thread, as [`Context::close`](crate::Context::close) does
+    /// on its reactor: frames sent before this call (from this thread) are written, then the
+    /// connection closes with [`CloseReason::Closed`](crate::CloseReason::Closed). Does nothing
+    /// if it is already closing.
+    pub fn close(&self) {
+        if self.is_closed() {
+            return;
+        }
+        let msg = Message::Close {
+            key: self.id.key,
+            serial: self.id.serial,
+        };
+        // Fails only if the reactor has stopped: the connection is gone then.
+        let _ = self.mailbox.post(msg);
+    }
+
+    /// Whether the connection is known to be closing or closed: sends fail from then on.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
@@ -155,9 +229,10 @@ impl<F> fmt::Debug for ConnHandle<F> {
 
 /// Why a [`ConnHandle::send`] failed; holds the frame that was not sent.
 pub enum SendError<F> {
-    /// The connection has closed (or its reactor has stopped).
+    /// The connection is closing or closed (or its reactor has stopped).
     Closed(F),
-    /// The connection's output is over the write limit; retry later or drop the frame.
+    /// The connection's output is over the write limit, or [`MAX_FRAMES_IN_FLIGHT`] frames are
+    /// already on their way to it; retry later or drop the frame.
     Full(F),
 }
 

@@ -17,12 +17,14 @@ pub type FrameOut<H> = <<H as Handler>::Codec as Encoder>::Item;
 /// The server calls its factory once per accepted connection, on the reactor that accepted it,
 /// and that value then lives on that reactor thread alone: a handler needs no `Send`, no locks
 /// and no `Arc` for per-connection state. Callbacks run on the reactor, so they must not block
-/// or run long: hand CPU-heavy work to another thread and answer through a
-/// [`ConnHandle`](crate::ConnHandle).
+/// or run long: hand CPU-heavy work to the worker pool with
+/// [`Context::offload`](crate::Context::offload), whose result comes back to this handler, in
+/// order, on this reactor.
 ///
-/// Every callback is wrapped in `catch_unwind`: a panic closes that one connection (without
-/// calling [`on_close`](Handler::on_close)), is counted in the stats, and nothing else is
-/// affected.
+/// Every callback is wrapped in `catch_unwind`: a panic closes that one connection, is counted
+/// in the stats, and nothing else is affected; [`on_close`](Handler::on_close) then gets
+/// [`CloseReason::Panicked`], so state kept outside the handler (a registry entry) is cleaned up
+/// as on any other close.
 ///
 /// # Examples
 ///
@@ -38,7 +40,7 @@ pub type FrameOut<H> = <<H as Handler>::Codec as Encoder>::Item;
 ///     type Codec = LinesCodec;
 ///
 ///     fn codec(&mut self, config: &Config) -> LinesCodec {
-///         LinesCodec::new(config.max_frame)
+///         LinesCodec::new(config.frame_limits())
 ///     }
 ///
 ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
@@ -53,8 +55,8 @@ pub trait Handler: Sized + 'static {
 
     /// Builds this connection's codec; called once, right after the factory.
     ///
-    /// `config.max_frame` is the configured maximum frame (`TURBINE_MAX_FRAME`); stock codecs
-    /// take it as their limit.
+    /// [`Config::frame_limits`] gives the stock codecs their bounds: `TURBINE_MAX_FRAME` for
+    /// what the peer sends, `TURBINE_MAX_FRAME_OUT` for what the server writes.
     fn codec(&mut self, config: &Config) -> Self::Codec;
 
     /// Bytes to write to a connection refused at accept (over `TURBINE_MAX_CONNECTIONS` or
@@ -108,16 +110,27 @@ pub trait Handler: Sized + 'static {
         ctx.close_for_overflow();
     }
 
-    /// Called on every open connection when the server shuts down gracefully. The default calls
-    /// [`Context::close`]: pending output is flushed, then the connection closes. A protocol that
-    /// wants to finish work first can send a goodbye, or close later; connections still open at
-    /// the shutdown deadline are closed by force.
+    /// Called on every open connection when the server shuts down gracefully. From then on the
+    /// connection is served as usual until its first quiet moment (no unfinished frame, no
+    /// output pending, no offloaded job in flight, the socket read until it would block), then
+    /// closed with [`CloseReason::Shutdown`]: a client in the middle of a request gets its
+    /// reply, an idle one is closed at once. A protocol can send a goodbye here (it goes out
+    /// before the close) or [`close`](Context::close) at once. Connections still open at the
+    /// shutdown deadline (`TURBINE_SHUTDOWN_TIMEOUT`) are closed by force. The default does
+    /// nothing.
     fn on_shutdown(&mut self, ctx: &mut Context<'_, Self>) {
-        ctx.close();
+        let _ = ctx;
     }
 
-    /// Called once when the connection is gone, with the reason. Nothing can be sent any more.
-    /// The default does nothing.
+    /// Called when a timer set with [`Context::set_timer`] fires, with its tag. The default
+    /// does nothing.
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, tag: u64) {
+        let _ = (ctx, tag);
+    }
+
+    /// Called once when the connection is gone, with the reason; after a panic in another
+    /// callback too ([`CloseReason::Panicked`]). Nothing can be sent any more. The default does
+    /// nothing.
     fn on_close(&mut self, reason: CloseReason) {
         let _ = reason;
     }
@@ -129,8 +142,11 @@ pub trait Handler: Sized + 'static {
 pub enum CloseReason {
     /// The peer closed its side and every reply was flushed.
     PeerClosed,
-    /// The handler called [`Context::close`] (or the server shut down) and output was flushed.
+    /// The handler called [`Context::close`] or [`Context::close_now`], or a
+    /// [`ConnHandle::close`](crate::ConnHandle::close) came.
     Closed,
+    /// The server shut down gracefully: the connection was closed at its first quiet moment.
+    Shutdown,
     /// The decoder rejected the input.
     Decode(CodecError),
     /// The encoder rejected a frame the handler sent.
@@ -143,10 +159,12 @@ pub enum CloseReason {
     WriteTimeout,
     /// Output passed the write limit and the connection was disconnected as too slow.
     Overflow,
-    /// Output could not be flushed before the deadline (shutdown or lingering close).
+    /// Still open at the shutdown deadline.
     Forced,
     /// A read or write failed (for example the peer reset the connection).
     Io(std::io::ErrorKind),
+    /// A handler callback (or the codec) panicked.
+    Panicked,
 }
 
 impl fmt::Display for CloseReason {
@@ -154,6 +172,7 @@ impl fmt::Display for CloseReason {
         match self {
             CloseReason::PeerClosed => f.write_str("peer closed"),
             CloseReason::Closed => f.write_str("closed"),
+            CloseReason::Shutdown => f.write_str("server shutdown"),
             CloseReason::Decode(e) => write!(f, "decode error: {e}"),
             CloseReason::Encode(e) => write!(f, "encode error: {e}"),
             CloseReason::IdleTimeout => f.write_str("idle timeout"),
@@ -162,6 +181,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Overflow => f.write_str("output over the write limit"),
             CloseReason::Forced => f.write_str("closed by force at the deadline"),
             CloseReason::Io(kind) => write!(f, "I/O error: {kind}"),
+            CloseReason::Panicked => f.write_str("handler panicked"),
         }
     }
 }

@@ -8,20 +8,25 @@
 //!   reading, checking and showing them in `config.rs`.
 //! - [`Server`] and [`Running`] (`server.rs`): bind the listeners, start and join the reactors;
 //!   [`run`] (`run.rs`) adds signal handling for a program's `main`.
-//! - The reactor loop (`reactor.rs`) and its parts (`reactor/`): accepting (`accept.rs`),
-//!   serving a connection (`serve.rs`), the mailbox (`deliver.rs`), timeouts (`deadlines.rs`),
-//!   graceful stop (`stop.rs`). A connection's state (`connection.rs`) and output queue
-//!   (`output.rs`), the deadline heap (`timers.rs`), the listener socket (`listener.rs`),
-//!   limits shared across reactors (`limits.rs`).
+//! - The reactor loop (`reactor.rs`) and its parts (`reactor/`): what a thread is handed
+//!   (`setup.rs`), accepting (`accept.rs`), the connection table (`conns.rs`), draining the
+//!   mailboxes (`inbox.rs`), graceful stop (`stop.rs`). What a reactor lends its connections
+//!   (`core.rs`): clock, buffers, run queue, the deadline heap (`timers.rs`), counters.
+//! - A connection (`connection.rs` and `connection/`): its state with one owner, the serve path
+//!   top to bottom (`serve.rs`), closing (`close.rs`), deadlines (`deadlines.rs`), messages
+//!   (`deliver.rs`), the state enums (`life.rs`); its output queue (`output.rs`), its own timers
+//!   (`conn_timers.rs`), socket options (`socket.rs`), limits shared across reactors
+//!   (`limits.rs`), the listener socket (`listener.rs`).
 //! - The user-facing API: [`Handler`] (`handler.rs`), [`Context`] (`context.rs`), [`ConnHandle`]
-//!   (`handle.rs`) backed by each reactor's mailbox (`mailbox.rs`), [`ShutdownHandle`]
+//!   (`handle.rs`) backed by each reactor's mailboxes (`mailbox.rs`), [`ShutdownHandle`]
 //!   (`shutdown.rs`) and [`Stats`] (`stats.rs`).
 //! - Offloading (`offload.rs`): [`Context::offload`] runs CPU-bound jobs on a worker pool
 //!   (`turbine-pool`) and brings results back in request order.
-//! - [`broadcast`] (`broadcast.rs`): one encoded payload to many connections, one mailbox
-//!   message per reactor, stored once (`output.rs` queues it by reference).
-//! - [`TestConnection`] (`test_connection.rs`): a handler and its codec driven in memory, for
-//!   testing a protocol without sockets.
+//! - [`broadcast`] (`broadcast.rs`): one [`Payload`], encoded once, to many connections, one
+//!   mailbox message per reactor, stored once (`output.rs` queues it by reference).
+//! - [`TestConnection`] (`test_connection.rs`): a handler and its codec driven by the same
+//!   connection code over an in-memory socket (`memory_socket.rs`), for testing a protocol
+//!   without a reactor.
 //!
 //! # Guarantees
 //!
@@ -44,7 +49,7 @@
 //! impl Handler for Echo {
 //!     type Codec = LinesCodec;
 //!     fn codec(&mut self, config: &Config) -> LinesCodec {
-//!         LinesCodec::new(config.max_frame)
+//!         LinesCodec::new(config.frame_limits())
 //!     }
 //!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
 //!         ctx.send(line);
@@ -59,13 +64,16 @@
 
 mod broadcast;
 mod config;
+mod conn_timers;
 mod connection;
 mod context;
+mod core;
 mod handle;
 mod handler;
 mod limits;
 mod listener;
 mod mailbox;
+mod memory_socket;
 mod offload;
 mod output;
 mod periodic;
@@ -74,12 +82,14 @@ mod run;
 mod server;
 mod settings;
 mod shutdown;
+mod socket;
 mod stats;
 mod test_connection;
 mod timers;
 
-pub use broadcast::broadcast;
+pub use broadcast::{Payload, broadcast};
 pub use config::ConfigError;
+pub use conn_timers::{MAX_TIMERS, TimerError, TimerId};
 pub use context::Context;
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, Handler, Rejection};

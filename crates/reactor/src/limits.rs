@@ -3,12 +3,61 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Descriptors a server needs besides its connections: per reactor a listener, an epoll
-/// instance, a waker and a spare; plus room for logs, the pool and the program itself (Redis
+use crate::Rejection;
+
+/// The connection caps of one server, shared by its reactors: connections open in all, and per
+/// peer address.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    /// Connections open across all reactors.
+    open: AtomicUsize,
+    /// Most connections open at once (`max_connections`).
+    max_open: usize,
+    /// Most connections from one address (`max_connections_per_ip`); 0 is no limit.
+    per_ip: usize,
+    /// Open connections per address, kept only with a per-address limit.
+    ip_counts: IpCounts,
+}
+
+impl Limits {
+    pub(crate) fn new(max_open: usize, per_ip: usize) -> Self {
+        Limits {
+            open: AtomicUsize::new(0),
+            max_open,
+            per_ip,
+            ip_counts: IpCounts::default(),
+        }
+    }
+
+    /// Counts a new connection from `ip`, or says which cap refuses it.
+    pub(crate) fn admit(&self, ip: IpAddr) -> Result<(), Rejection> {
+        if self.open.fetch_add(1, Ordering::AcqRel) >= self.max_open {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return Err(Rejection::MaxConnections);
+        }
+        if self.per_ip > 0 && !self.ip_counts.try_add(ip, self.per_ip) {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return Err(Rejection::MaxConnectionsPerIp);
+        }
+        Ok(())
+    }
+
+    /// Releases what a connection from `ip` held.
+    pub(crate) fn release(&self, ip: IpAddr) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        if self.per_ip > 0 {
+            self.ip_counts.remove(ip);
+        }
+    }
+}
+
+/// Descriptors a server needs besides its connections: per reactor an epoll instance, a waker,
+/// a spare and a few listeners; plus room for logs, the pool and the program itself (Redis
 /// keeps 32 in reserve).
 pub(crate) fn reserved_descriptors(reactors: usize) -> usize {
-    32 + 4 * reactors
+    32 + 8 * reactors
 }
 
 /// The soft limit on open files of this process, from `/proc/self/limits` (no `unsafe`
@@ -25,15 +74,15 @@ pub(crate) fn open_file_limit() -> Option<usize> {
 }
 
 /// Open connections per peer IP address, across reactors.
-#[derive(Default)]
-pub(crate) struct IpCounts {
+#[derive(Debug, Default)]
+struct IpCounts {
     /// Addresses with at least one open connection.
     counts: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl IpCounts {
     /// Counts one more connection from `ip` unless `limit` are open already.
-    pub(crate) fn try_add(&self, ip: IpAddr, limit: usize) -> bool {
+    fn try_add(&self, ip: IpAddr, limit: usize) -> bool {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let count = counts.entry(ip).or_insert(0);
         if *count >= limit {
@@ -44,7 +93,7 @@ impl IpCounts {
     }
 
     /// Counts one connection from `ip` fewer.
-    pub(crate) fn remove(&self, ip: IpAddr) {
+    fn remove(&self, ip: IpAddr) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(count) = counts.get_mut(&ip) {
             *count -= 1;
@@ -58,6 +107,21 @@ impl IpCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both caps refuse past their limit and free a slot on release.
+    #[test]
+    fn caps() {
+        let limits = Limits::new(3, 2);
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(limits.admit(a), Ok(()));
+        assert_eq!(limits.admit(a), Ok(()));
+        assert_eq!(limits.admit(a), Err(Rejection::MaxConnectionsPerIp));
+        assert_eq!(limits.admit(b), Ok(()));
+        assert_eq!(limits.admit(b), Err(Rejection::MaxConnections));
+        limits.release(a);
+        assert_eq!(limits.admit(b), Ok(()));
+    }
 
     /// Per-IP counts stop at the limit, per address, and free a slot on removal.
     #[test]

@@ -39,8 +39,43 @@ impl Periodic {
                 if catch_unwind(AssertUnwindSafe(|| task(reactor))).is_err() {
                     log::error!("reactor {reactor}: a periodic task panicked");
                 }
-                *due = (*due + *period).max(now);
+                // Next due on the original schedule, strictly after now: a late reactor skips
+                // the runs it missed instead of catching up with a burst.
+                let periods = now.duration_since(*due).as_nanos() / period.as_nanos() + 1;
+                let skip = u64::try_from(period.as_nanos() * periods).unwrap_or(u64::MAX);
+                *due += Duration::from_nanos(skip);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A task 250 ms late at a 100 ms period runs once, then not again until 400 ms: missed
+    /// runs are skipped, the schedule is kept.
+    #[test]
+    fn a_late_task_skips_missed_runs() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&runs);
+        let task: Task = Arc::new(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut periodic = Periodic::new(&[(ms(100), task)], t0);
+        periodic.run_due(t0 + ms(350), 0);
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+        periodic.run_due(t0 + ms(351), 0);
+        assert_eq!(
+            runs.load(Ordering::Relaxed),
+            1,
+            "ran again right after a late run"
+        );
+        assert_eq!(periodic.next_due(), Some(t0 + ms(400)));
+        periodic.run_due(t0 + ms(400), 0);
+        assert_eq!(runs.load(Ordering::Relaxed), 2);
     }
 }

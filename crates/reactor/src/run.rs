@@ -1,5 +1,6 @@
 //! `run`: the whole life of a server program, signals included.
 
+use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use signal_hook::iterator::Signals;
 
 use crate::{Config, ConfigError, Handler, Server, ShutdownHandle};
 
-/// Exit code for a configuration error, as the issue and the README promise.
+/// Exit code for a configuration error, as the README promises: distinct from a failure to run.
 const EXIT_CONFIG: u8 = 2;
 
 /// Runs a server until SIGINT or SIGTERM, the way a program's `main` wants it.
@@ -32,7 +33,7 @@ const EXIT_CONFIG: u8 = 2;
 /// impl Handler for Echo {
 ///     type Codec = LinesCodec;
 ///     fn codec(&mut self, config: &Config) -> LinesCodec {
-///         LinesCodec::new(config.max_frame)
+///         LinesCodec::new(config.frame_limits())
 ///     }
 ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
 ///         ctx.send(line);
@@ -48,11 +49,13 @@ where
     H: Handler,
     F: Fn(SocketAddr) -> H + Send + Sync + 'static,
 {
-    run_with(config, |server| server, factory)
+    run_with(config, Ok, factory)
 }
 
 /// [`run`], with `setup` applied to the bound server before it starts: the place for
-/// [`Server::every`] and anything else a program adds to its server.
+/// [`Server::every`], more listeners ([`Server::listen`]) and anything else a program adds to
+/// its server. An error from `setup` (a listener that cannot bind) is printed and the exit code
+/// is 1.
 ///
 /// # Examples
 ///
@@ -67,7 +70,7 @@ where
 /// impl Handler for Echo {
 ///     type Codec = LinesCodec;
 ///     fn codec(&mut self, config: &Config) -> LinesCodec {
-///         LinesCodec::new(config.max_frame)
+///         LinesCodec::new(config.frame_limits())
 ///     }
 ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
 ///         ctx.send(line);
@@ -77,14 +80,14 @@ where
 /// fn main() -> ExitCode {
 ///     turbine_reactor::run_with(
 ///         Config::from_env(),
-///         |server| server.every(Duration::from_secs(1), |reactor| log::debug!("tick {reactor}")),
+///         |server| Ok(server.every(Duration::from_secs(1), |reactor| log::debug!("tick {reactor}"))),
 ///         |_peer| Echo,
 ///     )
 /// }
 /// ```
 pub fn run_with<H, F>(
     config: Result<Config, ConfigError>,
-    setup: impl FnOnce(Server) -> Server,
+    setup: impl FnOnce(Server) -> io::Result<Server>,
     factory: F,
 ) -> ExitCode
 where
@@ -106,7 +109,13 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let server = setup(server);
+    let server = match setup(server) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("cannot set the server up: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let signals = match Signals::new([SIGINT, SIGTERM]) {
         Ok(signals) => signals,
         Err(e) => {

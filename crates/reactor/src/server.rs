@@ -1,29 +1,42 @@
-//! `Server`: binds one listener per reactor and runs the reactor threads.
+//! `Server`: binds the listeners (one socket per reactor each) and runs the reactor threads.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mio::net::TcpListener;
-use mio::{Interest, Poll, Waker};
+use mio::{Interest, Poll, Token, Waker};
 
-use crate::limits::{self, IpCounts};
-use crate::mailbox::Mailbox;
+use crate::limits::{self, Limits};
+use crate::mailbox::Bell;
 use crate::offload::PoolCell;
 use crate::periodic::Task;
-use crate::reactor::{Env, LISTENER, Parts, Reactor, WAKER};
+use crate::reactor::{Accept, Acceptor, FIRST_LISTENER, Reactor, Setup, WAKER};
 use crate::{Config, Handler, PoolStats, ShutdownHandle, Stats, StatsHandle, listener};
 
-/// A bound server: N listeners on one address, not yet serving.
+/// One address the server listens on: a socket per reactor, and the handler its connections
+/// get.
+struct Listener {
+    /// The bound address (with the port the kernel chose for port 0).
+    addr: SocketAddr,
+    /// One socket per reactor, registered with that reactor's poll.
+    sockets: Vec<TcpListener>,
+    /// Makes its connections; the main listener's is given at `start`.
+    acceptor: Option<Arc<dyn Accept>>,
+}
+
+/// A bound server: listeners on one or more addresses, not yet serving.
 ///
 /// [`bind`](Server::bind) does everything that can fail before any thread starts (validating
-/// the configuration, binding the listeners, creating each reactor's `epoll` instance), so a
-/// program learns of a bad address or a port in use at once. With port 0 the first listener
-/// gets a port from the kernel and the others bind the same one; [`local_addr`](Server::local_addr)
-/// tells which.
+/// the configuration, binding the main listener on `config.addr`, creating each reactor's
+/// `epoll` instance), so a program learns of a bad address or a port in use at once;
+/// [`listen`](Server::listen) adds more listeners, each with its own handler type (a protocol
+/// port and an admin port, say). Every reactor serves every listener, each with its own
+/// SO_REUSEPORT socket; one shutdown stops them all. With port 0 the first socket of a
+/// listener gets a port from the kernel and the others bind the same one;
+/// [`local_addrs`](Server::local_addrs) tells which.
 ///
 /// # Examples
 ///
@@ -56,14 +69,16 @@ use crate::{Config, Handler, PoolStats, ShutdownHandle, Stats, StatsHandle, list
 /// assert_eq!(&reply, b"ping");
 /// drop(client);
 ///
-/// server.shutdown()?; // graceful: flushes, closes, joins the reactor threads
+/// server.shutdown()?; // graceful: drains, closes, joins the reactor threads
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Server {
-    /// The validated configuration, with the address actually bound.
+    /// The validated configuration, with the main listener's address as bound.
     config: Arc<Config>,
-    /// Each reactor's poll instance with its listener registered.
-    reactors: Vec<(Poll, TcpListener, Arc<Waker>)>,
+    /// Each reactor's poll instance (listeners and waker registered) and bell.
+    reactors: Vec<(Poll, Arc<Bell>)>,
+    /// The listeners; the first is the main one, on `config.addr`.
+    listeners: Vec<Listener>,
     /// Stops the server; also held by the signal watcher.
     shutdown: ShutdownHandle,
     /// Each reactor's published counters.
@@ -73,51 +88,149 @@ pub struct Server {
 }
 
 impl Server {
-    /// Validates `config` and binds one listener per reactor.
+    /// Validates `config` and binds the main listener (`config.addr`), one socket per reactor.
     ///
     /// # Errors
     ///
     /// `InvalidInput` for a configuration that [`Config::validate`] refuses; `AddrInUse` if
     /// anything, another copy of this server included, already listens on the address (the
-    /// listeners share the port among themselves only); otherwise the error from `socket`,
+    /// reactors share the port among themselves only); otherwise the error from `socket`,
     /// `bind` or `listen`, or from creating the `epoll` instance.
     pub fn bind(config: Config) -> io::Result<Server> {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        listener::ensure_free(config.addr)?;
         let mut config = config;
         fit_descriptor_budget(&mut config);
         let mut reactors = Vec::with_capacity(config.reactors);
         for _ in 0..config.reactors {
-            let mut listener = listener::bind(config.addr, config.backlog)?;
-            // With port 0 the first bind picks the port; the other reactors must share it.
-            config.addr = listener.local_addr()?;
             let poll = Poll::new()?;
-            poll.registry()
-                .register(&mut listener, LISTENER, Interest::READABLE)?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-            reactors.push((poll, listener, waker));
+            reactors.push((poll, Bell::new(waker)));
         }
-        log::info!("configuration: {config}");
-        log::info!(
-            "listening on {} with {} reactors",
-            config.addr,
-            config.reactors
-        );
-        let wakers = reactors.iter().map(|(_, _, w)| Arc::clone(w)).collect();
-        Ok(Server {
+        let wakers = reactors.iter().map(|(_, bell)| bell.waker()).collect();
+        let mut server = Server {
             shutdown: ShutdownHandle::new(wakers),
             stats: StatsHandle::new(config.reactors),
-            config: Arc::new(config),
             reactors,
+            listeners: Vec::new(),
             periodic: Vec::new(),
-        })
+            config: Arc::new(config),
+        };
+        let addr = server.add_listener(server.config.addr, None)?;
+        Arc::make_mut(&mut server.config).addr = addr;
+        log::info!("configuration: {}", server.config);
+        log::info!(
+            "listening on {addr} with {} reactors",
+            server.config.reactors
+        );
+        Ok(server)
     }
 
-    /// The address the listeners are bound to (with the port the kernel chose for port 0).
+    /// Binds one more listener on `addr`, whose connections get handlers from `factory`: its
+    /// own handler type, on the same reactors as the others, under the same shutdown and the
+    /// same connection caps.
+    ///
+    /// # Errors
+    ///
+    /// As for [`bind`](Server::bind): `AddrInUse` if anything already listens there, or the
+    /// error from `socket`, `bind`, `listen` or registering with a reactor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{BufRead, BufReader, Write};
+    /// use turbine_reactor::{Config, Context, Handler, Server};
+    /// use turbine_codec::LinesCodec;
+    ///
+    /// /// The protocol port: echoes lines.
+    /// struct Echo;
+    /// /// The admin port: answers `conns` with the connections open on its reactor.
+    /// struct Admin;
+    ///
+    /// impl Handler for Echo {
+    ///     type Codec = LinesCodec;
+    ///     fn codec(&mut self, config: &Config) -> LinesCodec {
+    ///         LinesCodec::new(config.frame_limits())
+    ///     }
+    ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+    ///         ctx.send(line);
+    ///     }
+    /// }
+    ///
+    /// impl Handler for Admin {
+    ///     type Codec = LinesCodec;
+    ///     fn codec(&mut self, config: &Config) -> LinesCodec {
+    ///         LinesCodec::new(config.frame_limits())
+    ///     }
+    ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+    ///         match line.as_str() {
+    ///             "ping" => ctx.send("pong"),
+    ///             _ => ctx.send("unknown"),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let config = Config::new().addr("127.0.0.1:0".parse().unwrap()).reactors(1);
+    /// let server = Server::bind(config)?
+    ///     .listen("127.0.0.1:0".parse().unwrap(), |_peer| Admin)?;
+    /// let [_, admin] = server.local_addrs()[..] else { unreachable!() };
+    /// let running = server.start(|_peer| Echo)?;
+    ///
+    /// let mut client = std::net::TcpStream::connect(admin)?;
+    /// client.write_all(b"ping\n")?;
+    /// let mut reply = String::new();
+    /// BufReader::new(&client).read_line(&mut reply)?;
+    /// assert_eq!(reply, "pong\n");
+    /// drop(client);
+    /// running.shutdown()?; // stops both listeners
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn listen<H, F>(mut self, addr: SocketAddr, factory: F) -> io::Result<Server>
+    where
+        H: Handler,
+        F: Fn(SocketAddr) -> H + Send + Sync + 'static,
+    {
+        let acceptor: Arc<dyn Accept> = Arc::new(Acceptor::new(factory));
+        let addr = self.add_listener(addr, Some(acceptor))?;
+        log::info!("also listening on {addr}");
+        Ok(self)
+    }
+
+    /// Binds a listener's socket on every reactor and registers them; returns the address.
+    fn add_listener(
+        &mut self,
+        addr: SocketAddr,
+        acceptor: Option<Arc<dyn Accept>>,
+    ) -> io::Result<SocketAddr> {
+        listener::ensure_free(addr)?;
+        let token = Token(FIRST_LISTENER + self.listeners.len());
+        let mut bound = addr;
+        let mut sockets = Vec::with_capacity(self.reactors.len());
+        for (poll, _) in &self.reactors {
+            let mut socket = listener::bind(bound, self.config.backlog)?;
+            // With port 0 the first bind picks the port; the other reactors must share it.
+            bound = socket.local_addr()?;
+            poll.registry()
+                .register(&mut socket, token, Interest::READABLE)?;
+            sockets.push(socket);
+        }
+        self.listeners.push(Listener {
+            addr: bound,
+            sockets,
+            acceptor,
+        });
+        Ok(bound)
+    }
+
+    /// The main listener's address (with the port the kernel chose for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.config.addr
+    }
+
+    /// Every listener's address, the main one first, then in the order they were added.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|l| l.addr).collect()
     }
 
     /// The configuration in force.
@@ -161,50 +274,61 @@ impl Server {
 
     /// Starts the reactor threads (`turbine-reactor-0`, ...) and returns at once.
     ///
-    /// `factory` is called on a reactor thread for each accepted connection, with the peer's
-    /// address, and returns that connection's handler.
+    /// `factory` is called on a reactor thread for each connection the main listener accepts,
+    /// with the peer's address, and returns that connection's handler.
     ///
     /// # Errors
     ///
     /// A thread could not be spawned; the threads already started are shut down.
-    pub fn start<H, F>(self, factory: F) -> io::Result<Running>
+    pub fn start<H, F>(mut self, factory: F) -> io::Result<Running>
     where
         H: Handler,
         F: Fn(SocketAddr) -> H + Send + Sync + 'static,
     {
-        let factory = Arc::new(factory);
+        self.listeners[0].acceptor = Some(Arc::new(Acceptor::new(factory)));
         let pool = PoolCell::new(self.config.pool_config());
-        let open_total = Arc::new(AtomicUsize::new(0));
-        let ip_counts = Arc::new(IpCounts::default());
+        let limits = Arc::new(Limits::new(
+            self.config.max_connections,
+            self.config.max_connections_per_ip,
+        ));
         let cores = if self.config.pin_cores {
             core_affinity::get_core_ids().unwrap_or_default()
         } else {
             Vec::new()
         };
         let mut running = Running {
-            local_addr: self.config.addr,
+            local_addrs: self.local_addrs(),
             shutdown: self.shutdown.clone(),
             stats: self.stats.clone(),
             pool: Arc::clone(&pool),
             threads: Vec::new(),
         };
-        for (index, (poll, listener, waker)) in self.reactors.into_iter().enumerate() {
-            let (mailbox, inbox) = Mailbox::new(waker);
-            let parts = Parts {
+        let mut sockets: Vec<_> = self
+            .listeners
+            .iter_mut()
+            .map(|l| std::mem::take(&mut l.sockets).into_iter())
+            .collect();
+        for (index, (poll, bell)) in self.reactors.into_iter().enumerate() {
+            let listeners = self
+                .listeners
+                .iter()
+                .zip(&mut sockets)
+                .map(|(listener, sockets)| {
+                    let socket = sockets.next().expect("one socket per reactor");
+                    let acceptor = listener.acceptor.clone().expect("every listener has one");
+                    (socket, acceptor)
+                })
+                .collect();
+            let setup = Setup {
+                index,
                 poll,
-                listener,
-                env: Env {
-                    index,
-                    mailbox,
-                    config: Arc::clone(&self.config),
-                    pool: Arc::clone(&pool),
-                },
-                inbox,
-                factory: Arc::clone(&factory),
+                listeners,
+                bell,
+                config: Arc::clone(&self.config),
+                pool: Arc::clone(&pool),
+                limits: Arc::clone(&limits),
                 stats: self.stats.clone(),
                 shutdown: self.shutdown.clone(),
-                open_total: Arc::clone(&open_total),
-                ip_counts: Arc::clone(&ip_counts),
                 periodic: self.periodic.clone(),
             };
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
@@ -216,7 +340,7 @@ impl Server {
                             log::warn!("reactor {index}: could not pin to core {}", core.id);
                         }
                     }
-                    Reactor::new(parts).run()
+                    Reactor::new(setup).run()
                 });
             match thread {
                 Ok(thread) => running.threads.push(thread),
@@ -244,6 +368,7 @@ impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("config", &self.config)
+            .field("listeners", &self.local_addrs())
             .finish()
     }
 }
@@ -253,8 +378,8 @@ impl std::fmt::Debug for Server {
 /// Dropping it shuts the server down gracefully and waits for the reactor threads, so a test
 /// that panics midway still stops its server.
 pub struct Running {
-    /// Where the listeners are bound.
-    local_addr: SocketAddr,
+    /// Where the listeners are bound, the main one first.
+    local_addrs: Vec<SocketAddr>,
     /// Stops the reactors.
     shutdown: ShutdownHandle,
     /// Reads their stats.
@@ -266,9 +391,14 @@ pub struct Running {
 }
 
 impl Running {
-    /// The address the server listens on.
+    /// The main listener's address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs[0]
+    }
+
+    /// Every listener's address, the main one first, then in the order they were added.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// Every reactor's counters now.
@@ -343,7 +473,7 @@ impl Drop for Running {
 impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Running")
-            .field("local_addr", &self.local_addr)
+            .field("local_addrs", &self.local_addrs)
             .field("reactors", &self.threads.len())
             .finish()
     }

@@ -1,5 +1,6 @@
-//! `TestConnection`: a handler and its codec driven with in-memory bytes, no socket.
+//! `TestConnection`: a handler and its codec driven over an in-memory socket, no reactor.
 
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,24 +9,41 @@ use crossbeam_channel::Receiver;
 use mio::{Poll, Token, Waker};
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
-use crate::connection::{self, ConnIo, Phase};
-use crate::mailbox::{Mailbox, Message};
-use crate::offload::{self, PoolCell};
-use crate::reactor::Env;
-use crate::{CloseReason, Config, ConnHandle, ConnId, Context, FrameOut, Handler, ReactorStats};
+use crate::connection::{Connection, Readiness, Step};
+use crate::core::Core;
+use crate::mailbox::{Bell, Mailboxes, Message};
+use crate::memory_socket::MemorySocket;
+use crate::offload::PoolCell;
+use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler, ReactorStats};
 
-/// Drives one handler and its codec the way a reactor does, with bytes pushed in by a test.
+/// Drives one handler and its codec exactly as a reactor does, over an in-memory socket whose
+/// other end is the test.
 ///
-/// Input can be pushed in any chunking; each [`push`](TestConnection::push) is handled like one
-/// read (every complete frame goes to the handler, in order). Output is what the handler's
-/// encoder produced, read as bytes or decoded back into frames. Frames sent through a
-/// [`ConnHandle`] arrive when [`deliver`](TestConnection::deliver) (or
-/// [`take_output`](TestConnection::take_output)) runs, as from a reactor's mailbox. Closing
-/// behaves as on a socket: a close, a fatal decode error or the peer's end of stream stops
-/// frame delivery, and [`close_reason`](TestConnection::close_reason) says why.
+/// It is the reactor's own connection code, not a model of it: the same reads and decoding,
+/// the same watermarks, write limit and output accounting, the same closing, lingering and
+/// timeouts, the same handling of handle frames, broadcasts and offloaded results. So a handle
+/// send past the write limit fails here as on a socket, a closing connection skips broadcasts
+/// here as there, and a panic in the handler closes the connection with
+/// [`CloseReason::Panicked`] (it is also printed by the panic hook).
 ///
-/// The connection is reported as reactor 0, slot 0, generation 0, peer `127.0.0.1:49152`.
-/// Panics in the handler are not caught: a test sees them as they are.
+/// - Input: each [`push`](TestConnection::push) is what the peer sent; the connection reads it
+///   as from a socket (one read per push, unless a push is larger than `TURBINE_READ_BUFFER`).
+///   [`push_eof`](TestConnection::push_eof) is the peer's FIN.
+/// - Output: [`take_output`](TestConnection::take_output) reads what the connection wrote, as
+///   bytes; [`take_frames`](TestConnection::take_frames) decodes it with a client's decoder. By
+///   default the peer takes any amount of unread output; [`set_peer_window`](Self::set_peer_window)
+///   bounds it like a socket buffer, so output piles up in the connection until the test reads.
+/// - Messages: frames sent through a [`ConnHandle`], broadcasts and offloaded results arrive
+///   when [`deliver`](TestConnection::deliver) (or `take_output`) runs, as from a reactor's
+///   mailbox; [`finish_offloads`](TestConnection::finish_offloads) waits for jobs.
+/// - Time: the connection's clock stands still unless [`advance`](TestConnection::advance)
+///   moves it; timeouts and [`Context::set_timer`](crate::Context::set_timer) timers fire then.
+/// - Closing: [`close_reason`](TestConnection::close_reason) says why once our side has sent
+///   its FIN. The in-memory peer answers our FIN with its own, as a client that reads to the end
+///   does, so `on_close` follows at once.
+///
+/// The connection is reported as reactor 0 with a process-unique [`ConnId`], peer
+/// `127.0.0.1:49152`.
 ///
 /// # Examples
 ///
@@ -38,7 +56,7 @@ use crate::{CloseReason, Config, ConnHandle, ConnId, Context, FrameOut, Handler,
 /// impl Handler for Greeter {
 ///     type Codec = LinesCodec;
 ///     fn codec(&mut self, config: &Config) -> LinesCodec {
-///         LinesCodec::new(config.max_frame)
+///         LinesCodec::new(config.frame_limits())
 ///     }
 ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, name: String) {
 ///         if name == "bye" {
@@ -56,20 +74,14 @@ use crate::{CloseReason, Config, ConnHandle, ConnId, Context, FrameOut, Handler,
 /// assert_eq!(conn.close_reason(), Some(&CloseReason::Closed));
 /// ```
 pub struct TestConnection<H: Handler> {
-    /// The handler under test.
-    handler: H,
-    /// Codec, input and output buffers, as on a real connection.
-    io: ConnIo<H>,
-    /// Configuration and the mailbox that handles post to.
-    env: Env<H>,
-    /// Counters, as a reactor keeps them.
-    stats: ReactorStats,
-    /// What handles posted, not yet delivered.
+    /// The connection, over the in-memory socket.
+    conn: Connection<H, MemorySocket>,
+    /// What a reactor would lend it: clock, buffers, timers, counters, mailboxes.
+    core: Core,
+    /// What handles and jobs posted, not yet delivered.
     inbox: Receiver<Message<FrameOut<H>>>,
     /// Owns the waker's epoll instance; nothing polls it.
     _poll: Poll,
-    /// Set once the connection has closed, with the reason.
-    closed: Option<CloseReason>,
     /// Output taken by `take_frames` that did not make a whole frame yet.
     unread_output: ReadBuf,
 }
@@ -85,8 +97,8 @@ impl<H: Handler> TestConnection<H> {
         TestConnection::with_config(handler, Config::new())
     }
 
-    /// Like [`new`](TestConnection::new) with a configuration (its `max_frame` goes to the
-    /// codec, its write limit to handles).
+    /// Like [`new`](TestConnection::new) with a configuration: its frame limits go to the
+    /// codec, its watermarks, write limit and timeouts apply as on a socket.
     ///
     /// # Panics
     ///
@@ -95,84 +107,92 @@ impl<H: Handler> TestConnection<H> {
         let poll = Poll::new().expect("TestConnection: cannot create an epoll instance");
         let waker =
             Waker::new(poll.registry(), Token(0)).expect("TestConnection: cannot create a waker");
-        let (mailbox, inbox) = Mailbox::new(Arc::new(waker));
-        let codec = handler.codec(&config);
-        let id = ConnId {
-            reactor: 0,
-            key: 0,
-            generation: 0,
-        };
+        let pool = PoolCell::new(config.pool_config());
+        let mut core = Core::new(
+            0,
+            Arc::new(config),
+            pool,
+            Mailboxes::new(Bell::new(Arc::new(waker))),
+        );
+        let inbox = core.mailboxes().inbox::<H>();
+        let codec = handler.codec(core.config());
+        let id = ConnId::new(0, 0, core.next_serial());
         let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 49152));
-        let mut conn = TestConnection {
-            handler,
-            io: ConnIo::new(id, peer, codec, Instant::now()),
-            env: Env {
-                index: 0,
-                mailbox,
-                pool: PoolCell::new(config.pool_config()),
-                config: Arc::new(config),
-            },
-            stats: ReactorStats::default(),
+        let conn = Connection::new(handler, codec, MemorySocket::default(), id, peer);
+        let mut test = TestConnection {
+            conn,
+            core,
             inbox,
             _poll: poll,
-            closed: None,
             unread_output: ReadBuf::new(),
         };
-        conn.stats.accepted = 1;
-        conn.stats.open = 1;
-        conn.callback(|h, ctx| h.on_open(ctx));
-        conn
+        test.step(|conn, core| conn.open(core));
+        test
     }
 
-    /// Hands `bytes` to the connection as one read: every complete frame they finish goes to
-    /// the handler. Ignored once the connection is closing, as a reactor discards such input.
+    /// The peer sends `bytes`: the connection reads them and hands every frame they complete to
+    /// the handler. Once it is closing, they are read and discarded, as on a socket.
     pub fn push(&mut self, bytes: &[u8]) {
-        self.read(bytes, false);
+        self.conn.socket_mut().push_input(bytes);
+        self.step(|conn, core| conn.ready(core, Readiness::READABLE));
     }
 
     /// The peer closes its side: what is left is decoded to the end (a truncated frame is a
-    /// decode error), then the connection closes.
+    /// decode error), replies go out, then the connection closes.
     pub fn push_eof(&mut self) {
-        self.read(&[], true);
-        self.io.begin_close(CloseReason::PeerClosed);
-        self.settle();
+        self.conn.socket_mut().close_input();
+        self.step(|conn, core| conn.ready(core, Readiness::FIN));
     }
 
-    /// Starts a graceful server shutdown for this connection: calls [`Handler::on_shutdown`].
+    /// Starts a graceful server shutdown for this connection: calls [`Handler::on_shutdown`],
+    /// then the connection closes at its first quiet moment.
     pub fn shutdown(&mut self) {
-        if self.io.phase == Phase::Open {
-            self.callback(|h, ctx| h.on_shutdown(ctx));
+        self.step(|conn, core| conn.shutdown(core));
+    }
+
+    /// Moves the connection's clock forward by `by`: timeouts and handler timers due by then
+    /// fire, in time order.
+    pub fn advance(&mut self, by: Duration) {
+        let now = self.core.now() + by;
+        self.core.set_now(now);
+        while let Some((at, _key, serial)) = self.core.timers().pop_due(now) {
+            if serial == self.conn.id().serial() {
+                self.step(|conn, core| conn.deadline(core, at));
+            }
         }
     }
 
-    /// A handle to this connection, as [`Context::handle`] gives one.
+    /// Bounds how much unread output the peer takes before the connection's writes block, as a
+    /// socket buffer does (`None`, the default, for no bound). Output past it waits in the
+    /// connection, counts against the watermarks and the write limit, and is written when the
+    /// test reads with [`take_output`](TestConnection::take_output).
+    pub fn set_peer_window(&mut self, bytes: Option<usize>) {
+        self.conn.socket_mut().set_window(bytes);
+        // A socket that takes writes again says so with a writable event.
+        self.step(|conn, core| conn.ready(core, Readiness::WRITABLE));
+    }
+
+    /// A handle to this connection, as [`Context::handle`](crate::Context::handle) gives one.
     pub fn handle(&mut self) -> ConnHandle<FrameOut<H>> {
-        let Self {
-            handler: _,
-            io,
-            env,
-            stats,
-            ..
-        } = self;
-        Context { io, env, stats }.handle()
+        self.conn.handle(&mut self.core)
     }
 
-    /// Encodes the frames sent through handles so far, as a reactor does when it drains its
-    /// mailbox; returns how many were delivered (frames arriving after the close are dropped).
+    /// Applies what was sent through handles (and broadcasts, and job results) so far, as a
+    /// reactor does when it drains its mailbox; returns how many were taken (a closing
+    /// connection takes none).
     pub fn deliver(&mut self) -> usize {
-        let mut delivered = 0;
+        let mut taken = 0;
         while let Ok(msg) = self.inbox.try_recv() {
-            delivered += usize::from(self.receive(msg));
+            taken += self.receive(msg);
         }
-        self.settle();
-        delivered
+        taken
     }
 
-    /// Waits until every offloaded job has been answered (or `timeout` has passed), delivering
+    /// Waits until every offloaded job has been answered (or `timeout` has passed), applying
     /// results and handle frames as they arrive; returns whether none is pending.
     pub fn finish_offloads(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        while !self.io.offloads.is_empty() {
+        while self.conn.pending_offloads() > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.inbox.recv_timeout(left) {
                 Ok(msg) => {
@@ -182,49 +202,24 @@ impl<H: Handler> TestConnection<H> {
             }
         }
         self.deliver();
-        self.io.offloads.is_empty()
+        self.conn.pending_offloads() == 0
     }
 
-    /// Handles one mailbox message as a reactor would; returns whether it produced anything.
-    fn receive(&mut self, msg: Message<FrameOut<H>>) -> bool {
-        if self.closed.is_some() {
-            return false; // the connection is gone: frames and results are dropped
-        }
-        match msg {
-            Message::Send { frame, .. } => {
-                if let Some(shared) = &self.io.shared {
-                    shared
-                        .in_flight
-                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                }
-                self.io.encode(frame, &mut self.stats);
-            }
-            Message::Broadcast { payload, .. } => {
-                if self.io.pending_output() + payload.len() > self.env.config.write_limit {
-                    self.callback(|h, ctx| h.on_overflow(ctx));
-                } else {
-                    self.io.output.push_shared(payload);
-                    self.stats.frames_out += 1;
-                }
-            }
-            Message::Offloaded { seq, outcome, .. } => {
-                let Some(front_seq) = self.io.offloads.front().map(|p| p.seq) else {
-                    return false;
-                };
-                if let Some(pending) = self.io.offloads.get_mut((seq - front_seq) as usize) {
-                    pending.outcome = Some(outcome);
-                }
-                self.callback(offload::complete);
-            }
-        }
-        true
-    }
-
-    /// Everything written since the last call, after delivering frames sent through handles.
+    /// Everything the connection wrote since the last call, after delivering messages. Reading
+    /// makes room in the peer's window, so output that waited for it is written and returned
+    /// too.
     pub fn take_output(&mut self) -> Vec<u8> {
         self.deliver();
-        let output = self.io.output.take_bytes();
-        self.stats.bytes_out += output.len() as u64;
+        let mut output = self.conn.socket_mut().take_output();
+        while self.conn.pending_output() > 0 && !self.conn.is_closed() {
+            // The peer made room: the socket takes writes again.
+            self.step(|conn, core| conn.ready(core, Readiness::WRITABLE));
+            let taken = self.conn.socket_mut().take_output();
+            if taken.is_empty() {
+                break; // what is left waits for offloaded jobs, or the window is closed
+            }
+            output.extend_from_slice(&taken);
+        }
         output
     }
 
@@ -245,91 +240,85 @@ impl<H: Handler> TestConnection<H> {
         Ok(frames)
     }
 
-    /// Why the connection closed, once it has.
-    pub fn close_reason(&self) -> Option<&CloseReason> {
-        self.closed.as_ref()
+    /// Output bytes waiting in the connection (not yet written to the peer's window).
+    pub fn output_len(&self) -> usize {
+        self.conn.pending_output()
     }
 
-    /// Whether the connection has closed.
+    /// Why the connection closed, once our side has (its FIN sent, or gone).
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.conn.close_reason()
+    }
+
+    /// Whether the connection has closed (our side done; see
+    /// [`close_reason`](TestConnection::close_reason)).
     pub fn is_closed(&self) -> bool {
-        self.closed.is_some()
+        self.conn.close_reason().is_some()
     }
 
     /// Counters as a reactor would keep them for this one connection.
     pub fn stats(&self) -> ReactorStats {
-        self.stats
+        *self.core.stats()
     }
 
     /// The handler, to inspect its state.
     pub fn handler(&self) -> &H {
-        &self.handler
+        self.conn.handler()
     }
 
     /// The handler, to change its state.
     pub fn handler_mut(&mut self) -> &mut H {
-        &mut self.handler
+        self.conn.handler_mut()
     }
 
-    /// One read of `bytes` (or the end of stream), decoded and dispatched.
-    fn read(&mut self, bytes: &[u8], eof: bool) {
-        if self.io.phase != Phase::Open {
+    /// Applies one mailbox message as a reactor would; returns how many letters the
+    /// connection took.
+    fn receive(&mut self, msg: Message<FrameOut<H>>) -> usize {
+        let serial = self.conn.id().serial();
+        let mut letters = Vec::new();
+        msg.open(|_key, to, letter| {
+            if to == serial {
+                letters.push(letter);
+            }
+        });
+        let mut taken = 0;
+        for letter in letters {
+            taken += usize::from(self.conn.takes_messages());
+            self.step(|conn, core| conn.deliver(core, letter));
+        }
+        taken
+    }
+
+    /// One step of the connection, then what a reactor would do next: serve it while it is
+    /// queued; and as the peer, answer our FIN with ours.
+    fn step(&mut self, f: impl FnOnce(&mut Connection<H, MemorySocket>, &mut Core) -> Step) {
+        if self.conn.is_closed() {
             return;
         }
-        self.stats.bytes_in += bytes.len() as u64;
-        self.io.peer_eof |= eof;
-        let mut input = std::mem::take(&mut self.io.input);
-        input.extend_from_slice(bytes);
-        let Self {
-            handler,
-            io,
-            env,
-            stats,
-            ..
-        } = self;
-        connection::dispatch(handler, io, &mut input, eof, env, stats);
-        self.io.input = input;
-        self.settle();
-    }
-
-    /// Runs one callback with a context.
-    fn callback(&mut self, f: impl FnOnce(&mut H, &mut Context<'_, H>)) {
-        let Self {
-            handler,
-            io,
-            env,
-            stats,
-            ..
-        } = self;
-        f(handler, &mut Context { io, env, stats });
-        self.settle();
-    }
-
-    /// Completes a close the way a reactor does once output is flushed (here output counts as
-    /// flushed at once: the test reads it with `take_output`).
-    fn settle(&mut self) {
-        // A closing connection still answers its pending jobs first, as on a socket.
-        if self.closed.is_some() || self.io.phase == Phase::Open || !self.io.offloads.is_empty() {
-            return;
+        let mut step = f(&mut self.conn, &mut self.core);
+        while step == Step::Open {
+            if self.core.dequeue().is_some() {
+                step = self.conn.serve(&mut self.core);
+            } else if self.conn.socket_mut().is_output_closed()
+                && !self.conn.socket_mut().is_input_closed()
+            {
+                self.conn.socket_mut().close_input();
+                step = self.conn.ready(&mut self.core, Readiness::FIN);
+            } else {
+                break;
+            }
         }
-        self.io.phase = Phase::Lingering;
-        let reason = self.io.close_reason.take().unwrap_or(CloseReason::Closed);
-        if let Some(shared) = &self.io.shared {
-            shared
-                .closed
-                .store(true, std::sync::atomic::Ordering::Release);
-        }
-        self.stats.open = 0;
-        self.stats.closed = 1;
-        self.handler.on_close(reason.clone());
-        self.closed = Some(reason);
+        // Whatever was queued is served (or moot once closed).
+        while self.core.dequeue().is_some() {}
     }
 }
 
-impl<H: Handler> std::fmt::Debug for TestConnection<H> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<H: Handler> fmt::Debug for TestConnection<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestConnection")
-            .field("output_len", &self.io.pending_output())
-            .field("closed", &self.closed)
+            .field("id", &self.conn.id())
+            .field("output_len", &self.conn.pending_output())
+            .field("close_reason", &self.conn.close_reason())
             .finish()
     }
 }

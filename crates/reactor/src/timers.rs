@@ -4,38 +4,28 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-/// What a deadline is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum TimerKind {
-    /// Check the idle timeout (re-armed from the last input while the connection is active).
-    Idle,
-    /// End a lingering close.
-    Linger,
-    /// Check the age of an unfinished frame.
-    Frame,
-    /// Check that pending output is moving.
-    Write,
-}
+/// One scheduled look at a connection: when, slab key, serial.
+type Entry = Reverse<(Instant, usize, u64)>;
 
-/// One scheduled check.
-type Entry = Reverse<(Instant, usize, u64, TimerKind)>;
-
-/// Deadlines for the connections of one reactor.
+/// When to look at which connection again.
 ///
-/// Entries are never removed early: when one fires, the reactor checks whether the connection
-/// (same slot *and* generation) is still there and still due, and re-arms it if not. A
-/// connection has at most one entry of each kind, so the heap stays as small as the number of
-/// connections with a timeout, and an active connection costs no heap operation per read.
+/// A connection keeps one entry here for its earliest deadline (idle, frame, write, linger,
+/// its own timers...), and decides itself what is due when the entry fires: the heap holds
+/// times, the connection holds the reasons. Entries are never removed early: a deadline that
+/// moves later leaves its entry to fire early and be re-armed, one that moves earlier adds an
+/// entry and leaves the old one to fire as a no-op. So the heap stays about as large as the
+/// number of connections with a deadline, and an active connection, whose idle deadline moves
+/// with every read, costs no heap operation per read.
 #[derive(Default)]
 pub(crate) struct Timers {
-    /// Earliest deadline first.
+    /// Earliest first.
     heap: BinaryHeap<Entry>,
 }
 
 impl Timers {
-    /// Schedules a check of connection `key`/`generation` at `at`.
-    pub(crate) fn schedule(&mut self, at: Instant, key: usize, generation: u64, kind: TimerKind) {
-        self.heap.push(Reverse((at, key, generation, kind)));
+    /// Schedules a look at connection `key`/`serial` at `at`.
+    pub(crate) fn schedule(&mut self, at: Instant, key: usize, serial: u64) {
+        self.heap.push(Reverse((at, key, serial)));
     }
 
     /// The earliest deadline, if any.
@@ -43,13 +33,10 @@ impl Timers {
         self.heap.peek().map(|Reverse((at, ..))| *at)
     }
 
-    /// Removes and returns one entry that is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(usize, u64, TimerKind)> {
+    /// Removes and returns one entry due at `now`: its time, key and serial.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, usize, u64)> {
         match self.heap.peek() {
-            Some(Reverse((at, ..))) if *at <= now => {
-                let Reverse((_, key, generation, kind)) = self.heap.pop()?;
-                Some((key, generation, kind))
-            }
+            Some(Reverse((at, ..))) if *at <= now => self.heap.pop().map(|Reverse(entry)| entry),
             _ => None,
         }
     }

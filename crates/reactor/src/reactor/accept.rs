@@ -1,71 +1,178 @@
-//! Accepting: new connections, the connection caps, and running out of descriptors.
+//! Accepting: a listener's new connections, the connection caps, running out of descriptors.
 
 use std::io::{self, Write};
+use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
-use mio::{Interest, Token};
+use mio::{Interest, Registry, Token};
 
-use super::{ACCEPT_BACKOFF, ACCEPTS_PER_TURN, FIRST_CONN, Reactor};
-use crate::connection::{ConnIo, Connection};
-use crate::timers::TimerKind;
-use crate::{ConnId, Handler, Rejection};
+use super::Reactor;
+use crate::connection::{Conn, Connection};
+use crate::core::Core;
+use crate::{ConnId, Handler, Rejection, socket};
 
-impl<H, F> Reactor<H, F>
+/// Connections accepted per listener per turn before the reactor serves the others.
+const ACCEPTS_PER_TURN: usize = 64;
+/// First and longest wait before retrying `accept` after running out of descriptors.
+pub(super) const BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(10), Duration::from_secs(1));
+
+/// Makes a connection for each socket one listener accepts: that listener's handler type,
+/// erased so one reactor can serve several listeners.
+pub(crate) trait Accept: Send + Sync {
+    /// The handler and codec for a new connection from `peer`; `None` if the factory panicked.
+    fn connection(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        id: ConnId,
+        core: &Core,
+    ) -> Option<Box<dyn Conn>>;
+
+    /// What the handler type writes to a connection refused at accept.
+    fn rejection(&self, reason: Rejection) -> Option<Vec<u8>>;
+}
+
+/// The [`Accept`] of handler `H`, made by factory `F`.
+pub(crate) struct Acceptor<H, F> {
+    /// Makes a handler for each accepted connection, with the peer's address.
+    factory: F,
+    /// The handler type.
+    handler: PhantomData<fn() -> H>,
+}
+
+impl<H, F> Acceptor<H, F> {
+    pub(crate) fn new(factory: F) -> Self {
+        Acceptor {
+            factory,
+            handler: PhantomData,
+        }
+    }
+}
+
+impl<H, F> Accept for Acceptor<H, F>
 where
     H: Handler,
-    F: Fn(std::net::SocketAddr) -> H,
+    F: Fn(SocketAddr) -> H + Send + Sync,
 {
-    pub(super) fn accept(&mut self) {
-        self.accept_more = false;
+    fn connection(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        id: ConnId,
+        core: &Core,
+    ) -> Option<Box<dyn Conn>> {
+        let config = core.config();
+        let made = catch_unwind(AssertUnwindSafe(|| {
+            let mut handler = (self.factory)(peer);
+            let codec = handler.codec(config);
+            (handler, codec)
+        }));
+        let (handler, codec) = made.ok()?;
+        Some(Box::new(Connection::new(handler, codec, stream, id, peer)))
+    }
+
+    fn rejection(&self, reason: Rejection) -> Option<Vec<u8>> {
+        H::rejection(reason)
+    }
+}
+
+/// A reactor's socket of one listener.
+pub(crate) struct Listening {
+    /// The socket; `None` once shutdown has begun.
+    socket: Option<TcpListener>,
+    /// Makes connections of the listener's handler type.
+    acceptor: Arc<dyn Accept>,
+    /// The accept budget ran out with connections possibly waiting.
+    pub(super) more: bool,
+}
+
+impl Listening {
+    pub(super) fn new(socket: TcpListener, acceptor: Arc<dyn Accept>) -> Self {
+        Listening {
+            socket: Some(socket),
+            acceptor,
+            more: false,
+        }
+    }
+
+    /// Stops listening: the socket is deregistered and closed.
+    pub(super) fn close(&mut self, registry: &Registry) {
+        if let Some(mut socket) = self.socket.take() {
+            let _ = registry.deregister(&mut socket);
+        }
+        self.more = false;
+    }
+}
+
+impl Reactor {
+    /// Accepts on every listener whose budget ran out last turn.
+    pub(super) fn accept_more(&mut self) {
+        for index in 0..self.listeners.len() {
+            if self.listeners[index].more {
+                self.accept(index);
+            }
+        }
+    }
+
+    /// Accepts up to a turn's budget of connections on listener `index`.
+    pub(super) fn accept(&mut self, index: usize) {
+        let listening = &mut self.listeners[index];
+        listening.more = false;
         if self.accept_retry.is_some() {
             return; // backing off; the retry timer calls again
         }
-        let Some(listener) = self.listener.take() else {
+        let Some(socket) = listening.socket.take() else {
             return;
         };
+        let acceptor = Arc::clone(&listening.acceptor);
+        let mut more = true;
         for _ in 0..ACCEPTS_PER_TURN {
-            match listener.accept() {
+            match socket.accept() {
                 Ok((stream, peer)) => {
-                    self.accept_delay = ACCEPT_BACKOFF.0;
-                    self.admit(stream, peer);
+                    self.accept_delay = BACKOFF.0;
+                    self.admit(&*acceptor, stream, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // The backlog is empty: whatever ran out of descriptors has passed.
-                    self.accept_delay = ACCEPT_BACKOFF.0;
-                    self.listener = Some(listener);
-                    return;
+                    self.accept_delay = BACKOFF.0;
+                    more = false;
+                    break;
                 }
                 Err(e) if out_of_descriptors(&e) => {
                     // The connection stays in the backlog and edge triggering will not report
                     // it again: retry on a timer, backing off, instead of spinning. Meanwhile
                     // the spare descriptor lets us close what waits in the backlog, so those
                     // clients see a prompt close instead of hanging.
-                    let shed = self.shed_backlog(&listener);
+                    let shed = self.shed_backlog(&socket);
                     log::warn!(
                         "reactor {}: accept failed ({e}); closed {shed} waiting connections; \
                          retrying in {:?}",
-                        self.env.index,
+                        self.core.index(),
                         self.accept_delay
                     );
-                    self.accept_retry = Some(self.now + self.accept_delay);
-                    self.accept_delay = (self.accept_delay * 2).min(ACCEPT_BACKOFF.1);
-                    self.listener = Some(listener);
-                    return;
+                    self.accept_retry = Some(self.core.now() + self.accept_delay);
+                    self.accept_delay = (self.accept_delay * 2).min(BACKOFF.1);
+                    more = false;
+                    break;
                 }
                 // Errors about one connection (aborted before accept, refused by a firewall
                 // rule...) do not stop the others.
-                Err(e) => log::debug!("reactor {}: accept: {e}", self.env.index),
+                Err(e) => log::debug!("reactor {}: accept: {e}", self.core.index()),
             }
         }
-        self.listener = Some(listener);
-        self.accept_more = true;
+        let listening = &mut self.listeners[index];
+        listening.socket = Some(socket);
+        listening.more = more;
     }
 
     /// Out of descriptors: frees the spare one, accepts and closes what waits in the backlog
     /// (up to a turn's budget), and takes the spare back. Returns how many were closed.
-    pub(super) fn shed_backlog(&mut self, listener: &TcpListener) -> usize {
+    fn shed_backlog(&mut self, listener: &TcpListener) -> usize {
         let Some(spare) = self.spare_fd.take() else {
             return 0;
         };
@@ -73,10 +180,10 @@ where
         let mut shed = 0;
         while shed < ACCEPTS_PER_TURN {
             match listener.accept() {
-                Ok((stream, peer)) => {
+                Ok((stream, _peer)) => {
                     shed += 1;
-                    self.stats.rejected += 1;
-                    drop((stream, peer));
+                    self.core.stats_mut().rejected += 1;
+                    drop(stream);
                 }
                 Err(_) => break,
             }
@@ -85,95 +192,40 @@ where
         shed
     }
 
-    /// Closes a connection refused at accept, after the protocol's one-line explanation.
-    pub(super) fn reject(
-        &mut self,
-        mut stream: TcpStream,
-        peer: std::net::SocketAddr,
-        reason: Rejection,
-    ) {
-        self.stats.rejected += 1;
-        log::debug!("{peer}: refused ({reason:?})");
-        if let Some(bytes) = H::rejection(reason) {
-            // A fresh socket has an empty send buffer: a short line goes out whole, or not at
-            // all; nothing waits for it.
-            let _ = stream.write(&bytes);
+    /// Sets up an accepted connection and opens it, unless a cap refuses it.
+    fn admit(&mut self, acceptor: &dyn Accept, mut stream: TcpStream, peer: SocketAddr) {
+        if let Err(reason) = self.conns.limits().admit(peer.ip()) {
+            self.core.stats_mut().rejected += 1;
+            log::debug!("{peer}: refused ({reason:?})");
+            if let Some(bytes) = acceptor.rejection(reason) {
+                // A fresh socket has an empty send buffer: a short line goes out whole, or not
+                // at all; nothing waits for it.
+                let _ = stream.write(&bytes);
+            }
+            return; // dropping the stream closes it
         }
-        // Dropping the stream closes it.
-    }
-
-    /// Releases what an accepted connection held in the server-wide limits.
-    pub(super) fn release_limits(&self, peer: std::net::SocketAddr) {
-        self.open_total.fetch_sub(1, Ordering::AcqRel);
-        if self.env.config.max_connections_per_ip > 0 {
-            self.ip_counts.remove(peer.ip());
+        if let Err(e) = socket::tune(&stream, self.core.config()) {
+            log::debug!("{peer}: socket option refused: {e}");
         }
-    }
-
-    /// Sets up an accepted connection and calls `on_open`.
-    pub(super) fn admit(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr) {
-        let config = &self.env.config;
-        if self.open_total.fetch_add(1, Ordering::AcqRel) >= config.max_connections {
-            self.open_total.fetch_sub(1, Ordering::AcqRel);
-            self.reject(stream, peer, Rejection::MaxConnections);
-            return;
-        }
-        let per_ip = config.max_connections_per_ip;
-        if per_ip > 0 && !self.ip_counts.try_add(peer.ip(), per_ip) {
-            self.open_total.fetch_sub(1, Ordering::AcqRel);
-            self.reject(stream, peer, Rejection::MaxConnectionsPerIp);
-            return;
-        }
-        let config = &self.env.config;
-        if config.nodelay {
-            // Without it a reply can wait for the ACK of the previous one (Nagle + delayed ACK).
-            let _ = stream.set_nodelay(true);
-        }
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
+        let key = self.conns.vacant_key();
         let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut stream, Token(key + FIRST_CONN), interest)
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(key), interest)
         {
             log::warn!("{peer}: cannot register: {e}");
-            self.release_limits(peer);
+            self.conns.limits().release(peer.ip());
             return;
         }
-        let factory = &self.factory;
-        let made = catch_unwind(AssertUnwindSafe(|| {
-            let mut handler = factory(peer);
-            let codec = handler.codec(config);
-            (handler, codec)
-        }));
-        let Ok((handler, codec)) = made else {
-            log::error!("{peer}: handler factory panicked; connection closed");
-            self.stats.panics += 1;
-            self.release_limits(peer);
-            return;
-        };
-        let generation = self.next_generation;
-        self.next_generation += 1;
-        let id = ConnId {
-            reactor: self.env.index,
-            key,
-            generation,
-        };
-        let io = ConnIo::new(id, peer, codec, self.now);
-        entry.insert(Connection {
-            handler,
-            io,
-            socket: stream,
-        });
-        self.stats.accepted += 1;
-        self.stats.open += 1;
-        if let Some(idle) = config.idle_timeout {
-            self.timers
-                .schedule(self.now + idle, key, generation, TimerKind::Idle);
-        }
-        if self.callback(key, |h, ctx| h.on_open(ctx)) {
-            self.flush(key);
+        let id = ConnId::new(self.core.index(), key, self.core.next_serial());
+        match acceptor.connection(stream, peer, id, &self.core) {
+            Some(conn) => self.conns.open(&mut self.core, conn),
+            None => {
+                log::error!("{peer}: handler factory panicked; connection closed");
+                self.core.stats_mut().panics += 1;
+                self.conns.limits().release(peer.ip());
+            }
         }
     }
 }

@@ -1,35 +1,25 @@
-//! Graceful shutdown: close the listener, let connections finish, force the rest.
+//! Graceful shutdown: close the listeners, let connections drain, force the rest.
 
 use super::Reactor;
-use crate::connection::Phase;
-use crate::{CloseReason, Handler};
 
-impl<H, F> Reactor<H, F>
-where
-    H: Handler,
-    F: Fn(std::net::SocketAddr) -> H,
-{
-    /// Closes the listener and asks every connection to finish.
+impl Reactor {
+    /// Closes the listeners and tells every connection the server is stopping: each is served
+    /// until its first quiet moment, then closed.
     pub(super) fn begin_shutdown(&mut self) {
-        let timeout = self.env.config.shutdown_timeout;
-        self.stopping = Some((self.now + timeout, self.conns.len()));
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        let timeout = self.core.config().shutdown_timeout;
+        self.stopping = Some((self.core.now() + timeout, self.conns.len()));
+        for listener in &mut self.listeners {
+            listener.close(self.poll.registry());
         }
-        self.accept_more = false;
         self.accept_retry = None;
         log::info!(
             "reactor {}: shutting down; {} connections open, deadline {timeout:?}",
-            self.env.index,
+            self.core.index(),
             self.conns.len()
         );
-        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
-        for key in keys {
-            if self.conns[key].io.phase == Phase::Open
-                && self.callback(key, |h, ctx| h.on_shutdown(ctx))
-            {
-                self.flush(key);
-            }
+        for key in self.conns.keys() {
+            self.conns
+                .step(&mut self.core, key, None, |c, core| c.shutdown(core));
         }
     }
 
@@ -41,18 +31,14 @@ where
         };
         let mut forced = 0;
         if !self.conns.is_empty() {
-            if self.now < deadline {
+            if self.core.now() < deadline {
                 return false;
             }
-            let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
-            forced = keys.len();
-            for key in keys {
-                self.close(key, Some(CloseReason::Forced));
-            }
+            forced = self.conns.force_close_all(&mut self.core);
         }
         log::info!(
             "reactor {}: stopped; {} connections drained, {forced} closed by force",
-            self.env.index,
+            self.core.index(),
             open_at_start.saturating_sub(forced),
         );
         true

@@ -1,0 +1,247 @@
+//! Closing a connection: `close`, `close_now`, the drain at shutdown, our FIN, the lingering
+//! close, and the end.
+
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use turbine_codec::CodecError;
+
+use super::{ConnState, Connection, Finish, Life, ReadSide, Step, Transport};
+use crate::context::Route;
+use crate::core::Core;
+use crate::output::Output;
+use crate::{CloseReason, Handler};
+
+impl<H: Handler, S: Transport> Connection<H, S> {
+    /// The server is shutting down: the connection is served as usual until its first quiet
+    /// moment, then closed ([`CloseReason::Shutdown`]). `on_shutdown` runs first; it may send a
+    /// goodbye or close at once.
+    pub(crate) fn shutdown(&mut self, core: &mut Core) -> Step {
+        if self.state.life != Life::Open {
+            return Step::Open;
+        }
+        self.state.life = Life::Draining;
+        if self
+            .callback(core, Route::InOrder, |h, ctx| h.on_shutdown(ctx))
+            .is_err()
+        {
+            return self.panicked(core);
+        }
+        // A quiet moment needs the socket read until it would block: input may have arrived
+        // since the last event was handled.
+        if self.state.read == ReadSide::Drained {
+            self.state.read = ReadSide::Ready { fin: false };
+        }
+        self.serve(core)
+    }
+
+    /// After output moved: a draining connection that is quiet starts closing; a closing one
+    /// whose output is out sends its FIN.
+    pub(super) fn settle(&mut self, core: &mut Core) -> Step {
+        if self.state.life == Life::Draining && self.state.is_quiet() {
+            self.state.begin_close(CloseReason::Shutdown);
+        }
+        let Life::Closing { reason, finish } = &self.state.life else {
+            return Step::Open;
+        };
+        let output_out = self.state.output.is_empty();
+        match finish {
+            Finish::Flush if output_out && self.state.offloads.is_empty() => self.finish(core),
+            Finish::Refused | Finish::Abort { .. } if output_out => self.finish(core),
+            Finish::Abort { deadline: None } => {
+                // No write timeout to bound a wait: the one write it just had was all it gets.
+                let reason = reason.clone();
+                self.close(core, reason)
+            }
+            _ => Step::Open,
+        }
+    }
+
+    /// Output is out: sends our FIN, then lingers if the peer may still be sending, or closes.
+    fn finish(&mut self, core: &mut Core) -> Step {
+        let reason = self.state.life.reason();
+        if self.state.read == ReadSide::Eof {
+            return self.close(core, reason); // both sides are done
+        }
+        if let Err(e) = self.socket.shutdown_write() {
+            log::debug!("{}: shutdown: {e}", self.state.peer);
+            return self.close(core, reason);
+        }
+        match self.state.linger_until(core) {
+            Some(until) => {
+                self.state.life = Life::Lingering { reason, until };
+                if matches!(self.state.read, ReadSide::Ready { .. }) {
+                    self.enqueue(core);
+                }
+                Step::Open
+            }
+            None => self.close(core, reason),
+        }
+    }
+
+    /// A read returned 0: the peer has closed its side.
+    pub(super) fn peer_closed(&mut self, core: &mut Core) -> Step {
+        match &self.state.life {
+            Life::Lingering { reason, .. } => {
+                let reason = reason.clone();
+                self.close(core, reason)
+            }
+            Life::Closed(_) => Step::Closed,
+            _ => {
+                // Replies to what it sent still go out; `finish` then closes at once.
+                self.state.begin_close(CloseReason::PeerClosed);
+                Step::Open
+            }
+        }
+    }
+
+    /// A read or write failed: the connection is dead. A lingering one was closing anyway.
+    pub(super) fn fail(&mut self, core: &mut Core, kind: io::ErrorKind) -> Step {
+        let reason = match &self.state.life {
+            Life::Lingering { reason, .. } => reason.clone(),
+            _ => CloseReason::Io(kind),
+        };
+        log::debug!("{}: closed: {kind}", self.state.peer);
+        self.close(core, reason)
+    }
+
+    /// A handler or codec callback panicked: the connection closes at once.
+    pub(crate) fn panicked(&mut self, core: &mut Core) -> Step {
+        core.stats_mut().panics += 1;
+        log::error!("{}: handler panicked; connection closed", self.state.peer);
+        self.close(core, CloseReason::Panicked)
+    }
+
+    /// The end: the connection is gone. Handles see it closed, its jobs' results will be
+    /// dropped, and the handler gets `on_close` (under `catch_unwind`, like every callback).
+    pub(crate) fn close(&mut self, core: &mut Core, reason: CloseReason) -> Step {
+        if matches!(self.state.life, Life::Closed(_)) {
+            return Step::Closed;
+        }
+        log::trace!("{}: closed: {reason}", self.state.peer);
+        self.state.life = Life::Closed(reason.clone());
+        let state = &mut self.state;
+        if let Some(shared) = &state.shared {
+            shared.close();
+        }
+        let jobs = state.offloads.clear();
+        state.timers.clear();
+        state.output = Output::default();
+        let stats = core.stats_mut();
+        stats.closed += 1;
+        stats.open -= 1;
+        stats.offloads -= jobs as u64;
+        stats.output_buffered -= state.accounted as u64;
+        state.accounted = 0;
+        let handler = &mut self.handler;
+        if catch_unwind(AssertUnwindSafe(|| handler.on_close(reason))).is_err() {
+            core.stats_mut().panics += 1;
+            log::error!("{}: handler panicked in on_close", self.state.peer);
+        }
+        Step::Closed
+    }
+}
+
+impl<H: Handler> ConnState<H> {
+    /// Stops delivering frames: what was sent is flushed and pending jobs are answered, then the
+    /// connection closes. The first reason wins.
+    pub(crate) fn begin_close(&mut self, reason: CloseReason) {
+        if self.life.delivers_frames() {
+            self.life = Life::Closing {
+                reason,
+                finish: Finish::Flush,
+            };
+            self.stop_taking_messages();
+        }
+    }
+
+    /// Closes without waiting for the peer to read: frames not yet started and pending jobs
+    /// are dropped, the frame being written is finished (the peer never sees a torn frame),
+    /// then what the handler sends after this call, best effort within the write timeout.
+    pub(crate) fn close_now(&mut self, reason: CloseReason, core: &mut Core) {
+        let reason = match &self.life {
+            Life::Open | Life::Draining => reason,
+            Life::Closing {
+                reason: first,
+                finish: Finish::Flush | Finish::Refused,
+            } => first.clone(),
+            _ => return,
+        };
+        let dropped = self.output.truncate_to_frame();
+        let jobs = self.offloads.clear();
+        core.stats_mut().offloads -= jobs as u64;
+        log::debug!(
+            "{}: closing now ({reason}): {dropped} bytes of output and {jobs} jobs dropped",
+            self.peer
+        );
+        let deadline = core.config().write_timeout.map(|t| core.now() + t);
+        self.life = Life::Closing {
+            reason,
+            finish: Finish::Abort { deadline },
+        };
+        self.stop_taking_messages();
+    }
+
+    /// An encoder refused a frame: the frame is lost, so nothing after it may be sent either.
+    /// What came before is flushed, then the connection closes with [`CloseReason::Encode`],
+    /// unless it was already closing for another reason, which stays.
+    pub(super) fn refuse_output(&mut self, error: CodecError) {
+        log::error!("{}: encoder refused a frame, closing: {error}", self.peer);
+        match &mut self.life {
+            Life::Open | Life::Draining => {
+                self.life = Life::Closing {
+                    reason: CloseReason::Encode(error),
+                    finish: Finish::Refused,
+                };
+                self.stop_taking_messages();
+            }
+            Life::Closing { finish, .. } if *finish == Finish::Flush => *finish = Finish::Refused,
+            _ => {}
+        }
+    }
+
+    /// Handles fail from now on, and the handler's timers will not fire.
+    fn stop_taking_messages(&mut self) {
+        if let Some(shared) = &self.shared {
+            shared.close();
+        }
+        self.timers.clear();
+    }
+
+    /// Whether a draining connection has reached a quiet moment: no unfinished frame, no
+    /// output, no job in flight, and the socket read until it would block.
+    fn is_quiet(&self) -> bool {
+        self.input.is_empty()
+            && self.pending_output() == 0
+            && self.offloads.is_empty()
+            && self.read == ReadSide::Drained
+    }
+
+    /// When to stop lingering after our FIN, or `None` to close at once.
+    ///
+    /// Closing a socket with unread input makes the kernel send a reset, which can destroy
+    /// replies the peer has not read yet; so does input that arrives after the close. We
+    /// linger (read and discard until the peer's FIN, at most `TURBINE_LINGER_TIMEOUT`) only
+    /// when the peer may still be sending: input is known to be unread, or arrived within the
+    /// last linger timeout. A peer silent for longer is not in the middle of sending, and an
+    /// idle connection closes at once.
+    fn linger_until(&self, core: &Core) -> Option<std::time::Instant> {
+        let linger = core.config().linger_timeout?;
+        let now = core.now();
+        let unread = matches!(self.read, ReadSide::Ready { .. }) || !self.input.is_empty();
+        let recent = now.saturating_duration_since(self.last_input) < linger;
+        (unread || recent).then(|| now + linger)
+    }
+}
+
+impl Life {
+    /// Why a closing connection closes.
+    fn reason(&self) -> CloseReason {
+        match self {
+            Life::Closing { reason, .. }
+            | Life::Lingering { reason, .. }
+            | Life::Closed(reason) => reason.clone(),
+            Life::Open | Life::Draining => CloseReason::Closed,
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! `Core`: what a reactor lends each of its connections while serving it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use turbine_codec::ReadBuf;
+
+use crate::mailbox::{Mailbox, Mailboxes};
+use crate::offload::PoolCell;
+use crate::output::Output;
+use crate::timers::Timers;
+use crate::{Config, FrameOut, Handler, ReactorStats};
+
+/// Serial numbers handed to connections, unique in the process for its whole life.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
+/// Serial numbers a reactor takes at once, so accepting costs no shared atomic per connection.
+const SERIAL_BLOCK: u64 = 1024;
+
+/// The state one reactor shares among its connections: configuration, clock, buffers, queues,
+/// timers, counters and mailboxes.
+///
+/// A connection gets `&mut Core` for the length of one step (an event, a delivery, a timer) and
+/// asks it for what it needs: the shared read buffer, the spare output buffer, a place in the
+/// run queue or the timer heap. A [`TestConnection`](crate::TestConnection) has a `Core` of its
+/// own, whose clock moves only when the test says so.
+pub(crate) struct Core {
+    /// Index of the reactor (0 in a test connection).
+    index: usize,
+    /// The server's configuration.
+    config: Arc<Config>,
+    /// The worker pool for offloaded jobs, shared by every reactor.
+    pool: Arc<PoolCell>,
+    /// The time at the start of the current turn.
+    now: Instant,
+    /// The shared read buffer: a connection without an unfinished frame reads here, so an idle
+    /// connection owns no input memory.
+    read_buf: ReadBuf,
+    /// A spare output buffer lent to a connection that produces output and returned once it is
+    /// written out, so idle connections hold no output memory and busy ones allocate none.
+    out_spare: Output,
+    /// Connections to serve without waiting for an event: slab key and serial number.
+    run_queue: VecDeque<(usize, u64)>,
+    /// When to look at which connection again.
+    timers: Timers,
+    /// Counters, published by the reactor once per turn.
+    stats: ReactorStats,
+    /// Mailboxes of this reactor, one per handler type.
+    mailboxes: Mailboxes,
+    /// The block of serial numbers being handed out: next and end.
+    serials: (u64, u64),
+}
+
+impl Core {
+    pub(crate) fn new(
+        index: usize,
+        config: Arc<Config>,
+        pool: Arc<PoolCell>,
+        mailboxes: Mailboxes,
+    ) -> Self {
+        Core {
+            index,
+            read_buf: ReadBuf::with_capacity(config.read_buffer),
+            config,
+            pool,
+            now: Instant::now(),
+            out_spare: Output::default(),
+            run_queue: VecDeque::new(),
+            timers: Timers::default(),
+            stats: ReactorStats::default(),
+            mailboxes,
+            serials: (0, 0),
+        }
+    }
+
+    /// Index of the reactor.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The server's configuration.
+    pub(crate) fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// The worker pool.
+    pub(crate) fn pool(&self) -> &PoolCell {
+        &self.pool
+    }
+
+    /// The time at the start of this turn.
+    pub(crate) fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Moves the clock (the reactor at each turn, a test connection when told).
+    pub(crate) fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    /// The counters.
+    pub(crate) fn stats(&self) -> &ReactorStats {
+        &self.stats
+    }
+
+    /// The counters, to count.
+    pub(crate) fn stats_mut(&mut self) -> &mut ReactorStats {
+        &mut self.stats
+    }
+
+    /// The mailboxes.
+    pub(crate) fn mailboxes(&mut self) -> &mut Mailboxes {
+        &mut self.mailboxes
+    }
+
+    /// The mailbox of `H`'s connections on this reactor.
+    pub(crate) fn mailbox<H: Handler>(&mut self) -> Arc<Mailbox<FrameOut<H>>> {
+        Arc::clone(self.mailboxes.mailbox::<H>())
+    }
+
+    /// A serial number no connection in this process has had.
+    pub(crate) fn next_serial(&mut self) -> u64 {
+        if self.serials.0 == self.serials.1 {
+            let start = NEXT_SERIAL.fetch_add(SERIAL_BLOCK, Ordering::Relaxed);
+            self.serials = (start, start + SERIAL_BLOCK);
+        }
+        self.serials.0 += 1;
+        self.serials.0 - 1
+    }
+
+    /// Lends the shared read buffer; give it back with [`return_read_buf`](Self::return_read_buf).
+    pub(crate) fn lend_read_buf(&mut self) -> ReadBuf {
+        std::mem::take(&mut self.read_buf)
+    }
+
+    /// Takes the shared read buffer back, emptied.
+    pub(crate) fn return_read_buf(&mut self, mut buf: ReadBuf) {
+        buf.clear();
+        self.read_buf = buf;
+    }
+
+    /// Lends the spare output buffer to a connection whose output holds no memory.
+    pub(crate) fn lend_output(&mut self, output: &mut Output) {
+        if !output.is_allocated() {
+            std::mem::swap(output, &mut self.out_spare);
+        }
+    }
+
+    /// Takes an emptied output buffer back as the spare (or frees it if a spare is held).
+    pub(crate) fn return_output(&mut self, output: &mut Output) {
+        if !output.is_empty() || !output.is_allocated() {
+            return;
+        }
+        if self.out_spare.is_allocated() {
+            *output = Output::default();
+        } else {
+            std::mem::swap(output, &mut self.out_spare);
+            self.out_spare.shrink_to(4 * self.config.read_buffer);
+        }
+    }
+
+    /// Puts connection `key`/`serial` on the run queue (the caller keeps it there once).
+    pub(crate) fn enqueue(&mut self, key: usize, serial: u64) {
+        self.run_queue.push_back((key, serial));
+    }
+
+    /// The next queued connection.
+    pub(crate) fn dequeue(&mut self) -> Option<(usize, u64)> {
+        self.run_queue.pop_front()
+    }
+
+    /// Connections queued now.
+    pub(crate) fn queued(&self) -> usize {
+        self.run_queue.len()
+    }
+
+    /// Schedules a look at connection `key`/`serial` at `at`.
+    pub(crate) fn schedule(&mut self, at: Instant, key: usize, serial: u64) {
+        self.timers.schedule(at, key, serial);
+    }
+
+    /// The earliest scheduled deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// The deadline heap.
+    pub(crate) fn timers(&mut self) -> &mut Timers {
+        &mut self.timers
+    }
+}
