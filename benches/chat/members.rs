@@ -20,7 +20,7 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the run looks like.
 #[derive(Debug, Clone, Copy)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// Members in the room, senders included.
     pub members: usize,
     /// Members that send.
@@ -46,7 +46,7 @@ struct Shared {
 }
 
 /// The members' threads, connected and past the `joined` notices, waiting to start.
-pub struct Room {
+pub(crate) struct Room {
     /// What the run looks like.
     shape: Shape,
     /// Counters shared with the threads.
@@ -58,7 +58,7 @@ pub struct Room {
 }
 
 /// What a run measured.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Messages sent.
     pub sent: u64,
     /// Deliveries (a message received by one member).
@@ -76,7 +76,7 @@ impl Room {
     /// # Errors
     ///
     /// A connection failed, or the notices did not all arrive within a minute.
-    pub fn gather(addr: SocketAddr, shape: Shape) -> io::Result<Room> {
+    pub(crate) fn gather(addr: SocketAddr, shape: Shape) -> io::Result<Room> {
         let shared = Arc::new(Shared {
             lines: AtomicU64::new(0),
             sent: AtomicU64::new(0),
@@ -132,7 +132,7 @@ impl Room {
     ///
     /// A member thread failed (a connection closed, as for a member cut off as too slow), or
     /// messages were still missing after the drain timeout.
-    pub fn run(self, duration: Duration) -> Result<Outcome, String> {
+    pub(crate) fn run(self, duration: Duration) -> Result<Outcome, String> {
         self.start.wait();
         let started = Instant::now();
         thread::sleep(duration);

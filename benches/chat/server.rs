@@ -14,7 +14,7 @@ use crate::registry::Registry;
 
 /// The `--serve` mode: the chat on 127.0.0.1, any free port, with `reactors` reactors and
 /// the example's defaults otherwise (`CHAT_OUTBUF_LIMIT` 4 MiB), until stdin closes.
-pub fn serve(reactors: usize) -> ExitCode {
+pub(crate) fn serve(reactors: usize) -> ExitCode {
     let reactors = reactors.to_string();
     let vars = [
         ("TURBINE_ADDR", "127.0.0.1:0"),
@@ -51,7 +51,7 @@ pub fn serve(reactors: usize) -> ExitCode {
 }
 
 /// A chat server child process, killed and reaped on drop so none outlives the benchmark.
-pub struct ServerChild {
+pub(crate) struct ServerChild {
     /// The process.
     child: Child,
     /// The write end of its stdin: the server runs until it closes.
@@ -66,7 +66,7 @@ impl ServerChild {
     /// # Errors
     ///
     /// The process could not start, or closed its stdout without a valid address line.
-    pub fn spawn(reactors: usize) -> io::Result<ServerChild> {
+    pub(crate) fn spawn(reactors: usize) -> io::Result<ServerChild> {
         let mut child = Command::new(std::env::current_exe()?)
             .args(["--serve", &reactors.to_string()])
             .stdin(Stdio::piped())
@@ -95,12 +95,12 @@ impl ServerChild {
     }
 
     /// Where the server listens.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The child's process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }

@@ -3,7 +3,7 @@
 use turbine::{Config, Context, Handler, LinesCodec, RawCodec};
 
 /// Echoes raw bytes: each read's bytes go back as they came.
-pub struct RawEcho;
+pub(crate) struct RawEcho;
 
 impl Handler for RawEcho {
     type Codec = RawCodec;
@@ -18,7 +18,7 @@ impl Handler for RawEcho {
 }
 
 /// Echoes lines: the codec strips the `\n` on the way in and appends it on the way out.
-pub struct LineEcho;
+pub(crate) struct LineEcho;
 
 impl Handler for LineEcho {
     type Codec = LinesCodec;

@@ -18,7 +18,7 @@ const BUFFER: usize = 4096;
 /// # Errors
 ///
 /// Binding the listener or spawning the accepting thread failed.
-pub fn start(addr: SocketAddr) -> io::Result<SocketAddr> {
+pub(crate) fn start(addr: SocketAddr) -> io::Result<SocketAddr> {
     let listener = bind_listener(addr)?;
     let addr = listener.local_addr()?;
     thread::Builder::new()

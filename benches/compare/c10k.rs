@@ -12,7 +12,7 @@ use crate::report::count;
 use crate::settings::Settings;
 
 /// Connections held open on each server.
-pub const CONNECTIONS: usize = 10_000;
+pub(crate) const CONNECTIONS: usize = 10_000;
 
 /// The most resident memory Turbine may grow by per held connection, in bytes.
 const GOAL_BYTES: f64 = 1024.0;
@@ -27,7 +27,7 @@ const PEERS: [Peer; 4] = [
 ];
 
 /// One server's outcome.
-pub struct Held {
+pub(crate) struct Held {
     /// The server.
     pub peer: Peer,
     /// What the load generator measured, or why it could not.
@@ -36,7 +36,7 @@ pub struct Held {
 
 impl Held {
     /// Whether every connection was opened and echoed correctly.
-    pub fn is_clean(&self) -> bool {
+    pub(crate) fn is_clean(&self) -> bool {
         match &self.report {
             Ok(r) => {
                 r.failed_connects == 0
@@ -50,7 +50,7 @@ impl Held {
 }
 
 /// Holds [`CONNECTIONS`] connections on each server in turn, each in its own child process.
-pub fn run(settings: &Settings) -> Vec<Held> {
+pub(crate) fn run(settings: &Settings) -> Vec<Held> {
     PEERS
         .into_iter()
         .map(|peer| {
@@ -88,7 +88,7 @@ fn hold(peer: Peer, settings: &Settings) -> io::Result<HoldReport> {
 }
 
 /// The report of the `--c10k` mode.
-pub fn markdown(machine: &Machine, settings: &Settings, held: &[Held]) -> String {
+pub(crate) fn markdown(machine: &Machine, settings: &Settings, held: &[Held]) -> String {
     let mut md = String::from("# C10K: memory per held connection\n\n");
     let _ = writeln!(
         md,

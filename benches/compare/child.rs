@@ -16,7 +16,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(10);
 ///
 /// The child serves until its stdin reaches end of file, so it also exits when this process
 /// dies without running any destructor.
-pub struct ServerChild {
+pub(crate) struct ServerChild {
     /// The process: the server itself, or a wrapper (`strace`, `perf`) with the server under it.
     child: Child,
     /// The write end of the child's stdin; dropping it asks the server to exit.
@@ -35,7 +35,7 @@ impl ServerChild {
     /// # Errors
     ///
     /// The process could not be started, or it closed its stdout without a valid address line.
-    pub fn spawn(
+    pub(crate) fn spawn(
         peer: Peer,
         core: Option<usize>,
         wrapper: Option<&[OsString]>,
@@ -84,12 +84,12 @@ impl ServerChild {
     }
 
     /// Where the server listens.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The child's process id (the wrapper's when it runs under one).
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -98,7 +98,7 @@ impl ServerChild {
     /// # Errors
     ///
     /// `kill` or `wait` failed.
-    pub fn kill(mut self) -> io::Result<()> {
+    pub(crate) fn kill(mut self) -> io::Result<()> {
         self.child.kill()?;
         self.child.wait().map(drop)
     }
@@ -110,7 +110,7 @@ impl ServerChild {
     /// # Errors
     ///
     /// `wait` failed, or the child had to be interrupted and did not exit then either.
-    pub fn finish(mut self) -> io::Result<ExitStatus> {
+    pub(crate) fn finish(mut self) -> io::Result<ExitStatus> {
         self.stdin = None;
         let deadline = Instant::now() + EXIT_GRACE;
         while Instant::now() < deadline {

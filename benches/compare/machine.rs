@@ -5,7 +5,7 @@ use std::process::Command;
 
 /// The machine, toolchain and code a report's figures come from.
 #[derive(Clone, Debug)]
-pub struct Machine {
+pub(crate) struct Machine {
     /// `nproc` before this process pinned itself (cores it may use).
     pub cores: String,
     /// CPU model, from `/proc/cpuinfo`.
@@ -25,7 +25,7 @@ pub struct Machine {
 impl Machine {
     /// Gathers the description; anything that cannot be found reads `unknown`. Call it before
     /// pinning this process, or `nproc` counts only the pinned core.
-    pub fn describe() -> Machine {
+    pub(crate) fn describe() -> Machine {
         let root = env!("CARGO_MANIFEST_DIR");
         let cpu = fs::read_to_string("/proc/cpuinfo")
             .ok()
@@ -66,7 +66,7 @@ impl Machine {
     }
 
     /// The description as a Markdown list.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         format!(
             "- `nproc`: {}; CPU: `{}`; kernel `{}` (`uname -r`)\n\
              - `{}`, bench profile; {}\n\

@@ -36,7 +36,7 @@ struct Conn {
 /// # Errors
 ///
 /// Binding the listener, creating the poll instance or spawning the thread failed.
-pub fn start(addr: SocketAddr) -> io::Result<SocketAddr> {
+pub(crate) fn start(addr: SocketAddr) -> io::Result<SocketAddr> {
     let listener = bind_listener(addr)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;

@@ -14,7 +14,7 @@ const BACKLOG: i32 = 1024;
 
 /// What a server expects on the wire, which decides how the load generator frames messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wire {
+pub(crate) enum Wire {
     /// Any bytes; each read's bytes go back as they came.
     Raw,
     /// `\n`-terminated lines, decoded and encoded one by one.
@@ -23,7 +23,7 @@ pub enum Wire {
 
 impl Wire {
     /// The name used in tables and file names.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Wire::Raw => "raw",
             Wire::Lines => "lines",
@@ -31,7 +31,7 @@ impl Wire {
     }
 
     /// The load generator's framing for this wire format.
-    pub fn framing(self) -> turbine_load::Framing {
+    pub(crate) fn framing(self) -> turbine_load::Framing {
         match self {
             Wire::Raw => turbine_load::Framing::Raw,
             Wire::Lines => turbine_load::Framing::Lines,
@@ -41,7 +41,7 @@ impl Wire {
 
 /// One of the echo servers under comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Peer {
+pub(crate) enum Peer {
     /// Turbine, one reactor, `RawCodec`.
     TurbineRaw,
     /// Turbine, one reactor, `LinesCodec`.
@@ -58,7 +58,7 @@ pub enum Peer {
 
 impl Peer {
     /// Every peer, in the order tables list them.
-    pub const ALL: [Peer; 6] = [
+    pub(crate) const ALL: [Peer; 6] = [
         Peer::TurbineRaw,
         Peer::MioRaw,
         Peer::TokioRaw,
@@ -68,7 +68,7 @@ impl Peer {
     ];
 
     /// The name given to `--serve` and shown in tables.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Peer::TurbineRaw => "turbine-raw",
             Peer::TurbineLines => "turbine-lines",
@@ -80,12 +80,12 @@ impl Peer {
     }
 
     /// The peer called `name`, if any.
-    pub fn from_name(name: &str) -> Option<Peer> {
+    pub(crate) fn from_name(name: &str) -> Option<Peer> {
         Peer::ALL.into_iter().find(|peer| peer.name() == name)
     }
 
     /// What the server expects on the wire.
-    pub fn wire(self) -> Wire {
+    pub(crate) fn wire(self) -> Wire {
         match self {
             Peer::TurbineLines | Peer::TokioLines => Wire::Lines,
             _ => Wire::Raw,
@@ -97,7 +97,7 @@ impl Peer {
     /// # Errors
     ///
     /// Binding the listener or spawning the serving thread failed.
-    pub fn serve(self, addr: SocketAddr) -> io::Result<Serving> {
+    pub(crate) fn serve(self, addr: SocketAddr) -> io::Result<Serving> {
         match self {
             Peer::TurbineRaw => turbine_echo::start_raw(addr),
             Peer::TurbineLines => turbine_echo::start_lines(addr),
@@ -110,7 +110,7 @@ impl Peer {
 }
 
 /// A server started in this process.
-pub struct Serving {
+pub(crate) struct Serving {
     /// The address its listener is bound to, with the port the kernel chose for port 0.
     pub addr: SocketAddr,
     /// Turbine's reactors stop when this drops; the other peers serve on detached threads and
@@ -120,7 +120,7 @@ pub struct Serving {
 
 impl Serving {
     /// A Turbine server: its reactors run as long as `running` lives.
-    pub fn turbine(running: Running) -> Serving {
+    pub(crate) fn turbine(running: Running) -> Serving {
         Serving {
             addr: running.local_addr(),
             _running: Some(running),
@@ -142,7 +142,7 @@ impl Serving {
 /// # Errors
 ///
 /// `socket`, `setsockopt`, `bind` or `listen` failed.
-pub fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+pub(crate) fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;

@@ -34,7 +34,7 @@ fn colour(peer: Peer) -> &'static str {
 }
 
 /// The chart for `rows`, whose figures are medians of `rounds` rounds.
-pub fn svg(rows: &[Row], rounds: usize, subtitle: &str) -> String {
+pub(crate) fn svg(rows: &[Row], rounds: usize, subtitle: &str) -> String {
     let mut svg = String::new();
     let _ = writeln!(
         svg,

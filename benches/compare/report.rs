@@ -10,7 +10,7 @@ use crate::syscalls::{Counter, FAILED, TOTAL, Trace};
 
 /// One Turbine / peer comparison at one depth.
 #[derive(Clone, Debug)]
-pub struct Ratio {
+pub(crate) struct Ratio {
     /// The Turbine server.
     pub turbine: Peer,
     /// The server it is compared with.
@@ -29,7 +29,7 @@ pub struct Ratio {
 
 impl Ratio {
     /// `Some(true)` if the goal is met, `Some(false)` if missed, `None` without goal or data.
-    pub fn meets_goal(&self) -> Option<bool> {
+    pub(crate) fn meets_goal(&self) -> Option<bool> {
         Some(self.per_cpu? >= self.goal?)
     }
 }
@@ -44,7 +44,7 @@ const PAIRS: [(Peer, Peer, Option<f64>); 4] = [
 ];
 
 /// Messages per server CPU-second of a sample.
-pub fn per_cpu(sample: &Sample) -> Option<f64> {
+pub(crate) fn per_cpu(sample: &Sample) -> Option<f64> {
     sample.per_server_cpu_sec
 }
 
@@ -54,7 +54,7 @@ fn throughput(sample: &Sample) -> Option<f64> {
 }
 
 /// Every comparison at every depth, from the rows measured.
-pub fn ratios(rows: &[Row]) -> Vec<Ratio> {
+pub(crate) fn ratios(rows: &[Row]) -> Vec<Ratio> {
     let mut ratios = Vec::new();
     for (turbine, peer, goal) in PAIRS {
         for depth in [1, 16] {
@@ -97,7 +97,12 @@ pub fn ratios(rows: &[Row]) -> Vec<Ratio> {
 }
 
 /// The whole report.
-pub fn markdown(machine: &Machine, settings: &Settings, rows: &[Row], counts: &Counts) -> String {
+pub(crate) fn markdown(
+    machine: &Machine,
+    settings: &Settings,
+    rows: &[Row],
+    counts: &Counts,
+) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Side by side: messages per server CPU-second\n");
     let _ = writeln!(
@@ -222,7 +227,7 @@ fn row_table(rows: &[Row], rounds: usize) -> String {
 }
 
 /// What each system call counter found, or why it did not run.
-pub type Counts = [(Counter, Result<Vec<Trace>, String>)];
+pub(crate) type Counts = [(Counter, Result<Vec<Trace>, String>)];
 
 /// System calls per message, a table per counter.
 fn syscall_tables(counts: &Counts, settings: &Settings) -> String {
@@ -281,7 +286,7 @@ fn syscall_tables(counts: &Counts, settings: &Settings) -> String {
 }
 
 /// `n` and `noun`, plural unless `n` is 1: `1 round`, `3 rounds`.
-pub fn plural(n: usize, noun: &str) -> String {
+pub(crate) fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
@@ -290,7 +295,7 @@ pub fn plural(n: usize, noun: &str) -> String {
 }
 
 /// A count with thousands separators: `1,234,567`.
-pub fn count(value: f64) -> String {
+pub(crate) fn count(value: f64) -> String {
     let digits = format!("{:.0}", value.max(0.0));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -303,7 +308,7 @@ pub fn count(value: f64) -> String {
 }
 
 /// The median over rounds of the per-CPU figure of `peer` in `scenario`, for the chart.
-pub fn chart_value(rows: &[Row], scenario: Scenario, peer: Peer) -> Option<f64> {
+pub(crate) fn chart_value(rows: &[Row], scenario: Scenario, peer: Peer) -> Option<f64> {
     rows.iter()
         .find(|r| r.scenario == scenario && r.peer == peer)?
         .median(per_cpu)

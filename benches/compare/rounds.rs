@@ -11,7 +11,7 @@ use crate::settings::Settings;
 
 /// A workload: the wire format and how many messages each connection keeps in flight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     /// Raw bytes or lines; decides which peers take part.
     pub wire: Wire,
     /// Messages each connection has in flight (1: ping-pong).
@@ -20,7 +20,7 @@ pub struct Scenario {
 
 impl Scenario {
     /// Every scenario, in the order tables list them.
-    pub const ALL: [Scenario; 4] = [
+    pub(crate) const ALL: [Scenario; 4] = [
         Scenario {
             wire: Wire::Raw,
             depth: 1,
@@ -40,21 +40,21 @@ impl Scenario {
     ];
 
     /// The peers that speak this scenario's wire format, Turbine first.
-    pub fn peers(self) -> impl Iterator<Item = Peer> {
+    pub(crate) fn peers(self) -> impl Iterator<Item = Peer> {
         Peer::ALL
             .into_iter()
             .filter(move |peer| peer.wire() == self.wire)
     }
 
     /// A short label such as `raw, depth 16`.
-    pub fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         format!("{}, depth {}", self.wire.name(), self.depth)
     }
 }
 
 /// What one run of one peer measured, or why it has no figures.
 #[derive(Clone, Debug)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Echoed messages per second of the measured window.
     pub messages_per_sec: f64,
     /// Messages per second of CPU time the server process used (user + system, all threads).
@@ -111,14 +111,14 @@ impl Sample {
     }
 
     /// Whether anything went wrong: such a sample marks its row.
-    pub fn is_flawed(&self) -> bool {
+    pub(crate) fn is_flawed(&self) -> bool {
         self.failure.is_some() || self.errors > 0 || self.mismatches > 0 || self.failed_connects > 0
     }
 }
 
 /// One peer in one scenario, with a sample per round.
 #[derive(Clone, Debug)]
-pub struct Row {
+pub(crate) struct Row {
     /// The workload.
     pub scenario: Scenario,
     /// The server.
@@ -129,7 +129,7 @@ pub struct Row {
 
 impl Row {
     /// The median over rounds of `figure`, skipping samples without it.
-    pub fn median(&self, figure: impl Fn(&Sample) -> Option<f64>) -> Option<f64> {
+    pub(crate) fn median(&self, figure: impl Fn(&Sample) -> Option<f64>) -> Option<f64> {
         median(
             self.samples
                 .iter()
@@ -140,7 +140,7 @@ impl Row {
     }
 
     /// The smallest and largest value of `figure` over rounds.
-    pub fn range(&self, figure: impl Fn(&Sample) -> Option<f64>) -> Option<(f64, f64)> {
+    pub(crate) fn range(&self, figure: impl Fn(&Sample) -> Option<f64>) -> Option<(f64, f64)> {
         let values: Vec<f64> = self
             .samples
             .iter()
@@ -153,13 +153,13 @@ impl Row {
     }
 
     /// Whether any round went wrong.
-    pub fn is_flawed(&self) -> bool {
+    pub(crate) fn is_flawed(&self) -> bool {
         self.samples.iter().any(Sample::is_flawed)
     }
 }
 
 /// The median of `values` (the mean of the middle two for an even count); `None` if empty.
-pub fn median(mut values: Vec<f64>) -> Option<f64> {
+pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     match n {
@@ -173,7 +173,7 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
 ///
 /// The peers' order rotates from round to round, so none always runs first after a change of
 /// scenario; interleaving the servers makes slow drift of a shared machine hit all of them.
-pub fn run(settings: &Settings) -> Vec<Row> {
+pub(crate) fn run(settings: &Settings) -> Vec<Row> {
     let mut rows: Vec<Row> = Scenario::ALL
         .into_iter()
         .flat_map(|scenario| {
@@ -263,7 +263,7 @@ fn print_sample(round: usize, rounds: usize, scenario: Scenario, peer: Peer, sam
 }
 
 /// How long a run takes, start-up and kill included, for the estimate printed at the start.
-pub fn run_time(settings: &Settings) -> Duration {
+pub(crate) fn run_time(settings: &Settings) -> Duration {
     let runs: usize = Scenario::ALL.iter().map(|s| s.peers().count()).sum();
     let per_run = settings.warmup + settings.duration + Duration::from_millis(200);
     per_run * (runs * settings.rounds) as u32

@@ -22,7 +22,7 @@ const COUNT_WINDOW: Duration = Duration::from_secs(2);
 
 /// How every comparison run is set up.
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Times every scenario and peer is measured (`COMPARE_ROUNDS`, default 3).
     pub rounds: usize,
     /// Measured window of each run (`COMPARE_SECS`, default 3 s).
@@ -49,7 +49,7 @@ impl Settings {
     ///
     /// A variable is set to something other than a positive number (of seconds for
     /// `COMPARE_SECS`, a whole number for `COMPARE_ROUNDS`); the message names it.
-    pub fn from_env() -> Result<Settings, String> {
+    pub(crate) fn from_env() -> Result<Settings, String> {
         let secs = match std::env::var("COMPARE_SECS") {
             Ok(value) => value
                 .parse::<f64>()
@@ -83,7 +83,7 @@ impl Settings {
     }
 
     /// The command that reproduces this run, with the variables that were set.
-    pub fn command(&self, mode: &str) -> String {
+    pub(crate) fn command(&self, mode: &str) -> String {
         let mut command = String::new();
         for var in ["COMPARE_SECS", "COMPARE_ROUNDS"] {
             if let Ok(value) = std::env::var(var) {

@@ -38,13 +38,13 @@ use crate::peer::Peer;
 use crate::settings::Settings;
 
 /// Pipeline depths counted.
-pub const DEPTHS: [usize; 2] = [1, 16];
+pub(crate) const DEPTHS: [usize; 2] = [1, 16];
 
 /// The key of all calls together, in every count.
-pub const TOTAL: &str = "total";
+pub(crate) const TOTAL: &str = "total";
 
 /// The key of the calls that returned an error (for a non-blocking server, mostly `EAGAIN`).
-pub const FAILED: &str = "failed";
+pub(crate) const FAILED: &str = "failed";
 
 /// The calls `perf stat` counts one by one: those an event loop, a blocking server or the
 /// runtimes make per message or per connection. Every call is in [`TOTAL`] whether listed or not.
@@ -67,7 +67,7 @@ const PERF_CALLS: [&str; 14] = [
 
 /// A way of counting a process's system calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Counter {
+pub(crate) enum Counter {
     /// `perf stat` on the system call tracepoints: in-kernel counters, full speed.
     Perf,
     /// `strace -f -c`: every call traced, the server slowed many times over.
@@ -76,10 +76,10 @@ pub enum Counter {
 
 impl Counter {
     /// Both counters, the more faithful first.
-    pub const ALL: [Counter; 2] = [Counter::Perf, Counter::Strace];
+    pub(crate) const ALL: [Counter; 2] = [Counter::Perf, Counter::Strace];
 
     /// The command, as the report names it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Counter::Perf => "perf stat",
             Counter::Strace => "strace -f -c",
@@ -87,7 +87,7 @@ impl Counter {
     }
 
     /// Why this counter cannot run here, if it cannot.
-    pub fn unavailable(self) -> Option<String> {
+    pub(crate) fn unavailable(self) -> Option<String> {
         let (program, args): (&str, &[&str]) = match self {
             Counter::Perf => (
                 "perf",
@@ -148,7 +148,7 @@ impl Counter {
     /// # Errors
     ///
     /// `InvalidData` when the summary has no total.
-    pub fn parse(self, summary: &str) -> io::Result<BTreeMap<String, u64>> {
+    pub(crate) fn parse(self, summary: &str) -> io::Result<BTreeMap<String, u64>> {
         let calls = match self {
             Counter::Perf => parse_perf(summary),
             Counter::Strace => parse_strace(summary),
@@ -216,7 +216,7 @@ fn parse_strace(summary: &str) -> BTreeMap<String, u64> {
 
 /// One server's system calls at one depth, net of its idle run.
 #[derive(Clone, Debug)]
-pub struct Trace {
+pub(crate) struct Trace {
     /// The server counted.
     pub peer: Peer,
     /// Messages each connection kept in flight.
@@ -234,14 +234,14 @@ pub struct Trace {
 
 impl Trace {
     /// Calls of `name` per message.
-    pub fn per_message(&self, name: &str) -> f64 {
+    pub(crate) fn per_message(&self, name: &str) -> f64 {
         let calls = self.calls.get(name).copied().unwrap_or(0);
         calls as f64 / self.messages.max(1) as f64
     }
 
     /// The calls that make up most of the work, most frequent first, with their count per
     /// message; those under 0.01 per message are left out.
-    pub fn main_calls(&self) -> Vec<(String, f64)> {
+    pub(crate) fn main_calls(&self) -> Vec<(String, f64)> {
         let mut calls: Vec<(String, f64)> = self
             .calls
             .keys()
@@ -256,7 +256,7 @@ impl Trace {
 
 /// Counts every peer idle and at each of [`DEPTHS`] with `counter`; a peer whose count fails is
 /// reported and left out.
-pub fn trace_all(settings: &Settings, counter: Counter) -> Vec<Trace> {
+pub(crate) fn trace_all(settings: &Settings, counter: Counter) -> Vec<Trace> {
     let mut traces = Vec::new();
     for peer in Peer::ALL {
         let idle = match trace(peer, settings, counter, "idle", |_addr| Ok(())) {

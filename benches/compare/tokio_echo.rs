@@ -23,7 +23,7 @@ const MAX_LINE: usize = 64 * 1024;
 /// # Errors
 ///
 /// Binding the listener, building the runtime or spawning its thread failed.
-pub fn start_raw(addr: SocketAddr) -> io::Result<SocketAddr> {
+pub(crate) fn start_raw(addr: SocketAddr) -> io::Result<SocketAddr> {
     start(addr, "tokio-raw", |stream| {
         tokio::spawn(raw_echo(stream));
     })
@@ -34,7 +34,7 @@ pub fn start_raw(addr: SocketAddr) -> io::Result<SocketAddr> {
 /// # Errors
 ///
 /// Binding the listener, building the runtime or spawning its thread failed.
-pub fn start_lines(addr: SocketAddr) -> io::Result<SocketAddr> {
+pub(crate) fn start_lines(addr: SocketAddr) -> io::Result<SocketAddr> {
     start(addr, "tokio-lines", |stream| {
         tokio::spawn(lines_echo(stream));
     })

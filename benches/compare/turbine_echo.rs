@@ -23,7 +23,7 @@ fn config(addr: SocketAddr) -> Config {
 /// # Errors
 ///
 /// See [`Server::bind`] and [`Server::start`].
-pub fn start_raw(addr: SocketAddr) -> io::Result<Serving> {
+pub(crate) fn start_raw(addr: SocketAddr) -> io::Result<Serving> {
     Ok(Serving::turbine(
         Server::bind(config(addr))?.start(|_peer| RawEcho)?,
     ))
@@ -34,7 +34,7 @@ pub fn start_raw(addr: SocketAddr) -> io::Result<Serving> {
 /// # Errors
 ///
 /// See [`Server::bind`] and [`Server::start`].
-pub fn start_lines(addr: SocketAddr) -> io::Result<Serving> {
+pub(crate) fn start_lines(addr: SocketAddr) -> io::Result<Serving> {
     Ok(Serving::turbine(
         Server::bind(config(addr))?.start(|_peer| LineEcho)?,
     ))

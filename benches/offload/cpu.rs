@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use turbine_load::{CLK_TCK, server_cpu_time};
 
 /// Busy CPU time of the whole machine and of our own processes, at one moment.
-pub struct OtherCpu {
+pub(crate) struct OtherCpu {
     /// When the counters were read.
     at: Instant,
     /// Busy time of all cores from `/proc/stat`.
@@ -22,7 +22,7 @@ pub struct OtherCpu {
 
 impl OtherCpu {
     /// Starts counting; `pids` are the processes that belong to the measurement.
-    pub fn start(pids: Vec<u32>) -> OtherCpu {
+    pub(crate) fn start(pids: Vec<u32>) -> OtherCpu {
         OtherCpu {
             at: Instant::now(),
             machine: machine_busy(),
@@ -33,7 +33,7 @@ impl OtherCpu {
 
     /// Cores' worth of CPU that other processes used since `start` (0.0 to the core count;
     /// accurate to a few hundredths over a few seconds, the counters being in 10 ms ticks).
-    pub fn cores(&self) -> f64 {
+    pub(crate) fn cores(&self) -> f64 {
         let machine = machine_busy().saturating_sub(self.machine);
         let ours = ours(&self.pids).saturating_sub(self.ours);
         machine.saturating_sub(ours).as_secs_f64() / self.at.elapsed().as_secs_f64()
@@ -71,7 +71,7 @@ fn machine_busy() -> Duration {
 
 /// Waits, up to `patience`, for a second in which other processes use less than `cores`;
 /// returns whether one came.
-pub fn wait_quiet(cores: f64, patience: Duration) -> bool {
+pub(crate) fn wait_quiet(cores: f64, patience: Duration) -> bool {
     let deadline = Instant::now() + patience;
     loop {
         let other = OtherCpu::start(vec![std::process::id()]);

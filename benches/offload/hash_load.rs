@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Replies counted by every loader connection.
 #[derive(Default)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Hashes received (128 lowercase hex digits each).
     pub hashes: AtomicU64,
     /// `ERR busy` replies.
@@ -21,7 +21,7 @@ pub struct Counts {
 
 /// A snapshot of [`Counts`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Hashes received.
     pub hashes: u64,
     /// `ERR busy` replies.
@@ -42,7 +42,7 @@ impl std::ops::Sub for Tally {
 }
 
 /// One thread per connection: send `HASH`, read the reply, count it, repeat until stopped.
-pub struct HashLoad {
+pub(crate) struct HashLoad {
     /// What the threads counted.
     counts: Arc<Counts>,
     /// Tells the threads to stop after their current request.
@@ -57,7 +57,7 @@ impl HashLoad {
     /// # Errors
     ///
     /// A connection could not be opened.
-    pub fn start(addr: SocketAddr, connections: usize) -> io::Result<HashLoad> {
+    pub(crate) fn start(addr: SocketAddr, connections: usize) -> io::Result<HashLoad> {
         let counts = Arc::new(Counts::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(connections);
@@ -78,7 +78,7 @@ impl HashLoad {
     }
 
     /// The counts so far.
-    pub fn tally(&self) -> Tally {
+    pub(crate) fn tally(&self) -> Tally {
         Tally {
             hashes: self.counts.hashes.load(Relaxed),
             busy: self.counts.busy.load(Relaxed),
@@ -91,7 +91,7 @@ impl HashLoad {
     /// # Errors
     ///
     /// The first error a loader stopped with.
-    pub fn stop(self) -> io::Result<()> {
+    pub(crate) fn stop(self) -> io::Result<()> {
         self.stop.store(true, Relaxed);
         let mut result = Ok(());
         for thread in self.threads {

@@ -25,7 +25,7 @@ struct Conn {
 }
 
 /// What one measurement saw.
-pub struct Pings {
+pub(crate) struct Pings {
     /// Latency of each `PING` answered, from its send to the end of its `PONG`.
     pub latency: Histogram,
     /// How long the measurement ran.
@@ -38,7 +38,7 @@ pub struct Pings {
 /// The pace is an open loop as long as replies come within `interval`: the server is not
 /// pushed harder when it is slow. When a reply is late the next `PING` goes out at once after
 /// it, so a stalled server gets fewer `PING`s, not more; `Pings::latency.count()` shows that.
-pub struct Pinger {
+pub(crate) struct Pinger {
     /// The readiness queue of every connection.
     poll: Poll,
     /// The connections, indexed by token.
@@ -53,7 +53,11 @@ impl Pinger {
     /// # Errors
     ///
     /// A connection or the poll could not be set up.
-    pub fn connect(addr: SocketAddr, connections: usize, interval: Duration) -> io::Result<Self> {
+    pub(crate) fn connect(
+        addr: SocketAddr,
+        connections: usize,
+        interval: Duration,
+    ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let mut conns = Vec::with_capacity(connections);
         let start = Instant::now();
@@ -85,7 +89,7 @@ impl Pinger {
     ///
     /// A socket failed, the server closed a connection, or it sent something other than
     /// `PONG`.
-    pub fn measure(&mut self, duration: Duration) -> io::Result<Pings> {
+    pub(crate) fn measure(&mut self, duration: Duration) -> io::Result<Pings> {
         let mut latency = Histogram::new();
         let mut events = Events::with_capacity(self.conns.len());
         let start = Instant::now();

@@ -19,7 +19,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// # Errors
 ///
 /// Cargo could not run or failed; the binary is not where it should be.
-pub fn build_example() -> io::Result<PathBuf> {
+pub(crate) fn build_example() -> io::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let status = Command::new(cargo)
         .args(["build", "--release", "--example", "offload"])
@@ -46,7 +46,7 @@ pub fn build_example() -> io::Result<PathBuf> {
 
 /// The example running in a child process; stopped with SIGTERM (killed if it lingers) when
 /// dropped, so none outlives the bench unless the bench itself is killed.
-pub struct Server {
+pub(crate) struct Server {
     /// The process.
     child: Child,
     /// Where it listens.
@@ -62,7 +62,7 @@ impl Server {
     /// # Errors
     ///
     /// The process could not start, or printed no address in time.
-    pub fn spawn(exe: &PathBuf, env: &[(&str, &str)]) -> io::Result<Server> {
+    pub(crate) fn spawn(exe: &PathBuf, env: &[(&str, &str)]) -> io::Result<Server> {
         let mut child = Command::new(exe)
             .env_clear()
             .env("TURBINE_ADDR", "127.0.0.1:0")
@@ -110,18 +110,18 @@ impl Server {
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Where the server listens.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Scheduling policy and nice value of each worker thread, from `/proc/PID/task/*/stat`,
     /// such as `batch/10`; `?` where it cannot be read.
-    pub fn worker_priority(&self) -> String {
+    pub(crate) fn worker_priority(&self) -> String {
         let dir = format!("/proc/{}/task", self.child.id());
         let mut found: Vec<(String, String)> = fs::read_dir(dir)
             .into_iter()
@@ -159,7 +159,7 @@ impl Server {
     }
 
     /// Stops the server with SIGTERM and returns its stderr lines.
-    pub fn stop(mut self) -> Vec<String> {
+    pub(crate) fn stop(mut self) -> Vec<String> {
         self.terminate();
         self.log
             .take()

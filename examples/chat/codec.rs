@@ -5,7 +5,7 @@ use turbine::{ByteLinesCodec, FrameLimits};
 
 /// One line of the protocol, without its `\n`, as it crosses the wire: not yet checked for UTF-8
 /// on the way in (the handler answers `! invalid utf-8` and keeps the connection).
-pub type Line = Vec<u8>;
+pub(crate) type Line = Vec<u8>;
 
 /// `\n`-terminated lines as bytes, with different bounds on the two directions.
 ///
@@ -16,6 +16,6 @@ pub type Line = Vec<u8>;
 /// of thousands), and neither may close the connection it is sent to. What bounds output is the
 /// write limit (`CHAT_OUTBUF_LIMIT`). The encoder refuses a line holding a `\n`, which would
 /// forge a second line.
-pub fn chat_codec(max_line: usize) -> ByteLinesCodec {
+pub(crate) fn chat_codec(max_line: usize) -> ByteLinesCodec {
     ByteLinesCodec::new(FrameLimits::new(max_line, usize::MAX))
 }

@@ -2,7 +2,7 @@
 
 /// One line a member sent, parsed; borrowed from the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command<'a> {
+pub(crate) enum Command<'a> {
     /// Text for the room: a line not starting with `/`, or a `//` line with one `/` removed.
     Say(&'a str),
     /// `/nick <name>`: the name as written (checked later).
@@ -31,7 +31,7 @@ pub enum Command<'a> {
 impl<'a> Command<'a> {
     /// Parses a non-empty line. A command is the word up to the first space; its argument is
     /// everything after that space, as written. Commands that take no argument ignore one.
-    pub fn parse(line: &'a str) -> Command<'a> {
+    pub(crate) fn parse(line: &'a str) -> Command<'a> {
         if let Some(escaped) = line.strip_prefix("//") {
             // One slash is removed: `//path` says `/path`.
             return Command::Say(&line[line.len() - escaped.len() - 1..]);
@@ -57,7 +57,7 @@ impl<'a> Command<'a> {
 }
 
 /// Whether `name` is a valid nick or room name: `[A-Za-z0-9_-]{1,32}`.
-pub fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()

@@ -6,16 +6,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use turbine::{Config, ConfigError, parse_size};
 
 /// Where the chat listens unless `TURBINE_ADDR` says otherwise.
-pub const DEFAULT_ADDR: SocketAddr =
+pub(crate) const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 7879);
 
 /// Output a member may have waiting before it is cut off as too slow, unless
 /// `CHAT_OUTBUF_LIMIT` (or `TURBINE_WRITE_LIMIT`) says otherwise.
-pub const DEFAULT_OUTBUF_LIMIT: usize = 4 << 20;
+pub(crate) const DEFAULT_OUTBUF_LIMIT: usize = 4 << 20;
 
 /// Longest prefix the server puts before a client's text (`<nick> (private): `, a 32-byte nick),
 /// plus the `\n`: a member's output limit must hold at least one longest line.
-pub const MAX_PREFIX: usize = 32 + " (private): ".len() + 1;
+pub(crate) const MAX_PREFIX: usize = 32 + " (private): ".len() + 1;
 
 /// Largest `CHAT_OUTBUF_LIMIT`, as for `TURBINE_WRITE_LIMIT`.
 const MAX_OUTBUF_LIMIT: usize = 1 << 30;
@@ -32,7 +32,7 @@ const MAX_OUTBUF_LIMIT: usize = 1 << 30;
 ///
 /// A `TURBINE_*` value Turbine refuses, or a `CHAT_OUTBUF_LIMIT` that is not a size (bytes with
 /// an optional `B`, `KiB`, `MiB` or `GiB`) from `TURBINE_MAX_FRAME` + [`MAX_PREFIX`] to 1 GiB.
-pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+pub(crate) fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let config = Config::new()
         .addr(DEFAULT_ADDR)
         .write_limit(DEFAULT_OUTBUF_LIMIT)
@@ -61,7 +61,7 @@ pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Conf
 /// # Errors
 ///
 /// See [`from_vars`].
-pub fn from_env() -> Result<Config, ConfigError> {
+pub(crate) fn from_env() -> Result<Config, ConfigError> {
     from_vars(|name| std::env::var(name).ok())
 }
 

@@ -29,7 +29,7 @@ const HELP: [&str; 10] = [
 /// Runs on the reactor that accepted the connection; everything shared with other connections
 /// goes through the [`Registry`] (under its lock, briefly) and through [`ConnHandle`]s and
 /// [`turbine::broadcast`] (after the lock is released).
-pub struct Member {
+pub(crate) struct Member {
     /// Nicks and rooms, shared with every other connection.
     registry: Arc<Registry>,
     /// Set in `on_open`; taken when the member leaves (`/quit`, or the connection closes).
@@ -52,7 +52,7 @@ struct Presence {
 
 impl Member {
     /// A member of the chat served by `registry`, not arrived yet (`on_open` does that).
-    pub fn new(registry: Arc<Registry>) -> Self {
+    pub(crate) fn new(registry: Arc<Registry>) -> Self {
         Member {
             registry,
             presence: None,

@@ -15,11 +15,11 @@ use turbine::{ConnHandle, ConnId, Payload};
 use super::codec::Line;
 
 /// The room every member starts in.
-pub const LOBBY: &str = "lobby";
+pub(crate) const LOBBY: &str = "lobby";
 
 /// Nicks and rooms of one server, shared by every connection's handler.
 #[derive(Debug, Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     /// Nicks and rooms; each method holds the lock briefly.
     state: Mutex<State>,
     /// The last `N` handed out as `guest<N>`.
@@ -78,34 +78,34 @@ impl Room {
 
 /// The handles of a room's members at one moment; cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct Members(Arc<[ConnHandle<Line>]>);
+pub(crate) struct Members(Arc<[ConnHandle<Line>]>);
 
 impl Members {
     /// Sends one encoded line to every member but `except`, with
     /// [`turbine::broadcast`]: the line is stored once, however many members get it, and a
     /// member whose output would pass the write limit is cut off instead (`on_overflow`).
     /// Returns to how many members it went.
-    pub fn send(&self, except: Option<ConnId>, line: &Payload<Line>) -> usize {
+    pub(crate) fn send(&self, except: Option<ConnId>, line: &Payload<Line>) -> usize {
         turbine::broadcast(self.0.iter().filter(|m| Some(m.id()) != except), line)
     }
 
     /// How many members the snapshot holds.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 }
 
 /// Why `/nick` was refused: another member has that nick, ignoring case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NickTaken;
+pub(crate) struct NickTaken;
 
 /// Why `/join` was refused: the member is in that room already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AlreadyIn;
+pub(crate) struct AlreadyIn;
 
 /// What a member moving between rooms must tell whom.
 #[derive(Debug)]
-pub struct Move {
+pub(crate) struct Move {
     /// Who is left in the old room.
     pub left: Members,
     /// Who is in the new room, the mover included.
@@ -114,7 +114,7 @@ pub struct Move {
 
 impl Registry {
     /// An empty registry.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Registry::default()
     }
 
@@ -126,7 +126,7 @@ impl Registry {
 
     /// Registers a new connection as `guest<N>` in the lobby. Returns the nick and the lobby's
     /// members, the newcomer included.
-    pub fn arrive(&self, handle: ConnHandle<Line>) -> (String, Members) {
+    pub(crate) fn arrive(&self, handle: ConnHandle<Line>) -> (String, Members) {
         let mut state = self.lock();
         // A member may have named itself `guest<N>` for an N not handed out yet: skip it.
         let nick = loop {
@@ -154,7 +154,7 @@ impl Registry {
     /// # Errors
     ///
     /// [`NickTaken`] when another member has `new`, ignoring ASCII case.
-    pub fn rename(
+    pub(crate) fn rename(
         &self,
         id: ConnId,
         room: &str,
@@ -185,7 +185,7 @@ impl Registry {
     /// # Errors
     ///
     /// [`AlreadyIn`] when `from` is `to`.
-    pub fn join(
+    pub(crate) fn join(
         &self,
         handle: &ConnHandle<Line>,
         nick: &str,
@@ -210,14 +210,14 @@ impl Registry {
 
     /// Removes member `id` (nick `nick`, in `room`) from the server. Returns who is left in the
     /// room.
-    pub fn leave(&self, id: ConnId, nick: &str, room: &str) -> Members {
+    pub(crate) fn leave(&self, id: ConnId, nick: &str, room: &str) -> Members {
         let mut state = self.lock();
         state.nicks.remove(&nick.to_ascii_lowercase());
         unseat(&mut state, id, room)
     }
 
     /// The members of `room` now (none if it has none).
-    pub fn members(&self, room: &str) -> Members {
+    pub(crate) fn members(&self, room: &str) -> Members {
         let mut state = self.lock();
         state
             .rooms
@@ -227,12 +227,12 @@ impl Registry {
     }
 
     /// The handle of the member called `nick`, ignoring ASCII case.
-    pub fn find(&self, nick: &str) -> Option<ConnHandle<Line>> {
+    pub(crate) fn find(&self, nick: &str) -> Option<ConnHandle<Line>> {
         self.lock().nicks.get(&nick.to_ascii_lowercase()).cloned()
     }
 
     /// The `/rooms` reply: `* rooms: <name>(<count>) ...`, sorted by name.
-    pub fn rooms_line(&self) -> String {
+    pub(crate) fn rooms_line(&self) -> String {
         let state = self.lock();
         let mut line = String::from("* rooms:");
         for (name, room) in &state.rooms {
@@ -242,7 +242,7 @@ impl Registry {
     }
 
     /// The `/who` reply for `room`: `* in <room>: <nick> ...`, sorted.
-    pub fn who_line(&self, room: &str) -> String {
+    pub(crate) fn who_line(&self, room: &str) -> String {
         let mut nicks: Vec<String> = {
             let state = self.lock();
             let members = state.rooms.get(room).map(|r| r.members.values());

@@ -4,69 +4,70 @@ use turbine::codec::{Command, Reply};
 
 /// A command's arguments, its name first (`args[0]`), in one buffer: a command copies out only
 /// what it stores.
-pub type Args = Command;
+pub(crate) type Args = Command;
 
 /// What a command returns: its reply, or the error reply that stopped it (both are sent).
-pub type Outcome = Result<Reply, Reply>;
+pub(crate) type Outcome = Result<Reply, Reply>;
 
 /// A key holding another type than the command works on.
-pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub(crate) const WRONGTYPE: &str =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
 /// An argument (or a stored value) that must be an `i64` and is not.
-pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub(crate) const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 /// A score that is not a number.
-pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub(crate) const NOT_FLOAT: &str = "ERR value is not a valid float";
 /// Options that do not go together, or an unknown one.
-pub const SYNTAX: &str = "ERR syntax error";
+pub(crate) const SYNTAX: &str = "ERR syntax error";
 /// An `INCR` family result outside `i64`.
-pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub(crate) const OVERFLOW: &str = "ERR increment or decrement would overflow";
 /// A negative (or non-numeric) count for `LPOP`, `SPOP`, `ZPOPMIN` and the like.
-pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub(crate) const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 
 /// `ERR wrong number of arguments for '<name>' command`.
-pub fn wrong_arity(name: &str) -> Reply {
+pub(crate) fn wrong_arity(name: &str) -> Reply {
     Reply::error(format!(
         "ERR wrong number of arguments for '{name}' command"
     ))
 }
 
 /// `ERR invalid expire time in '<name>' command`.
-pub fn invalid_expire(name: &str) -> Reply {
+pub(crate) fn invalid_expire(name: &str) -> Reply {
     Reply::error(format!("ERR invalid expire time in '{name}' command"))
 }
 
 /// An argument quoted in an error reply as Redis quotes it: lossy UTF-8, and `\r` and `\n`
 /// turned into spaces (they would end the reply's line).
-pub fn shown(arg: &[u8]) -> String {
+pub(crate) fn shown(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).replace(['\r', '\n'], " ")
 }
 
 /// An error reply for a fixed message.
-pub fn error(text: &'static str) -> Reply {
+pub(crate) fn error(text: &'static str) -> Reply {
     Reply::error(text)
 }
 
 /// `arg` as an `i64`, or the reply Redis gives for a bad integer.
-pub fn integer(arg: &[u8]) -> Result<i64, Reply> {
+pub(crate) fn integer(arg: &[u8]) -> Result<i64, Reply> {
     parse_i64(arg).ok_or_else(|| error(NOT_INTEGER))
 }
 
 /// `arg` as a count of at least zero, or `ERR value is out of range, must be positive`.
-pub fn count(arg: &[u8]) -> Result<usize, Reply> {
+pub(crate) fn count(arg: &[u8]) -> Result<usize, Reply> {
     parse_i64(arg)
         .and_then(|n| usize::try_from(n).ok())
         .ok_or_else(|| error(NOT_POSITIVE))
 }
 
 /// Whether `arg` is the option `name` (upper case), in any case.
-pub fn is(arg: &[u8], name: &str) -> bool {
+pub(crate) fn is(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())
 }
 
 /// A decimal `i64` the one way Redis's `string2ll` reads it (the RESP codec's own parser).
-pub use turbine::codec::parse_resp_integer as parse_i64;
+pub(crate) use turbine::codec::parse_resp_integer as parse_i64;
 
 /// Replaces `dst` with `n` in decimal, reusing its allocation.
-pub fn write_i64(dst: &mut Vec<u8>, n: i64) {
+pub(crate) fn write_i64(dst: &mut Vec<u8>, n: i64) {
     dst.clear();
     let mut digits = [0u8; 20];
     let mut at = digits.len();
@@ -87,7 +88,7 @@ pub fn write_i64(dst: &mut Vec<u8>, n: i64) {
 
 /// Ranks `start..=stop` of a sequence of `len` as `LRANGE` and `ZRANGE` read them (negative
 /// counts from the end, out-of-range ends clamped), or `None` when the range is empty.
-pub fn rank_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+pub(crate) fn rank_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
     let start = if start < 0 {
         (start + len).max(0)

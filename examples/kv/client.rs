@@ -12,14 +12,14 @@ use super::store::Store;
 
 /// One connection: nothing of its own but the store (there is one database, and no
 /// per-connection state such as transactions or subscriptions).
-pub struct Client {
+pub(crate) struct Client {
     /// The keyspace, shared by every connection on every reactor.
     store: Arc<Store>,
 }
 
 impl Client {
     /// A connection served from `store`.
-    pub fn new(store: Arc<Store>) -> Self {
+    pub(crate) fn new(store: Arc<Store>) -> Self {
         Client { store }
     }
 }

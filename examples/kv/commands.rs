@@ -18,10 +18,10 @@ use args::{Args, Outcome};
 use store::Store;
 
 /// Runs a command whose arity has been checked.
-pub type Run = fn(&Store, &Args) -> Outcome;
+pub(crate) type Run = fn(&Store, &Args) -> Outcome;
 
 /// One command.
-pub struct Spec {
+pub(crate) struct Spec {
     /// Its name in lower case, as Redis writes it in replies.
     pub name: &'static str,
     /// How many arguments it takes, its name included: exactly that many, or at least `-arity`
@@ -37,7 +37,7 @@ pub struct Spec {
 
 impl Spec {
     /// Whether `argc` arguments (the name included) fit the arity.
-    pub fn accepts(&self, argc: usize) -> bool {
+    pub(crate) fn accepts(&self, argc: usize) -> bool {
         let argc = argc as i64;
         if self.arity >= 0 {
             argc == self.arity
@@ -76,7 +76,7 @@ const WMF: &[&str] = &["write", "denyoom", "fast"];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 
 /// Every command, sorted by name (a test checks it).
-pub static COMMANDS: &[Spec] = &[
+pub(crate) static COMMANDS: &[Spec] = &[
     spec(
         "command",
         -1,
@@ -140,7 +140,7 @@ pub static COMMANDS: &[Spec] = &[
 ];
 
 /// The command called `name`, in any case.
-pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
     COMMANDS
         .binary_search_by(|spec| {
             spec.name

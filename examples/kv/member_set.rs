@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// random: taking its first member over and over scans ever more empty buckets, so emptying a
 /// large set with `SPOP` would cost quadratic time.
 #[derive(Default)]
-pub struct MemberSet {
+pub(crate) struct MemberSet {
     /// Every member, in no particular order.
     members: Vec<Arc<[u8]>>,
     /// Each member's position in `members`.
@@ -20,7 +20,7 @@ pub struct MemberSet {
 
 impl MemberSet {
     /// Adds `member`; returns whether it was new.
-    pub fn insert(&mut self, member: &[u8]) -> bool {
+    pub(crate) fn insert(&mut self, member: &[u8]) -> bool {
         if self.index.contains_key(member) {
             return false;
         }
@@ -31,17 +31,17 @@ impl MemberSet {
     }
 
     /// How many members there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.members.len()
     }
 
     /// Every member, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
         self.members.iter().map(|m| &m[..])
     }
 
     /// Removes and returns the member at position `pick % len`, `None` if empty.
-    pub fn pop_at(&mut self, pick: u64) -> Option<Vec<u8>> {
+    pub(crate) fn pop_at(&mut self, pick: u64) -> Option<Vec<u8>> {
         if self.members.is_empty() {
             return None;
         }

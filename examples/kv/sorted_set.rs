@@ -28,7 +28,7 @@ impl Ord for Score {
 /// Both halves share each member's bytes through an `Arc`. Adding, updating and popping the
 /// lowest cost O(log n); a range by rank walks from the nearest end, O(rank + count).
 #[derive(Default)]
-pub struct SortedSet {
+pub(crate) struct SortedSet {
     /// Each member's score.
     scores: HashMap<Arc<[u8]>, f64>,
     /// The members by score, then by bytes.
@@ -37,12 +37,12 @@ pub struct SortedSet {
 
 impl SortedSet {
     /// The score of `member`, if it is in the set.
-    pub fn score(&self, member: &[u8]) -> Option<f64> {
+    pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
         self.scores.get(member).copied()
     }
 
     /// Adds `member` with `score`, or moves it to `score`. `score` must not be NaN.
-    pub fn insert(&mut self, member: &[u8], score: f64) {
+    pub(crate) fn insert(&mut self, member: &[u8], score: f64) {
         match self.scores.get_key_value(member) {
             Some((key, &old)) => {
                 let key = Arc::clone(key);
@@ -59,12 +59,12 @@ impl SortedSet {
     }
 
     /// How many members there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.scores.len()
     }
 
     /// Removes and returns the member with the lowest score (the lowest bytes among equals).
-    pub fn pop_min(&mut self) -> Option<(Vec<u8>, f64)> {
+    pub(crate) fn pop_min(&mut self) -> Option<(Vec<u8>, f64)> {
         let (Score(score), member) = self.order.pop_first()?;
         self.scores.remove(&member[..]);
         Some((member.to_vec(), score))
@@ -72,7 +72,7 @@ impl SortedSet {
 
     /// The members of ranks `start..=stop` (both within the set), lowest first, or highest
     /// first with `rev`.
-    pub fn range(
+    pub(crate) fn range(
         &self,
         start: usize,
         stop: usize,
@@ -90,7 +90,7 @@ impl SortedSet {
 
 /// A score as Redis reads it (`strtod`, refusing NaN, overflow to infinity and underflow to
 /// zero); `inf`, `+inf` and `-inf` are fine. Unlike Redis, hexadecimal (`0x10`) is refused.
-pub fn parse_score(text: &[u8]) -> Option<f64> {
+pub(crate) fn parse_score(text: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(text).ok()?;
     let value: f64 = text.parse().ok()?;
     if value.is_nan() {
@@ -111,7 +111,7 @@ pub fn parse_score(text: &[u8]) -> Option<f64> {
 /// number, in C's `%g` layout (an exponent below -4 or from 17 on is written `1.5e+20`),
 /// `inf`, `-inf`, and `0` for either zero. (Redis 7.0 wrote 17 significant digits,
 /// `0.10000000000000001` where this writes `0.1`.)
-pub fn format_score(value: f64) -> String {
+pub(crate) fn format_score(value: f64) -> String {
     if value.is_infinite() {
         return if value > 0.0 { "inf" } else { "-inf" }.to_string();
     }

@@ -23,16 +23,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::value::Value;
 
 /// Shards unless `KV_SHARDS` says otherwise: enough that 2 to 16 reactors rarely meet on one.
-pub const DEFAULT_SHARDS: usize = 64;
+pub(crate) const DEFAULT_SHARDS: usize = 64;
 /// The most shards `KV_SHARDS` may ask for.
-pub const MAX_SHARDS: usize = 4096;
+pub(crate) const MAX_SHARDS: usize = 4096;
 
 /// Due keys a shard deletes per lock hold during an expiry cycle, so that other reactors wait
 /// at most that long for it.
 const EXPIRE_BATCH: usize = 64;
 
 /// Every key, in shards.
-pub struct Store {
+pub(crate) struct Store {
     /// The shards, each on its own cache lines so that reactors locking neighbours do not
     /// contend on one line.
     shards: Box<[Padded<Mutex<Shard>>]>,
@@ -51,7 +51,7 @@ struct Padded<T>(T);
 
 impl Store {
     /// An empty store of `shards` shards (at least one).
-    pub fn new(shards: usize) -> Store {
+    pub(crate) fn new(shards: usize) -> Store {
         Store {
             shards: (0..shards.max(1))
                 .map(|_| Padded(Mutex::new(Shard::default())))
@@ -65,24 +65,24 @@ impl Store {
     }
 
     /// How many shards there are.
-    pub fn shard_count(&self) -> usize {
+    pub(crate) fn shard_count(&self) -> usize {
         self.shards.len()
     }
 
     /// The shard `key` lives in.
-    pub fn shard_of(&self, key: &[u8]) -> usize {
+    pub(crate) fn shard_of(&self, key: &[u8]) -> usize {
         // Multiply-shift onto `0..n`: the top bits of the hash pick the shard.
         ((u128::from(shard_hash(key)) * self.shards.len() as u128) >> 64) as usize
     }
 
     /// Locks the shard `key` lives in.
-    pub fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+    pub(crate) fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
         self.lock_index(self.shard_of(key))
     }
 
     /// Locks shard `index`. A shard whose lock was poisoned (a command panicked holding it) is
     /// used as it is: its maps are still sound, and one bad command must not stop the server.
-    pub fn lock_index(&self, index: usize) -> MutexGuard<'_, Shard> {
+    pub(crate) fn lock_index(&self, index: usize) -> MutexGuard<'_, Shard> {
         self.shards[index]
             .0
             .lock()
@@ -90,7 +90,7 @@ impl Store {
     }
 
     /// Locks every shard holding one of `keys`, in ascending order.
-    pub fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
+    pub(crate) fn lock_keys<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Locked<'_> {
         let mut indices: Vec<usize> = keys.into_iter().map(|k| self.shard_of(k)).collect();
         indices.sort_unstable();
         indices.dedup();
@@ -104,13 +104,13 @@ impl Store {
     }
 
     /// Locks every shard, in ascending order.
-    pub fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
+    pub(crate) fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
         (0..self.shards.len()).map(|i| self.lock_index(i)).collect()
     }
 
     /// The store's clock, read when first needed and then fixed for the command: Redis too
     /// judges a whole command at one instant.
-    pub fn now(&self) -> Now<'_> {
+    pub(crate) fn now(&self) -> Now<'_> {
         Now {
             store: self,
             ms: Cell::new(None),
@@ -118,13 +118,13 @@ impl Store {
     }
 
     /// Time since the store was created.
-    pub fn uptime(&self) -> Duration {
+    pub(crate) fn uptime(&self) -> Duration {
         self.epoch.elapsed()
     }
 
     /// Keys in the store, expired ones not yet deleted included (as Redis's `DBSIZE`), and how
     /// many of them have a deadline.
-    pub fn len(&self) -> (usize, usize) {
+    pub(crate) fn len(&self) -> (usize, usize) {
         (0..self.shards.len())
             .map(|i| {
                 let shard = self.lock_index(i);
@@ -134,14 +134,14 @@ impl Store {
     }
 
     /// Deletes every key, atomically.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         for mut shard in self.lock_all() {
             *shard = Shard::default();
         }
     }
 
     /// Turns the active expiry cycle on or off (lazy expiry always works).
-    pub fn set_active_expire(&self, on: bool) {
+    pub(crate) fn set_active_expire(&self, on: bool) {
         self.active_expire.store(on, Ordering::Relaxed);
     }
 
@@ -153,7 +153,7 @@ impl Store {
     /// sample: each shard keeps its deadlines in a heap, so due keys come out soonest first
     /// and none is missed, and a key whose deadline changed leaves a stale heap entry that is
     /// dropped when it comes up.
-    pub fn expire_cycle(&self, reactor: usize, reactors: usize, budget: Duration) -> usize {
+    pub(crate) fn expire_cycle(&self, reactor: usize, reactors: usize, budget: Duration) -> usize {
         if !self.active_expire.load(Ordering::Relaxed) {
             return 0;
         }
@@ -177,7 +177,7 @@ impl Store {
 }
 
 /// The store's millisecond clock, read once per command.
-pub struct Now<'a> {
+pub(crate) struct Now<'a> {
     /// Whose clock.
     store: &'a Store,
     /// The reading, once taken.
@@ -187,7 +187,7 @@ pub struct Now<'a> {
 impl Now<'_> {
     /// Milliseconds since the Unix epoch (as measured when the store was created, then by the
     /// monotonic clock), the same for every call on this value.
-    pub fn ms(&self) -> u64 {
+    pub(crate) fn ms(&self) -> u64 {
         if let Some(ms) = self.ms.get() {
             return ms;
         }
@@ -198,7 +198,7 @@ impl Now<'_> {
 }
 
 /// Several shards locked together, for a command on several keys.
-pub struct Locked<'a> {
+pub(crate) struct Locked<'a> {
     /// Where keys are looked up.
     store: &'a Store,
     /// Each locked shard with its index, in ascending order.
@@ -207,7 +207,7 @@ pub struct Locked<'a> {
 
 impl Locked<'_> {
     /// The shard of `key`, which must be one of the keys the lock was taken for.
-    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+    pub(crate) fn shard(&mut self, key: &[u8]) -> &mut Shard {
         let index = self.store.shard_of(key);
         let at = self
             .guards
@@ -218,7 +218,7 @@ impl Locked<'_> {
 }
 
 /// A key's value and deadline.
-pub struct Entry {
+pub(crate) struct Entry {
     /// The value.
     pub value: Value,
     /// When the key expires, in the store clock's Unix milliseconds; `None`: never. Changed through the shard,
@@ -228,7 +228,7 @@ pub struct Entry {
 
 impl Entry {
     /// When the key expires, in the store clock's Unix milliseconds.
-    pub fn deadline(&self) -> Option<u64> {
+    pub(crate) fn deadline(&self) -> Option<u64> {
         self.deadline
     }
 
@@ -240,7 +240,7 @@ impl Entry {
 
 /// One shard: its keys and their deadlines.
 #[derive(Default)]
-pub struct Shard {
+pub(crate) struct Shard {
     /// Every key of the shard.
     map: HashMap<Box<[u8]>, Entry>,
     /// Deadlines with their keys, soonest first; an entry whose key is gone or has another
@@ -252,7 +252,7 @@ pub struct Shard {
 
 impl Shard {
     /// The live entry for `key`; an expired one is deleted and reported missing (lazy expiry).
-    pub fn get(&mut self, key: &[u8], now: &Now<'_>) -> Option<&mut Entry> {
+    pub(crate) fn get(&mut self, key: &[u8], now: &Now<'_>) -> Option<&mut Entry> {
         // Only a shard with deadlines pays for the second lookup.
         if self.volatile > 0 && self.map.get(key).is_some_and(|e| e.is_expired(now)) {
             self.remove(key);
@@ -263,7 +263,7 @@ impl Shard {
 
     /// Sets `key` to `value` with `deadline`, replacing any value and deadline it had. An
     /// existing key is updated in place: its bytes are not copied again.
-    pub fn set(&mut self, key: &[u8], value: Value, deadline: Option<u64>) {
+    pub(crate) fn set(&mut self, key: &[u8], value: Value, deadline: Option<u64>) {
         let had_deadline = match self.map.get_mut(key) {
             Some(entry) => {
                 entry.value = value;
@@ -280,7 +280,7 @@ impl Shard {
     /// Sets `key` to the string `bytes` with `deadline`, like [`set`](Shard::set), reusing the
     /// old string's buffer when it holds one of about the same size: overwriting a string
     /// (`SET`, `MSET` on an existing key) then allocates nothing.
-    pub fn set_string(&mut self, key: &[u8], bytes: &[u8], deadline: Option<u64>) {
+    pub(crate) fn set_string(&mut self, key: &[u8], bytes: &[u8], deadline: Option<u64>) {
         let had_deadline = match self.map.get_mut(key) {
             Some(entry) => {
                 match &mut entry.value {
@@ -306,7 +306,7 @@ impl Shard {
     }
 
     /// Deletes `key`; returns whether it was there (expired or not).
-    pub fn remove(&mut self, key: &[u8]) -> bool {
+    pub(crate) fn remove(&mut self, key: &[u8]) -> bool {
         match self.map.remove(key) {
             Some(entry) => {
                 if entry.deadline.is_some() {
@@ -319,7 +319,7 @@ impl Shard {
     }
 
     /// Sets the deadline of `key`, if it is present.
-    pub fn set_deadline(&mut self, key: &[u8], deadline: Option<u64>) {
+    pub(crate) fn set_deadline(&mut self, key: &[u8], deadline: Option<u64>) {
         let Some(entry) = self.map.get_mut(key) else {
             return;
         };

@@ -13,7 +13,7 @@ use super::sorted_set::SortedSet;
     clippy::box_collection,
     reason = "a boxed collection keeps every entry, strings included, at 24 bytes of value"
 )]
-pub enum Value {
+pub(crate) enum Value {
     /// Any bytes; `INCR` and friends read them as a decimal `i64`.
     Str(Vec<u8>),
     /// A list, pushed and popped at both ends.
@@ -28,7 +28,7 @@ pub enum Value {
 
 impl Value {
     /// The type's name, as `TYPE` reports it.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
             Value::List(_) => "list",

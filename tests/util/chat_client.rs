@@ -10,10 +10,10 @@ use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Read and write timeout of every client socket: a bug fails the test instead of hanging it.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One chat member on a blocking socket, reading line by line.
-pub struct ChatClient {
+pub(crate) struct ChatClient {
     /// Buffered reads from the socket.
     reader: BufReader<TcpStream>,
     /// The same socket, for writing.
@@ -24,13 +24,13 @@ pub struct ChatClient {
 
 impl ChatClient {
     /// Connects to `addr` and reads the `* welcome <nick>` line.
-    pub fn connect(addr: SocketAddr) -> ChatClient {
+    pub(crate) fn connect(addr: SocketAddr) -> ChatClient {
         let stream = TcpStream::connect(addr).expect("connect");
         ChatClient::over(stream)
     }
 
     /// A member on an already connected `stream`; reads the `* welcome <nick>` line.
-    pub fn over(stream: TcpStream) -> ChatClient {
+    pub(crate) fn over(stream: TcpStream) -> ChatClient {
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
@@ -49,17 +49,17 @@ impl ChatClient {
     }
 
     /// Sends `line` and its `\n`.
-    pub fn send(&mut self, line: &str) {
+    pub(crate) fn send(&mut self, line: &str) {
         self.send_bytes(format!("{line}\n").as_bytes());
     }
 
     /// Sends raw bytes.
-    pub fn send_bytes(&mut self, bytes: &[u8]) {
+    pub(crate) fn send_bytes(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("write");
     }
 
     /// The next line, without its `\n`. Panics on end of stream, an error or the timeout.
-    pub fn line(&mut self) -> String {
+    pub(crate) fn line(&mut self) -> String {
         let mut line = Vec::new();
         match self.reader.read_until(b'\n', &mut line) {
             Ok(_) if line.last() == Some(&b'\n') => {
@@ -73,14 +73,14 @@ impl ChatClient {
 
     /// Reads the next line and checks it is `want`.
     #[track_caller]
-    pub fn expect(&mut self, want: &str) {
+    pub(crate) fn expect(&mut self, want: &str) {
         let got = self.line();
         assert_eq!(got, want, "{} got the wrong line", self.nick);
     }
 
     /// Reads until end of stream and returns what came; a reset counts as the end too (the
     /// server may close a socket it has dropped output for). Panics on a timeout.
-    pub fn read_to_end(&mut self) -> Vec<u8> {
+    pub(crate) fn read_to_end(&mut self) -> Vec<u8> {
         let mut rest = Vec::new();
         match self.reader.read_to_end(&mut rest) {
             Ok(_) => rest,
@@ -91,7 +91,7 @@ impl ChatClient {
 
     /// Checks that the server closes the connection with nothing more to say.
     #[track_caller]
-    pub fn expect_end(&mut self) {
+    pub(crate) fn expect_end(&mut self) {
         let rest = self.read_to_end();
         assert!(
             rest.is_empty(),
@@ -102,12 +102,12 @@ impl ChatClient {
     }
 
     /// A second handle on the socket, for writing from another thread.
-    pub fn writer(&self) -> TcpStream {
+    pub(crate) fn writer(&self) -> TcpStream {
         self.writer.try_clone().unwrap()
     }
 
     /// The socket and the bytes already read from it but not yet handed out as lines.
-    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+    pub(crate) fn into_parts(self) -> (TcpStream, Vec<u8>) {
         let leftover = self.reader.buffer().to_vec();
         (self.reader.into_inner(), leftover)
     }
@@ -117,7 +117,7 @@ impl ChatClient {
 /// and never reads: a 4 KiB receive buffer, and a 536-byte MSS, which keeps the server's send
 /// buffer (sized by Linux from the MSS, 64 KiB on loopback) near 100 KiB instead of 4 MiB. What
 /// the server sends beyond that waits in the server's output.
-pub fn stingy_stream(addr: SocketAddr) -> TcpStream {
+pub(crate) fn stingy_stream(addr: SocketAddr) -> TcpStream {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     socket.set_tcp_mss(536).unwrap();
@@ -129,7 +129,7 @@ pub fn stingy_stream(addr: SocketAddr) -> TcpStream {
 }
 
 /// Many members read on one thread: a mio poll over their non-blocking sockets.
-pub struct Crowd {
+pub(crate) struct Crowd {
     /// Readiness of every socket, edge-triggered.
     poll: Poll,
     /// Each member's socket and the start of a line still waiting for its `\n`.
@@ -138,7 +138,7 @@ pub struct Crowd {
 
 impl Crowd {
     /// Takes over the clients' sockets; member `i` is `clients[i]`.
-    pub fn new(clients: Vec<ChatClient>) -> Crowd {
+    pub(crate) fn new(clients: Vec<ChatClient>) -> Crowd {
         let poll = Poll::new().unwrap();
         let mut members = Vec::with_capacity(clients.len());
         for (i, client) in clients.into_iter().enumerate() {
@@ -154,7 +154,7 @@ impl Crowd {
     }
 
     /// Writes `bytes` to member `i`, waiting while its socket is full.
-    pub fn send(&mut self, i: usize, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, i: usize, bytes: &[u8]) {
         let deadline = Instant::now() + IO_TIMEOUT;
         let mut rest = bytes;
         while !rest.is_empty() {
@@ -172,7 +172,7 @@ impl Crowd {
     /// Hands every complete line each member receives to `on_line(member, line)` (without
     /// the `\n`) until `done()` holds; returns `false` if `deadline` came first. Panics if a
     /// member's connection ends.
-    pub fn read(
+    pub(crate) fn read(
         &mut self,
         deadline: Instant,
         mut on_line: impl FnMut(usize, &str),

@@ -20,14 +20,14 @@ use super::{Echo, Example, IO_TIMEOUT, connect, echo_example};
 // ----- the server side ----------------------------------------------------------------------
 
 /// The line [`Guarded`] sends before closing a connection refused by `max_connections`.
-pub const MAX_CONNECTIONS_LINE: &str = "ERR max connections\n";
+pub(crate) const MAX_CONNECTIONS_LINE: &str = "ERR max connections\n";
 /// The line [`Guarded`] sends before closing a connection refused by `max_connections_per_ip`.
-pub const MAX_PER_IP_LINE: &str = "ERR max connections per ip\n";
+pub(crate) const MAX_PER_IP_LINE: &str = "ERR max connections per ip\n";
 /// The line that makes [`Guarded`] panic.
-pub const PANIC_LINE: &str = "PANIC";
+pub(crate) const PANIC_LINE: &str = "PANIC";
 
 /// A lines echo that explains why it refuses a connection, and panics on [`PANIC_LINE`].
-pub struct Guarded;
+pub(crate) struct Guarded;
 
 impl Handler for Guarded {
     type Codec = LinesCodec;
@@ -55,11 +55,11 @@ impl Handler for Guarded {
 /// Why each connection of a server closed, in order: filled by echo handlers made with
 /// [`Echo::watched`].
 #[derive(Debug, Clone, Default)]
-pub struct Closes(Arc<Mutex<Vec<CloseReason>>>);
+pub(crate) struct Closes(Arc<Mutex<Vec<CloseReason>>>);
 
 impl Closes {
     /// Every reason so far.
-    pub fn all(&self) -> Vec<CloseReason> {
+    pub(crate) fn all(&self) -> Vec<CloseReason> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -67,22 +67,22 @@ impl Closes {
     }
 
     /// How many connections closed for `reason`.
-    pub fn count(&self, reason: &CloseReason) -> usize {
+    pub(crate) fn count(&self, reason: &CloseReason) -> usize {
         self.all().iter().filter(|r| *r == reason).count()
     }
 
     /// A lines echo that reports here how it closed.
-    pub fn lines(&self) -> Echo<LinesCodec> {
+    pub(crate) fn lines(&self) -> Echo<LinesCodec> {
         Echo::lines().watched(self)
     }
 
     /// A raw echo that reports here how it closed.
-    pub fn raw(&self) -> Echo<RawCodec> {
+    pub(crate) fn raw(&self) -> Echo<RawCodec> {
         Echo::raw().watched(self)
     }
 
     /// Records why a connection closed.
-    pub fn push(&self, reason: CloseReason) {
+    pub(crate) fn push(&self, reason: CloseReason) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -92,7 +92,7 @@ impl Closes {
 
 /// A client that echoes a line every 20 ms on its own thread, to show that a server keeps
 /// serving it while something else happens to other connections.
-pub struct Pinger {
+pub(crate) struct Pinger {
     /// Asks the thread to stop.
     stop: Arc<AtomicBool>,
     /// The thread: round trips done, or what went wrong and after how many.
@@ -102,7 +102,7 @@ pub struct Pinger {
 impl Pinger {
     /// Connects and does a first round trip (so the connection is known to be served), then
     /// keeps pinging in the background. Works with a lines or a raw echo.
-    pub fn start(addr: SocketAddr) -> Pinger {
+    pub(crate) fn start(addr: SocketAddr) -> Pinger {
         let mut stream = connect(addr);
         assert_echoes(&mut stream, "ping 0", "pinger");
         let stop = Arc::new(AtomicBool::new(false));
@@ -124,7 +124,7 @@ impl Pinger {
     }
 
     /// Stops the pinger; returns how many round trips it did, or fails the test if one failed.
-    pub fn finish(self) -> usize {
+    pub(crate) fn finish(self) -> usize {
         self.stop.store(true, Ordering::Relaxed);
         match self.thread.join().expect("pinger thread") {
             Ok(done) => done,
@@ -137,7 +137,7 @@ impl Pinger {
 
 /// How reading from a connection stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     /// A clean end of stream (the peer's FIN).
     Eof,
     /// The peer reset the connection (`ECONNRESET`, or `EPIPE` on a write).
@@ -150,7 +150,7 @@ pub enum End {
 
 impl End {
     /// Whether the connection is closed (cleanly or not).
-    pub fn is_closed(self) -> bool {
+    pub(crate) fn is_closed(self) -> bool {
         matches!(self, End::Eof | End::Reset)
     }
 }
@@ -168,7 +168,7 @@ fn end_of(e: &io::Error) -> End {
 
 /// Reads until the stream ends or `timeout` passes; returns what arrived and how it stopped.
 /// Restores the socket's usual read timeout afterwards.
-pub fn read_until_end(stream: &mut TcpStream, timeout: Duration) -> (Vec<u8>, End) {
+pub(crate) fn read_until_end(stream: &mut TcpStream, timeout: Duration) -> (Vec<u8>, End) {
     let deadline = Instant::now() + timeout;
     let mut got = Vec::new();
     let mut buf = vec![0; 64 << 10];
@@ -191,7 +191,7 @@ pub fn read_until_end(stream: &mut TcpStream, timeout: Duration) -> (Vec<u8>, En
 
 /// Reads what has arrived without waiting: appends it to `got` and returns how the stream
 /// ended, or `None` if it is still open.
-pub fn read_available(stream: &mut TcpStream, got: &mut Vec<u8>) -> Option<End> {
+pub(crate) fn read_available(stream: &mut TcpStream, got: &mut Vec<u8>) -> Option<End> {
     stream.set_nonblocking(true).unwrap();
     let mut buf = [0; 4096];
     let end = loop {
@@ -215,7 +215,7 @@ pub fn read_available(stream: &mut TcpStream, got: &mut Vec<u8>) -> Option<End> 
 /// # Errors
 ///
 /// The read error, or `UnexpectedEof` if the stream ends first.
-pub fn read_line(stream: &mut TcpStream) -> io::Result<String> {
+pub(crate) fn read_line(stream: &mut TcpStream) -> io::Result<String> {
     let mut line = Vec::new();
     let mut byte = [0];
     loop {
@@ -240,13 +240,13 @@ pub fn read_line(stream: &mut TcpStream) -> io::Result<String> {
 /// # Errors
 ///
 /// As [`read_line`], or the write error.
-pub fn echo_line(stream: &mut TcpStream, line: &str) -> io::Result<String> {
+pub(crate) fn echo_line(stream: &mut TcpStream, line: &str) -> io::Result<String> {
     stream.write_all(format!("{line}\n").as_bytes())?;
     read_line(stream)
 }
 
 /// Asserts that `stream` is served: `line` comes back.
-pub fn assert_echoes(stream: &mut TcpStream, line: &str, who: &str) {
+pub(crate) fn assert_echoes(stream: &mut TcpStream, line: &str, who: &str) {
     match echo_line(stream, line) {
         Ok(back) => assert_eq!(back, line, "{who}: wrong echo"),
         Err(e) => panic!("{who}: no echo of {line:?}: {e}"),
@@ -257,7 +257,7 @@ pub fn assert_echoes(stream: &mut TcpStream, line: &str, who: &str) {
 
 /// A client like [`connect`](super::connect), bound to `source` (any port) before it connects:
 /// a second loopback address (`127.0.0.2`) is a different peer to the server.
-pub fn connect_from(source: IpAddr, addr: SocketAddr) -> TcpStream {
+pub(crate) fn connect_from(source: IpAddr, addr: SocketAddr) -> TcpStream {
     let socket =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).expect("socket");
     socket
@@ -274,7 +274,7 @@ pub fn connect_from(source: IpAddr, addr: SocketAddr) -> TcpStream {
 }
 
 /// Closes `stream` with a reset instead of a FIN (`SO_LINGER` 0), whatever is unread or unsent.
-pub fn reset(stream: TcpStream) {
+pub(crate) fn reset(stream: TcpStream) {
     SockRef::from(&stream)
         .set_linger(Some(Duration::ZERO))
         .expect("SO_LINGER");
@@ -284,19 +284,19 @@ pub fn reset(stream: TcpStream) {
 // ----- processes, threads, descriptors ------------------------------------------------------
 
 /// Descriptors this process has open now (entries of `/proc/self/fd`).
-pub fn open_fds() -> usize {
+pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
         .count()
 }
 
 /// CPU time (user + system) of process `pid`, all threads.
-pub fn process_cpu(pid: u32) -> Duration {
+pub(crate) fn process_cpu(pid: u32) -> Duration {
     turbine_load::server_cpu_time(pid).unwrap_or_else(|e| panic!("CPU time of {pid}: {e}"))
 }
 
 /// The kernel's id of the calling thread (from the `/proc/thread-self` link).
-pub fn current_tid() -> u32 {
+pub(crate) fn current_tid() -> u32 {
     let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
     link.file_name()
         .and_then(|name| name.to_str())
@@ -305,7 +305,7 @@ pub fn current_tid() -> u32 {
 }
 
 /// CPU time (user + system) of thread `tid` of this process alone, at 10 ms resolution.
-pub fn thread_cpu(tid: u32) -> Duration {
+pub(crate) fn thread_cpu(tid: u32) -> Duration {
     let path = format!("/proc/self/task/{tid}/stat");
     let stat = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     // Fields are counted from after the command name, which is in parentheses: field 3 (state)
@@ -327,11 +327,11 @@ pub fn thread_cpu(tid: u32) -> Duration {
 /// The threads a server's handler factory ran on: its reactors (in this process), whose CPU
 /// time can then be read apart from the other tests running in parallel.
 #[derive(Debug, Clone, Default)]
-pub struct Reactors(Arc<Mutex<BTreeSet<u32>>>);
+pub(crate) struct Reactors(Arc<Mutex<BTreeSet<u32>>>);
 
 impl Reactors {
     /// Records the calling thread; call it from the handler factory.
-    pub fn note(&self) {
+    pub(crate) fn note(&self) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -339,12 +339,12 @@ impl Reactors {
     }
 
     /// How many reactor threads have been seen.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Their CPU time so far, added up.
-    pub fn cpu(&self) -> Duration {
+    pub(crate) fn cpu(&self) -> Duration {
         let tids = self
             .0
             .lock()
@@ -356,13 +356,13 @@ impl Reactors {
 
 /// Serializes the tests of one binary that compare the process's descriptor count before and
 /// after: a test running beside them would open and close sockets of its own.
-pub fn serial() -> MutexGuard<'static, ()> {
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The soft limit on open files of this process (from `/proc/self/limits`).
-pub fn open_file_limit() -> Option<usize> {
+pub(crate) fn open_file_limit() -> Option<usize> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line["Max open files".len()..]
@@ -378,7 +378,11 @@ impl Example {
     /// Starts the echo example (through `bash`) with the soft and hard open-file limit set to
     /// `limit` and `held` extra descriptors (`/dev/null`, numbers 10 and up) inherited open,
     /// as if a library held them, with only the variables in `env` set.
-    pub fn spawn_with_open_files(limit: usize, held: usize, env: &[(&str, &str)]) -> Example {
+    pub(crate) fn spawn_with_open_files(
+        limit: usize,
+        held: usize,
+        env: &[(&str, &str)],
+    ) -> Example {
         let script = r#"ulimit -n "$1" || exit 97
             fd=10
             while [ "$fd" -lt $((10 + $2)) ]; do
@@ -405,14 +409,14 @@ impl Example {
 // ----- the server's log, in process ---------------------------------------------------------
 
 /// Keeps every `info` (and more severe) record logged in this test binary.
-pub struct LogCapture {
+pub(crate) struct LogCapture {
     /// `target: message`, in order.
     lines: Mutex<Vec<String>>,
 }
 
 impl LogCapture {
     /// Installs the capture as this binary's logger (once; later calls return the same one).
-    pub fn install() -> &'static LogCapture {
+    pub(crate) fn install() -> &'static LogCapture {
         static CAPTURE: LogCapture = LogCapture {
             lines: Mutex::new(Vec::new()),
         };
@@ -423,7 +427,7 @@ impl LogCapture {
     }
 
     /// Every line so far.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

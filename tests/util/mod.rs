@@ -19,21 +19,21 @@ use turbine::{
     RawCodec, Running, Server,
 };
 
-pub mod hardening;
-pub mod resp_client;
+pub(crate) mod hardening;
+pub(crate) mod resp_client;
 
 /// Read and write timeout of every client socket: a bug fails the test instead of hanging it.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 // ----- random data --------------------------------------------------------------------------
 
 /// xorshift64* PRNG: deterministic, good enough for test data.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// A generator for `seed` (any value, zero included).
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         // splitmix64 of the seed, so that nearby seeds give unrelated streams; never zero.
         let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -42,7 +42,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -52,13 +52,13 @@ impl Rng {
     }
 
     /// A number in `lo..=hi`.
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+    pub(crate) fn range(&mut self, lo: usize, hi: usize) -> usize {
         assert!(lo <= hi);
         lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
     }
 
     /// Fills `buf` with random bytes.
-    pub fn fill(&mut self, buf: &mut [u8]) {
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
         let mut chunks = buf.chunks_exact_mut(8);
         for chunk in &mut chunks {
             chunk.copy_from_slice(&self.next_u64().to_le_bytes());
@@ -70,14 +70,14 @@ impl Rng {
     }
 
     /// `len` random bytes.
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self, len: usize) -> Vec<u8> {
         let mut v = vec![0; len];
         self.fill(&mut v);
         v
     }
 
     /// A random line of `len` printable ASCII characters (no `\n`, no `\r`).
-    pub fn printable(&mut self, len: usize) -> String {
+    pub(crate) fn printable(&mut self, len: usize) -> String {
         (0..len)
             .map(|_| char::from(b' ' + (self.next_u64() % 95) as u8))
             .collect()
@@ -87,7 +87,7 @@ impl Rng {
 /// A byte stream that depends only on its seed, however it is cut into pieces: the sender and
 /// the checker each make one and ask for the same bytes in pieces of any size.
 #[derive(Debug, Clone)]
-pub struct ByteStream {
+pub(crate) struct ByteStream {
     /// The generator of the 8-byte words.
     rng: Rng,
     /// The current word.
@@ -98,7 +98,7 @@ pub struct ByteStream {
 
 impl ByteStream {
     /// The stream for `seed`.
-    pub fn new(seed: u64) -> ByteStream {
+    pub(crate) fn new(seed: u64) -> ByteStream {
         ByteStream {
             rng: Rng::new(seed),
             word: [0; 8],
@@ -107,7 +107,7 @@ impl ByteStream {
     }
 
     /// Fills `buf` with the next bytes of the stream.
-    pub fn fill(&mut self, mut buf: &mut [u8]) {
+    pub(crate) fn fill(&mut self, mut buf: &mut [u8]) {
         while self.used < 8 && !buf.is_empty() {
             buf[0] = self.word[self.used];
             self.used += 1;
@@ -130,7 +130,7 @@ impl ByteStream {
 // ----- the server side ----------------------------------------------------------------------
 
 /// Echoes each frame back, whatever the framing: the same handler as `examples/echo.rs`.
-pub struct Echo<C> {
+pub(crate) struct Echo<C> {
     /// Builds this connection's codec from the configuration.
     codec: fn(&Config) -> C,
     /// Where to record why the connection closed, if anywhere.
@@ -139,7 +139,7 @@ pub struct Echo<C> {
 
 impl<C> Echo<C> {
     /// The same echo, recording in `closes` why its connection closed.
-    pub fn watched(self, closes: &hardening::Closes) -> Self {
+    pub(crate) fn watched(self, closes: &hardening::Closes) -> Self {
         Echo {
             closes: Some(closes.clone()),
             ..self
@@ -171,7 +171,7 @@ where
 
 impl Echo<RawCodec> {
     /// Echoes bytes as they arrive.
-    pub fn raw() -> Self {
+    pub(crate) fn raw() -> Self {
         Echo {
             codec: |_| RawCodec::new(),
             closes: None,
@@ -181,7 +181,7 @@ impl Echo<RawCodec> {
 
 impl Echo<LinesCodec> {
     /// Echoes `\n`-terminated lines, up to `max_frame` bytes each.
-    pub fn lines() -> Self {
+    pub(crate) fn lines() -> Self {
         Echo {
             codec: |c| LinesCodec::new(c.max_frame),
             closes: None,
@@ -191,7 +191,7 @@ impl Echo<LinesCodec> {
 
 impl Echo<LengthDelimitedCodec> {
     /// Echoes frames of a 4-byte big-endian length and a payload of up to `max_frame` bytes.
-    pub fn length() -> Self {
+    pub(crate) fn length() -> Self {
         Echo {
             codec: |c| LengthDelimitedCodec::new(c.max_frame),
             closes: None,
@@ -200,17 +200,17 @@ impl Echo<LengthDelimitedCodec> {
 }
 
 /// 127.0.0.1 port 0: the only address the tests bind.
-pub fn localhost() -> SocketAddr {
+pub(crate) fn localhost() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
 /// The tests' base configuration: 127.0.0.1 port 0, two reactors.
-pub fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config::new().addr(localhost()).reactors(2)
 }
 
 /// Binds and starts a server in this process.
-pub fn start<H, F>(config: Config, factory: F) -> Running
+pub(crate) fn start<H, F>(config: Config, factory: F) -> Running
 where
     H: Handler,
     F: Fn(SocketAddr) -> H + Send + Sync + 'static,
@@ -224,7 +224,7 @@ where
 // ----- the client side ----------------------------------------------------------------------
 
 /// A blocking client with read and write timeouts and `TCP_NODELAY`.
-pub fn connect(addr: SocketAddr) -> TcpStream {
+pub(crate) fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -233,7 +233,7 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
 }
 
 /// Polls `done` every 10 ms until it holds or `timeout` passes; returns whether it held.
-pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if done() {
@@ -248,7 +248,7 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 /// Reads until end of stream. A read error (a reset, a timeout) fails the test: the tests expect
 /// every connection to end in a clean FIN.
-pub fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
+pub(crate) fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
     let mut received = Vec::new();
     let mut buf = vec![0; 64 << 10];
     loop {
@@ -265,7 +265,7 @@ pub fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
 }
 
 /// Asserts `a == b` without printing megabytes: reports lengths and the first difference.
-pub fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
+pub(crate) fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
     if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
         panic!(
             "{what}: first difference at byte {i} of {} (got {}, expected {})",
@@ -279,7 +279,12 @@ pub fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
 
 /// Writes `data` in random pieces of 1..=`max_piece` bytes while a second thread reads the echo;
 /// then shuts the write side and returns everything read up to the server's FIN.
-pub fn echo_through(addr: SocketAddr, data: &[u8], rng: &mut Rng, max_piece: usize) -> Vec<u8> {
+pub(crate) fn echo_through(
+    addr: SocketAddr,
+    data: &[u8],
+    rng: &mut Rng,
+    max_piece: usize,
+) -> Vec<u8> {
     let mut stream = connect(addr);
     let mut reader = stream.try_clone().unwrap();
     let reading = std::thread::spawn(move || read_to_eof(&mut reader));
@@ -295,7 +300,11 @@ pub fn echo_through(addr: SocketAddr, data: &[u8], rng: &mut Rng, max_piece: usi
 
 /// Waits until `progress` has not changed for `still` (checking every 20 ms), at most `timeout`
 /// in all; returns its value then, or `None` if it kept changing.
-pub fn wait_stalled(progress: &AtomicU64, still: Duration, timeout: Duration) -> Option<u64> {
+pub(crate) fn wait_stalled(
+    progress: &AtomicU64,
+    still: Duration,
+    timeout: Duration,
+) -> Option<u64> {
     let deadline = Instant::now() + timeout;
     let mut last = progress.load(Ordering::Relaxed);
     let mut since = Instant::now();
@@ -316,7 +325,7 @@ pub fn wait_stalled(progress: &AtomicU64, still: Duration, timeout: Duration) ->
 
 /// Writes pseudo-random bytes on `stream`, never reading, until `stop` is set, a write fails, or
 /// `max` bytes are written; `progress` counts the bytes written.
-pub fn flood(
+pub(crate) fn flood(
     mut stream: TcpStream,
     max: u64,
     stop: Arc<AtomicBool>,
@@ -337,7 +346,7 @@ pub fn flood(
 }
 
 /// Sends `kill -SIGNAL pid`.
-pub fn kill(pid: u32, signal: &str) {
+pub(crate) fn kill(pid: u32, signal: &str) {
     let status = Command::new("kill")
         .arg(format!("-{signal}"))
         .arg(pid.to_string())
@@ -349,13 +358,13 @@ pub fn kill(pid: u32, signal: &str) {
 // ----- the echo example as a process --------------------------------------------------------
 
 /// Path of the `echo` example built by the same `cargo test` as this test binary.
-pub fn echo_example() -> PathBuf {
+pub(crate) fn echo_example() -> PathBuf {
     example_binary("echo")
 }
 
 /// Path of example `name` built by the same `cargo test` as this test binary
 /// (`target/<profile>/examples/<name>`, next to `target/<profile>/deps/<test>`).
-pub fn example_binary(name: &str) -> PathBuf {
+pub(crate) fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe
         .parent()
@@ -375,7 +384,7 @@ pub fn example_binary(name: &str) -> PathBuf {
 /// The `echo` example running as a child process, its stderr read line by line.
 ///
 /// Dropping it kills the process if it is still running, so a failing test leaves nothing behind.
-pub struct Example {
+pub(crate) struct Example {
     /// The process.
     child: Child,
     /// Each stderr line, as it arrives.
@@ -391,7 +400,7 @@ pub struct Example {
 impl Example {
     /// Starts the example with only the variables in `env` set (the test's own environment,
     /// `TURBINE_*` included, is not passed on).
-    pub fn spawn(env: &[(&str, &str)]) -> Example {
+    pub(crate) fn spawn(env: &[(&str, &str)]) -> Example {
         let mut command = Command::new(echo_example());
         command
             .env_clear()
@@ -404,7 +413,7 @@ impl Example {
 
     /// Starts `command` (which must run the echo example in the end) with its output read
     /// line by line.
-    pub fn spawn_command(mut command: Command) -> Example {
+    pub(crate) fn spawn_command(mut command: Command) -> Example {
         let mut child = command.spawn().expect("spawn the echo example");
         let (tx, lines) = mpsc::channel();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -435,17 +444,21 @@ impl Example {
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Sends `signal` (e.g. `"TERM"`) to the process.
-    pub fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         kill(self.pid(), signal);
     }
 
     /// Waits up to `timeout` for a stderr line that satisfies `wanted`; returns it.
-    pub fn wait_line(&self, timeout: Duration, wanted: impl Fn(&str) -> bool) -> Option<String> {
+    pub(crate) fn wait_line(
+        &self,
+        timeout: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -458,7 +471,7 @@ impl Example {
     }
 
     /// Waits for the `listening on 127.0.0.1:PORT` line and returns the address.
-    pub fn listening_addr(&self) -> SocketAddr {
+    pub(crate) fn listening_addr(&self) -> SocketAddr {
         let line = self
             .wait_line(Duration::from_secs(20), |l| {
                 l.contains("listening on 127.0.0.1:")
@@ -474,7 +487,7 @@ impl Example {
     }
 
     /// Whether the process has exited (without waiting).
-    pub fn has_exited(&mut self) -> bool {
+    pub(crate) fn has_exited(&mut self) -> bool {
         if self.status.is_none() {
             self.status = self.child.try_wait().expect("try_wait");
         }
@@ -483,7 +496,7 @@ impl Example {
 
     /// Waits up to `timeout` for the process to exit, then for its output to be read in full.
     /// Returns `None` (and kills the process) if it did not exit in time.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         if !wait_until(timeout, || self.has_exited()) {
             let _ = self.child.kill();
             let _ = self.child.wait();
@@ -496,12 +509,12 @@ impl Example {
     }
 
     /// Every line the process wrote so far (stderr, and stdout marked as such).
-    pub fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
 
     /// The whole output so far as one string.
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         self.log().join("\n")
     }
 }
@@ -517,7 +530,7 @@ impl Drop for Example {
 
 /// One reactor's `stopped; N connections drained, M closed by force` log line, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stopped {
+pub(crate) struct Stopped {
     /// Connections that closed gracefully during shutdown.
     pub drained: u64,
     /// Connections still open at the deadline.
@@ -525,7 +538,7 @@ pub struct Stopped {
 }
 
 /// Every `stopped; ...` line in `log`, parsed.
-pub fn stopped_lines(log: &[String]) -> Vec<Stopped> {
+pub(crate) fn stopped_lines(log: &[String]) -> Vec<Stopped> {
     log.iter()
         .filter_map(|line| {
             let rest = line.split("stopped; ").nth(1)?;

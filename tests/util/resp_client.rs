@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use super::Example;
 
 /// Read and write timeout of every client socket: a bug fails the test instead of hanging it.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A RESP2 reply as the client read it.
 #[derive(Clone, PartialEq, Eq)]
-pub enum Resp {
+pub(crate) enum Resp {
     /// `+text`.
     Simple(String),
     /// `-text`.
@@ -34,47 +34,47 @@ pub enum Resp {
 }
 
 /// `+OK`.
-pub fn ok() -> Resp {
+pub(crate) fn ok() -> Resp {
     Resp::Simple("OK".into())
 }
 
 /// A simple string.
-pub fn simple(text: &str) -> Resp {
+pub(crate) fn simple(text: &str) -> Resp {
     Resp::Simple(text.into())
 }
 
 /// An error reply.
-pub fn err(text: &str) -> Resp {
+pub(crate) fn err(text: &str) -> Resp {
     Resp::Error(text.into())
 }
 
 /// An integer reply.
-pub fn int(n: i64) -> Resp {
+pub(crate) fn int(n: i64) -> Resp {
     Resp::Integer(n)
 }
 
 /// A bulk string reply.
-pub fn bulk(text: &str) -> Resp {
+pub(crate) fn bulk(text: &str) -> Resp {
     Resp::Bulk(text.as_bytes().to_vec())
 }
 
 /// An array of bulk strings.
-pub fn bulks(items: &[&str]) -> Resp {
+pub(crate) fn bulks(items: &[&str]) -> Resp {
     Resp::Array(items.iter().map(|i| bulk(i)).collect())
 }
 
 /// Redis's `WRONGTYPE` error.
-pub fn wrongtype() -> Resp {
+pub(crate) fn wrongtype() -> Resp {
     err("WRONGTYPE Operation against a key holding the wrong kind of value")
 }
 
 /// Redis's error for a bad integer argument or value.
-pub fn not_integer() -> Resp {
+pub(crate) fn not_integer() -> Resp {
     err("ERR value is not an integer or out of range")
 }
 
 /// Redis's wrong-arity error for `name`.
-pub fn arity(name: &str) -> Resp {
+pub(crate) fn arity(name: &str) -> Resp {
     Resp::Error(format!(
         "ERR wrong number of arguments for '{name}' command"
     ))
@@ -82,7 +82,7 @@ pub fn arity(name: &str) -> Resp {
 
 impl Resp {
     /// The elements of an array reply, sorted (for replies in no particular order).
-    pub fn sorted(self) -> Resp {
+    pub(crate) fn sorted(self) -> Resp {
         match self {
             Resp::Array(mut items) => {
                 items.sort_by_key(|i| format!("{i:?}"));
@@ -94,7 +94,7 @@ impl Resp {
 
     /// The integer of an integer reply.
     #[track_caller]
-    pub fn integer(&self) -> i64 {
+    pub(crate) fn integer(&self) -> i64 {
         match self {
             Resp::Integer(n) => *n,
             other => panic!("expected an integer, got {other:?}"),
@@ -117,7 +117,7 @@ impl fmt::Debug for Resp {
 }
 
 /// The multibulk encoding of `args`, as every Redis client library sends a command.
-pub fn multibulk(args: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn multibulk(args: &[&[u8]]) -> Vec<u8> {
     let mut wire = format!("*{}\r\n", args.len()).into_bytes();
     for arg in args {
         wire.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
@@ -128,7 +128,7 @@ pub fn multibulk(args: &[&[u8]]) -> Vec<u8> {
 }
 
 /// One connection to a RESP server.
-pub struct RespClient {
+pub(crate) struct RespClient {
     /// Buffered reads.
     reader: BufReader<TcpStream>,
     /// The same socket, for writing.
@@ -137,7 +137,7 @@ pub struct RespClient {
 
 impl RespClient {
     /// Connects to `addr`, with timeouts and `TCP_NODELAY`.
-    pub fn connect(addr: SocketAddr) -> RespClient {
+    pub(crate) fn connect(addr: SocketAddr) -> RespClient {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -149,33 +149,33 @@ impl RespClient {
     }
 
     /// Sends a command without waiting for its reply.
-    pub fn send(&mut self, args: &[&str]) {
+    pub(crate) fn send(&mut self, args: &[&str]) {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         self.send_raw(&multibulk(&args));
     }
 
     /// Sends bytes as they are.
-    pub fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("write");
     }
 
     /// Sends a command and reads its reply.
     #[track_caller]
-    pub fn call(&mut self, args: &[&str]) -> Resp {
+    pub(crate) fn call(&mut self, args: &[&str]) -> Resp {
         self.send(args);
         self.read()
     }
 
     /// Sends a command and checks its reply.
     #[track_caller]
-    pub fn expect(&mut self, args: &[&str], want: Resp) {
+    pub(crate) fn expect(&mut self, args: &[&str], want: Resp) {
         let got = self.call(args);
         assert_eq!(got, want, "{args:?}");
     }
 
     /// Reads one reply; panics on end of stream, a timeout or malformed bytes.
     #[track_caller]
-    pub fn read(&mut self) -> Resp {
+    pub(crate) fn read(&mut self) -> Resp {
         let line = self.line();
         let (kind, rest) = line.split_at(1);
         let number = || -> i64 {
@@ -215,7 +215,7 @@ impl RespClient {
     }
 
     /// Everything the server sends until it closes (waiting at most the I/O timeout).
-    pub fn read_to_end(&mut self) -> Vec<u8> {
+    pub(crate) fn read_to_end(&mut self) -> Vec<u8> {
         let mut rest = Vec::new();
         match self.reader.read_to_end(&mut rest) {
             Ok(_) => rest,
@@ -225,7 +225,7 @@ impl RespClient {
     }
 
     /// Shuts the write side, as a client that is done.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let _ = self.writer.shutdown(Shutdown::Write);
     }
 }
@@ -233,14 +233,14 @@ impl RespClient {
 // ----- the kv example as a process ----------------------------------------------------------
 
 /// Path of the `kv` example built by the same `cargo test` as this test binary.
-pub fn kv_example() -> PathBuf {
+pub(crate) fn kv_example() -> PathBuf {
     super::example_binary("kv")
 }
 
 /// The `kv` example running as a child process on a free port of 127.0.0.1.
 ///
 /// Dropping it kills the process if it is still running.
-pub struct KvServer {
+pub(crate) struct KvServer {
     /// The process, its output read line by line.
     pub process: Example,
     /// Where it listens.
@@ -250,7 +250,7 @@ pub struct KvServer {
 impl KvServer {
     /// Starts the example with `TURBINE_ADDR=127.0.0.1:0`, `RUST_LOG=info` and the variables
     /// in `env`, and nothing else of the test's environment; waits for its `listening on` line.
-    pub fn start(env: &[(&str, &str)]) -> KvServer {
+    pub(crate) fn start(env: &[(&str, &str)]) -> KvServer {
         let mut command = Command::new(kv_example());
         command
             .env_clear()
@@ -266,13 +266,13 @@ impl KvServer {
     }
 
     /// A new client connection.
-    pub fn client(&self) -> RespClient {
+    pub(crate) fn client(&self) -> RespClient {
         RespClient::connect(self.addr)
     }
 }
 
 /// Whether `program` can be run (found on `PATH`).
-pub fn have(program: &str) -> bool {
+pub(crate) fn have(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
@@ -283,7 +283,10 @@ pub fn have(program: &str) -> bool {
 
 /// Runs `command` to completion with a time limit; returns its status and its stdout and
 /// stderr together, or `None` if it had to be killed.
-pub fn run_with_timeout(mut command: Command, limit: Duration) -> Option<(ExitStatus, String)> {
+pub(crate) fn run_with_timeout(
+    mut command: Command,
+    limit: Duration,
+) -> Option<(ExitStatus, String)> {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

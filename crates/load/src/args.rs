@@ -7,7 +7,7 @@ use std::time::Duration;
 use turbine_load::{HoldConfig, LoadConfig, MAX_SIZE};
 
 /// `--help` text.
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 turbine-load: pipelined echo load with checked replies, latency and server CPU figures
 
 USAGE:
@@ -37,7 +37,7 @@ EXAMPLES:
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print [`USAGE`].
     Help,
     /// Apply load.
@@ -48,7 +48,7 @@ pub enum Command {
 
 /// A bad command line: says which argument, which value, and what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgError(String);
+pub(crate) struct ArgError(String);
 
 impl fmt::Display for ArgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -64,7 +64,7 @@ impl fmt::Display for ArgError {
 ///
 /// An unknown option, a missing or malformed value, a value out of range, or an option that
 /// does not apply to `--hold`.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, ArgError> {
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, ArgError> {
     let mut load = LoadConfig::default();
     let mut hold: Option<usize> = None;
     // The first option given that only a load run uses, to refuse it with --hold.

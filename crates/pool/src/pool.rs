@@ -110,7 +110,8 @@ impl<F> fmt::Display for SubmitError<F> {
 
 impl<F> std::error::Error for SubmitError<F> {}
 
-/// Why a job submitted with [`WorkerPool::submit_with`] produced no result.
+/// Why a job submitted with [`WorkerPool::submit_with`](crate::WorkerPool::submit_with) (or
+/// offloaded by a Turbine handler with `Context::offload`) produced no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobError {
     /// The job panicked, with this message.

@@ -9,7 +9,7 @@ use super::store::Store;
 use super::value::Value;
 
 /// `HSET key field value [field value ...]`: how many fields were new.
-pub fn hset(store: &Store, args: &Args) -> Outcome {
+pub(super) fn hset(store: &Store, args: &Args) -> Outcome {
     if args.len() % 2 == 1 {
         return Err(wrong_arity("hset"));
     }
@@ -51,7 +51,7 @@ pub fn hset(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `HGET key field`: the field's value, or null.
-pub fn hget(store: &Store, args: &Args) -> Outcome {
+pub(super) fn hget(store: &Store, args: &Args) -> Outcome {
     let key = &args[1];
     let now = store.now();
     let mut shard = store.lock(key);
@@ -65,7 +65,7 @@ pub fn hget(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `HGETALL key`: fields and values, alternating, in no particular order (empty if missing).
-pub fn hgetall(store: &Store, args: &Args) -> Outcome {
+pub(super) fn hgetall(store: &Store, args: &Args) -> Outcome {
     let key = &args[1];
     let now = store.now();
     let mut shard = store.lock(key);

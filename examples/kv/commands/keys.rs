@@ -7,7 +7,7 @@ use super::args::{Args, Outcome, SYNTAX, error, integer, invalid_expire, is, sho
 use super::store::Store;
 
 /// `DEL key [key ...]`: how many of the keys existed (expired ones do not count).
-pub fn del(store: &Store, args: &Args) -> Outcome {
+pub(super) fn del(store: &Store, args: &Args) -> Outcome {
     let now = store.now();
     let mut locked = store.lock_keys(args.args().skip(1));
     let mut deleted = 0;
@@ -22,7 +22,7 @@ pub fn del(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `EXISTS key [key ...]`: how many of the keys exist, a key named twice counting twice.
-pub fn exists(store: &Store, args: &Args) -> Outcome {
+pub(super) fn exists(store: &Store, args: &Args) -> Outcome {
     let now = store.now();
     let mut locked = store.lock_keys(args.args().skip(1));
     let found = args
@@ -34,12 +34,12 @@ pub fn exists(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `EXPIRE key seconds [NX|XX|GT|LT]`.
-pub fn expire(store: &Store, args: &Args) -> Outcome {
+pub(super) fn expire(store: &Store, args: &Args) -> Outcome {
     set_expiry(store, args, "expire", 1000)
 }
 
 /// `PEXPIRE key milliseconds [NX|XX|GT|LT]`.
-pub fn pexpire(store: &Store, args: &Args) -> Outcome {
+pub(super) fn pexpire(store: &Store, args: &Args) -> Outcome {
     set_expiry(store, args, "pexpire", 1)
 }
 
@@ -101,12 +101,12 @@ fn set_expiry(store: &Store, args: &Args, name: &str, unit: i64) -> Outcome {
 }
 
 /// `TTL key`: seconds left, rounded; -1 without a deadline, -2 for a missing key.
-pub fn ttl(store: &Store, args: &Args) -> Outcome {
+pub(super) fn ttl(store: &Store, args: &Args) -> Outcome {
     time_left(store, &args[1], 1000)
 }
 
 /// `PTTL key`: milliseconds left; -1 without a deadline, -2 for a missing key.
-pub fn pttl(store: &Store, args: &Args) -> Outcome {
+pub(super) fn pttl(store: &Store, args: &Args) -> Outcome {
     time_left(store, &args[1], 1)
 }
 
@@ -125,7 +125,7 @@ fn time_left(store: &Store, key: &[u8], unit: u64) -> Outcome {
 }
 
 /// `TYPE key`: `string`, `list`, `set`, `hash`, `zset`, or `none`.
-pub fn type_(store: &Store, args: &Args) -> Outcome {
+pub(super) fn type_(store: &Store, args: &Args) -> Outcome {
     let key = &args[1];
     let now = store.now();
     let mut shard = store.lock(key);
@@ -134,13 +134,13 @@ pub fn type_(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `DBSIZE`: keys in the store, expired ones not yet deleted included, as in Redis.
-pub fn dbsize(store: &Store, _args: &Args) -> Outcome {
+pub(super) fn dbsize(store: &Store, _args: &Args) -> Outcome {
     Ok(Reply::Integer(store.len().0 as i64))
 }
 
 /// `FLUSHDB [ASYNC|SYNC]` and `FLUSHALL [ASYNC|SYNC]` (one database, so the same): deletes
 /// every key, at once either way.
-pub fn flush(store: &Store, args: &Args) -> Outcome {
+pub(super) fn flush(store: &Store, args: &Args) -> Outcome {
     match args.arg(1) {
         None => {}
         Some(mode) if args.len() == 2 && (is(mode, "ASYNC") || is(mode, "SYNC")) => {}

@@ -18,12 +18,12 @@ enum End {
 }
 
 /// `LPUSH key element [element ...]`: the list's new length.
-pub fn lpush(store: &Store, args: &Args) -> Outcome {
+pub(super) fn lpush(store: &Store, args: &Args) -> Outcome {
     push(store, args, End::Left)
 }
 
 /// `RPUSH key element [element ...]`: the list's new length.
-pub fn rpush(store: &Store, args: &Args) -> Outcome {
+pub(super) fn rpush(store: &Store, args: &Args) -> Outcome {
     push(store, args, End::Right)
 }
 
@@ -55,12 +55,12 @@ fn push(store: &Store, args: &Args, end: End) -> Outcome {
 
 /// `LPOP key [count]`: the first element (null if missing), or with a count an array of up to
 /// that many (a null array if missing).
-pub fn lpop(store: &Store, args: &Args) -> Outcome {
+pub(super) fn lpop(store: &Store, args: &Args) -> Outcome {
     pop(store, args, End::Left, "lpop")
 }
 
 /// `RPOP key [count]`: as `LPOP`, from the tail.
-pub fn rpop(store: &Store, args: &Args) -> Outcome {
+pub(super) fn rpop(store: &Store, args: &Args) -> Outcome {
     pop(store, args, End::Right, "rpop")
 }
 
@@ -102,7 +102,7 @@ fn pop(store: &Store, args: &Args, end: End, name: &str) -> Outcome {
 }
 
 /// `LRANGE key start stop`: the elements of ranks `start..=stop` (negative from the end).
-pub fn lrange(store: &Store, args: &Args) -> Outcome {
+pub(super) fn lrange(store: &Store, args: &Args) -> Outcome {
     let start = integer(&args[2])?;
     let stop = integer(&args[3])?;
     let key = &args[1];
@@ -125,7 +125,7 @@ pub fn lrange(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `LLEN key`: the list's length, 0 if missing.
-pub fn llen(store: &Store, args: &Args) -> Outcome {
+pub(super) fn llen(store: &Store, args: &Args) -> Outcome {
     let key = &args[1];
     let now = store.now();
     let mut shard = store.lock(key);

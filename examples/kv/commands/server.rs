@@ -11,7 +11,7 @@ use super::store::Store;
 use super::{COMMANDS, Spec, lookup};
 
 /// `PING [message]`: `PONG`, or the message.
-pub fn ping(_store: &Store, args: &Args) -> Outcome {
+pub(super) fn ping(_store: &Store, args: &Args) -> Outcome {
     match args.len() {
         1 => Ok(Reply::simple("PONG")),
         2 => Ok(Reply::Bulk(args[1].to_vec())),
@@ -20,12 +20,12 @@ pub fn ping(_store: &Store, args: &Args) -> Outcome {
 }
 
 /// `ECHO message`: the message.
-pub fn echo(_store: &Store, args: &Args) -> Outcome {
+pub(super) fn echo(_store: &Store, args: &Args) -> Outcome {
     Ok(Reply::Bulk(args[1].to_vec()))
 }
 
 /// `SELECT index`: there is one database, 0.
-pub fn select(_store: &Store, args: &Args) -> Outcome {
+pub(super) fn select(_store: &Store, args: &Args) -> Outcome {
     match integer(&args[1])? {
         0 => Ok(Reply::OK),
         _ => Err(Reply::error("ERR DB index is out of range")),
@@ -33,7 +33,7 @@ pub fn select(_store: &Store, args: &Args) -> Outcome {
 }
 
 /// `QUIT`: `OK`; the connection closes once it is sent (the client handler does that).
-pub fn quit(_store: &Store, _args: &Args) -> Outcome {
+pub(super) fn quit(_store: &Store, _args: &Args) -> Outcome {
     Ok(Reply::OK)
 }
 
@@ -48,7 +48,7 @@ fn unknown_subcommand(command: &str, sub: &[u8]) -> Reply {
 
 /// `INFO [section ...]`: `server` and `keyspace` (all of them by default, or with `all`,
 /// `default` or `everything`); an unknown section gives an empty text, as in Redis.
-pub fn info(store: &Store, args: &Args) -> Outcome {
+pub(super) fn info(store: &Store, args: &Args) -> Outcome {
     let wants = |section: &str| {
         args.len() == 1
             || args
@@ -100,7 +100,7 @@ const PARAMETERS: &[(&str, &str)] = &[
 
 /// `CONFIG GET pattern [pattern ...]`: each known parameter matching a pattern (`*` and `?`
 /// wildcards, any case), then its value. Other subcommands are not supported.
-pub fn config(_store: &Store, args: &Args) -> Outcome {
+pub(super) fn config(_store: &Store, args: &Args) -> Outcome {
     if !is(&args[1], "GET") {
         return Err(unknown_subcommand("CONFIG", &args[1]));
     }
@@ -148,7 +148,7 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
 
 /// `COMMAND`, `COMMAND COUNT`, `COMMAND INFO [name ...]`, `COMMAND LIST` and `COMMAND DOCS`
 /// (an empty answer: this server has no docs, and `redis-cli` then shows no hints).
-pub fn command(_store: &Store, args: &Args) -> Outcome {
+pub(super) fn command(_store: &Store, args: &Args) -> Outcome {
     let Some(sub) = args.arg(1) else {
         return Ok(Reply::Array(COMMANDS.iter().map(describe).collect()));
     };
@@ -195,7 +195,7 @@ fn describe(spec: &Spec) -> Reply {
 
 /// `DEBUG SET-ACTIVE-EXPIRE 0|1`: turns the background expiry off or on (Redis's tests use it
 /// to watch lazy expiry alone). No other `DEBUG` subcommand exists here.
-pub fn debug(store: &Store, args: &Args) -> Outcome {
+pub(super) fn debug(store: &Store, args: &Args) -> Outcome {
     if !is(&args[1], "SET-ACTIVE-EXPIRE") {
         return Err(unknown_subcommand("DEBUG", &args[1]));
     }

@@ -12,7 +12,7 @@ use super::store::Store;
 use super::value::Value;
 
 /// `SADD key member [member ...]`: how many members were new.
-pub fn sadd(store: &Store, args: &Args) -> Outcome {
+pub(super) fn sadd(store: &Store, args: &Args) -> Outcome {
     let key = &args[1];
     let now = store.now();
     let mut shard = store.lock(key);
@@ -31,7 +31,7 @@ pub fn sadd(store: &Store, args: &Args) -> Outcome {
 
 /// `SPOP key [count]`: a random member (null if missing), or with a count an array of up to
 /// that many distinct ones (empty if missing). Deletes the key when the set empties.
-pub fn spop(store: &Store, args: &Args) -> Outcome {
+pub(super) fn spop(store: &Store, args: &Args) -> Outcome {
     if args.len() > 3 {
         return Err(error(SYNTAX));
     }
@@ -64,7 +64,7 @@ pub fn spop(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `SMEMBERS key`: every member, in no particular order (empty if missing).
-pub fn smembers(store: &Store, args: &Args) -> Outcome {
+pub(super) fn smembers(store: &Store, args: &Args) -> Outcome {
     let key = &args[1];
     let now = store.now();
     let mut shard = store.lock(key);
@@ -78,7 +78,7 @@ pub fn smembers(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `SCARD key`: how many members, 0 if missing.
-pub fn scard(store: &Store, args: &Args) -> Outcome {
+pub(super) fn scard(store: &Store, args: &Args) -> Outcome {
     let key = &args[1];
     let now = store.now();
     let mut shard = store.lock(key);

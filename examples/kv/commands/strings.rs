@@ -10,7 +10,7 @@ use super::store::{Entry, Store};
 use super::value::Value;
 
 /// `GET key`: the string, or null.
-pub fn get(store: &Store, args: &Args) -> Outcome {
+pub(super) fn get(store: &Store, args: &Args) -> Outcome {
     let key = &args[1];
     let now = store.now();
     let mut shard = store.lock(key);
@@ -37,7 +37,7 @@ enum Condition {
 
 /// `SET key value [NX|XX] [GET] [EX seconds|PX milliseconds|KEEPTTL]`: `OK`, or null when
 /// `NX`/`XX` blocked it; with `GET`, the old string (or null) instead.
-pub fn set(store: &Store, args: &Args) -> Outcome {
+pub(super) fn set(store: &Store, args: &Args) -> Outcome {
     let mut condition = Condition::Always;
     let mut get = false;
     let mut keep_ttl = false;
@@ -116,22 +116,22 @@ pub fn set(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `INCR key`.
-pub fn incr(store: &Store, args: &Args) -> Outcome {
+pub(super) fn incr(store: &Store, args: &Args) -> Outcome {
     add(store, &args[1], 1)
 }
 
 /// `DECR key`.
-pub fn decr(store: &Store, args: &Args) -> Outcome {
+pub(super) fn decr(store: &Store, args: &Args) -> Outcome {
     add(store, &args[1], -1)
 }
 
 /// `INCRBY key increment`.
-pub fn incrby(store: &Store, args: &Args) -> Outcome {
+pub(super) fn incrby(store: &Store, args: &Args) -> Outcome {
     add(store, &args[1], integer(&args[2])?)
 }
 
 /// `DECRBY key decrement`.
-pub fn decrby(store: &Store, args: &Args) -> Outcome {
+pub(super) fn decrby(store: &Store, args: &Args) -> Outcome {
     let decrement = integer(&args[2])?;
     if decrement == i64::MIN {
         return Err(Reply::error("ERR decrement would overflow"));
@@ -161,7 +161,7 @@ fn add(store: &Store, key: &[u8], delta: i64) -> Outcome {
 
 /// `MGET key [key ...]`: each string, or null for a missing key or another type. Reads every
 /// key at one instant: their shards are locked together.
-pub fn mget(store: &Store, args: &Args) -> Outcome {
+pub(super) fn mget(store: &Store, args: &Args) -> Outcome {
     let now = store.now();
     let mut locked = store.lock_keys(args.args().skip(1));
     let values = args
@@ -179,7 +179,7 @@ pub fn mget(store: &Store, args: &Args) -> Outcome {
 }
 
 /// `MSET key value [key value ...]`: sets them all at one instant, deadlines removed; `OK`.
-pub fn mset(store: &Store, args: &Args) -> Outcome {
+pub(super) fn mset(store: &Store, args: &Args) -> Outcome {
     if args.len() % 2 == 0 {
         return Err(wrong_arity("mset"));
     }

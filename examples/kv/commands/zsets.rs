@@ -15,7 +15,7 @@ use super::value::Value;
 ///
 /// Every score is checked before anything changes, so the command applies fully or not at
 /// all, as in Redis.
-pub fn zadd(store: &Store, args: &Args) -> Outcome {
+pub(super) fn zadd(store: &Store, args: &Args) -> Outcome {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, false);
     let mut at = 2;
@@ -115,7 +115,7 @@ pub fn zadd(store: &Store, args: &Args) -> Outcome {
 
 /// `ZPOPMIN key [count]`: up to `count` (default 1) members with the lowest scores, each
 /// followed by its score; empty if missing. Deletes the key when the set empties.
-pub fn zpopmin(store: &Store, args: &Args) -> Outcome {
+pub(super) fn zpopmin(store: &Store, args: &Args) -> Outcome {
     if args.len() > 3 {
         return Err(error(SYNTAX));
     }
@@ -146,7 +146,7 @@ pub fn zpopmin(store: &Store, args: &Args) -> Outcome {
 /// `ZRANGE key start stop [REV] [WITHSCORES]`: the members of ranks `start..=stop` (negative
 /// from the end), lowest score first (highest with `REV`), each followed by its score with
 /// `WITHSCORES`. `BYSCORE` and `BYLEX` are not supported here.
-pub fn zrange(store: &Store, args: &Args) -> Outcome {
+pub(super) fn zrange(store: &Store, args: &Args) -> Outcome {
     let (mut withscores, mut rev, mut by, mut bylex, mut limit) =
         (false, false, false, false, false);
     let mut at = 4;

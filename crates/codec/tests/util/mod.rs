@@ -9,11 +9,11 @@ use std::fmt::Debug;
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
 /// A tiny deterministic xorshift64 generator, so the split tests need no external crate.
-pub struct XorShift(pub u64);
+pub(crate) struct XorShift(pub u64);
 
 impl XorShift {
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -23,12 +23,12 @@ impl XorShift {
     }
 
     /// A value in `0..n`.
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
     /// `n` random bytes drawn from `alphabet`.
-    pub fn bytes_from(&mut self, alphabet: &[u8], n: usize) -> Vec<u8> {
+    pub(crate) fn bytes_from(&mut self, alphabet: &[u8], n: usize) -> Vec<u8> {
         (0..n)
             .map(|_| alphabet[self.below(alphabet.len())])
             .collect()
@@ -37,7 +37,7 @@ impl XorShift {
 
 /// One thing a decoder produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event<T> {
+pub(crate) enum Event<T> {
     /// A decoded frame.
     Frame(T),
     /// A frame reported as `CodecError::Discarded` and skipped.
@@ -47,7 +47,7 @@ pub enum Event<T> {
 /// The kind of fatal error that ended a stream, without the byte counts inside it (those say how
 /// much had arrived, which depends on the split).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fatal {
+pub(crate) enum Fatal {
     /// `CodecError::FrameTooLong`.
     TooLong,
     /// `CodecError::InvalidUtf8`.
@@ -60,7 +60,7 @@ pub enum Fatal {
 
 impl Fatal {
     /// The kind of `error`, which must be fatal.
-    pub fn of(error: &CodecError) -> Fatal {
+    pub(crate) fn of(error: &CodecError) -> Fatal {
         match error {
             CodecError::FrameTooLong { .. } => Fatal::TooLong,
             CodecError::InvalidUtf8 => Fatal::Utf8,
@@ -73,7 +73,7 @@ impl Fatal {
 
 /// What decoding a whole stream produced: events, then possibly the fatal error that ended it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome<T> {
+pub(crate) struct Outcome<T> {
     /// Frames and discards, in stream order.
     pub events: Vec<Event<T>>,
     /// The fatal error that ended decoding, if one did.
@@ -82,7 +82,7 @@ pub struct Outcome<T> {
 
 impl<T> Outcome<T> {
     /// A stream that decoded to `frames` and ended cleanly.
-    pub fn frames(frames: impl IntoIterator<Item = T>) -> Self {
+    pub(crate) fn frames(frames: impl IntoIterator<Item = T>) -> Self {
         Outcome {
             events: frames.into_iter().map(Event::Frame).collect(),
             fatal: None,
@@ -93,7 +93,7 @@ impl<T> Outcome<T> {
 /// Feeds `chunks` to `codec` in order, decoding everything after each, then signals end of
 /// stream, as the reactor does: a `Discarded` is recorded and decoding goes on, a fatal error
 /// ends it.
-pub fn decode_chunks<'a, D: Decoder>(
+pub(crate) fn decode_chunks<'a, D: Decoder>(
     codec: &mut D,
     chunks: impl IntoIterator<Item = &'a [u8]>,
 ) -> Outcome<D::Item> {
@@ -138,7 +138,7 @@ pub fn decode_chunks<'a, D: Decoder>(
 
 /// Decodes `stream` split in two at every position, and one byte at a time, each with a fresh
 /// codec, and checks each outcome against `expected`.
-pub fn check_all_splits<D, F>(new_codec: F, stream: &[u8], expected: &Outcome<D::Item>)
+pub(crate) fn check_all_splits<D, F>(new_codec: F, stream: &[u8], expected: &Outcome<D::Item>)
 where
     D: Decoder,
     D::Item: PartialEq + Debug,
@@ -156,7 +156,7 @@ where
 }
 
 /// Maps the frames of an outcome, for comparing a `String` codec with a byte reference.
-pub fn map_frames<T, U>(outcome: Outcome<T>, f: impl Fn(T) -> U) -> Outcome<U> {
+pub(crate) fn map_frames<T, U>(outcome: Outcome<T>, f: impl Fn(T) -> U) -> Outcome<U> {
     Outcome {
         events: outcome
             .events
@@ -175,7 +175,7 @@ pub fn map_frames<T, U>(outcome: Outcome<T>, f: impl Fn(T) -> U) -> Outcome<U> {
 /// `strip_cr` drops one `\r` before each delimiter (the line codecs); `discard` skips over-long
 /// frames instead of failing. A trailing unterminated piece is a truncated frame, unless it is
 /// already too long however it might have ended.
-pub fn reference_delimited(
+pub(crate) fn reference_delimited(
     stream: &[u8],
     delimiter: &[u8],
     strip_cr: bool,
@@ -236,7 +236,7 @@ pub fn reference_delimited(
 
 /// Reference for the `String` lines codec: the byte reference, then UTF-8, where the first line
 /// that is not UTF-8 ends the stream.
-pub fn reference_lines(stream: &[u8], max: usize, discard: bool) -> Outcome<String> {
+pub(crate) fn reference_lines(stream: &[u8], max: usize, discard: bool) -> Outcome<String> {
     let bytes = reference_delimited(stream, b"\n", true, max, discard);
     let mut events = Vec::new();
     for event in bytes.events {
@@ -261,7 +261,7 @@ pub fn reference_lines(stream: &[u8], max: usize, discard: bool) -> Outcome<Stri
 
 /// A length-delimited head layout, for building both a codec and the reference.
 #[derive(Debug, Clone, Copy)]
-pub struct Layout {
+pub(crate) struct Layout {
     /// Length field bytes.
     pub field_len: usize,
     /// Bytes before the length field.
@@ -278,7 +278,7 @@ pub struct Layout {
 
 impl Layout {
     /// The default layout (4-byte big-endian payload length) with maximum `max`.
-    pub const fn default_with_max(max: usize) -> Layout {
+    pub(crate) const fn default_with_max(max: usize) -> Layout {
         Layout {
             field_len: 4,
             offset: 0,
@@ -290,17 +290,17 @@ impl Layout {
     }
 
     /// Bytes in the head.
-    pub fn head_len(&self) -> usize {
+    pub(crate) fn head_len(&self) -> usize {
         self.offset + self.field_len
     }
 
     /// Bytes dropped from each frame.
-    pub fn skip(&self) -> usize {
+    pub(crate) fn skip(&self) -> usize {
         self.num_skip.unwrap_or(self.head_len())
     }
 
     /// A codec with this layout.
-    pub fn codec(&self) -> turbine_codec::LengthDelimitedCodec {
+    pub(crate) fn codec(&self) -> turbine_codec::LengthDelimitedCodec {
         let mut builder = turbine_codec::LengthDelimitedCodec::builder();
         builder
             .length_field_length(self.field_len)
@@ -318,7 +318,7 @@ impl Layout {
 
     /// The wire bytes of a frame with `after` bytes after the head (the head's other bytes
     /// random), or `None` if the field cannot announce that or it is shorter than `num_skip`.
-    pub fn wire(&self, rng: &mut XorShift, after: usize) -> Option<Vec<u8>> {
+    pub(crate) fn wire(&self, rng: &mut XorShift, after: usize) -> Option<Vec<u8>> {
         if self.head_len() + after < self.skip() {
             return None;
         }
@@ -337,7 +337,7 @@ impl Layout {
     }
 
     /// Reference decoder: read a head, compute the frame from it, take it, repeat.
-    pub fn reference(&self, stream: &[u8]) -> Outcome<Vec<u8>> {
+    pub(crate) fn reference(&self, stream: &[u8]) -> Outcome<Vec<u8>> {
         let mut events = Vec::new();
         let mut rest = stream;
         while !rest.is_empty() {
@@ -382,7 +382,7 @@ impl Layout {
 }
 
 /// Reference varint-length decoder: LEB128 read into a `u128`, then the payload.
-pub fn reference_varint(stream: &[u8], max: usize) -> Outcome<Vec<u8>> {
+pub(crate) fn reference_varint(stream: &[u8], max: usize) -> Outcome<Vec<u8>> {
     let mut events = Vec::new();
     let mut rest = stream;
     while !rest.is_empty() {
@@ -418,7 +418,7 @@ pub fn reference_varint(stream: &[u8], max: usize) -> Outcome<Vec<u8>> {
 }
 
 /// Writes `len` as an unsigned LEB128 varint, the simplest way.
-pub fn leb128(mut len: u64) -> Vec<u8> {
+pub(crate) fn leb128(mut len: u64) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let byte = (len & 0x7F) as u8;

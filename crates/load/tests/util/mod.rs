@@ -6,7 +6,7 @@ use std::thread;
 
 /// What the test server does to the bytes it sends back.
 #[derive(Debug, Clone, Copy)]
-pub enum Echo {
+pub(crate) enum Echo {
     /// Sends every byte back unchanged.
     Faithful,
     /// Flips the lowest bit of the first byte of every read before echoing it.
@@ -15,7 +15,7 @@ pub enum Echo {
 
 /// Starts an echo server on a free loopback port and returns its address. The server and its
 /// threads live until the test process exits.
-pub fn echo_server(echo: Echo) -> SocketAddr {
+pub(crate) fn echo_server(echo: Echo) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a test port");
     let addr = listener.local_addr().expect("local address");
     thread::spawn(move || {
