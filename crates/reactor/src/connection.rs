@@ -139,8 +139,10 @@ pub(crate) struct ConnState<H: Handler> {
     flow: Flow,
     /// Whether the socket takes writes.
     write: WriteSide,
-    /// When input last arrived (the idle timeout and the linger decision).
-    last_input: Instant,
+    /// Where the idle clock starts: the last input, the open, or the end of a pause.
+    idle_since: Instant,
+    /// When input last arrived, if ever (the linger decision).
+    last_input: Option<Instant>,
     /// When the unfinished frame in `input` began (the frame timeout).
     partial_since: Option<Instant>,
     /// The handler's own timers.
@@ -178,7 +180,8 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 read: ReadSide::Drained,
                 flow: Flow::Flowing,
                 write: WriteSide::Writable,
-                last_input: now,
+                idle_since: now,
+                last_input: None,
                 partial_since: None,
                 timers: ConnTimers::default(),
                 armed: None,
@@ -192,7 +195,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
 
     /// Counts the connection open and calls `on_open`; a greeting sent there goes out first.
     pub(crate) fn open(&mut self, core: &mut Core) -> Step {
-        self.state.last_input = core.now();
+        self.state.idle_since = core.now();
         let stats = core.stats_mut();
         stats.accepted += 1;
         stats.open += 1;

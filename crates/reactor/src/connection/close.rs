@@ -223,13 +223,15 @@ impl<H: Handler> ConnState<H> {
     /// replies the peer has not read yet; so does input that arrives after the close. We
     /// linger (read and discard until the peer's FIN, at most `TURBINE_LINGER_TIMEOUT`) only
     /// when the peer may still be sending: input is known to be unread, or arrived within the
-    /// last linger timeout. A peer silent for longer is not in the middle of sending, and an
-    /// idle connection closes at once.
+    /// last linger timeout. A peer that never sent anything, or has been silent for longer, is
+    /// not in the middle of sending: its connection closes at once.
     fn linger_until(&self, core: &Core) -> Option<std::time::Instant> {
         let linger = core.config().linger_timeout?;
         let now = core.now();
         let unread = matches!(self.read, ReadSide::Ready { .. }) || !self.input.is_empty();
-        let recent = now.saturating_duration_since(self.last_input) < linger;
+        let recent = self
+            .last_input
+            .is_some_and(|at| now.saturating_duration_since(at) < linger);
         (unread || recent).then(|| now + linger)
     }
 }

@@ -111,7 +111,7 @@ impl<H: Handler> ConnState<H> {
         if !self.life.delivers_frames() || self.flow == Flow::Paused {
             return None;
         }
-        Some(self.last_input + config.idle_timeout?)
+        Some(self.idle_since + config.idle_timeout?)
     }
 
     /// When the unfinished frame has waited too long for its remaining bytes.

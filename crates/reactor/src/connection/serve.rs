@@ -85,7 +85,8 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                     Read::End
                 }
                 Ok(n) => {
-                    self.state.last_input = core.now();
+                    self.state.idle_since = core.now();
+                    self.state.last_input = Some(core.now());
                     // A short read drained the socket, unless the peer's FIN was reported: it
                     // will not be reported again, so read on until 0.
                     if n < space && self.state.read != (ReadSide::Ready { fin: true }) {
@@ -150,7 +151,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         if self.state.flow == Flow::Paused && self.state.pending_output() <= low_watermark {
             self.state.flow = Flow::Flowing;
             // Waiting for the peer to read was not idling: the idle clock starts again.
-            self.state.last_input = core.now();
+            self.state.idle_since = core.now();
             if matches!(self.state.read, ReadSide::Ready { .. }) {
                 self.enqueue(core);
             }
