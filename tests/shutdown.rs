@@ -485,3 +485,55 @@ fn sigterm_while_streaming_returns_everything_sent_before_it() {
         owed.iter().sum::<u64>()
     );
 }
+
+/// Idle connections of the idle-shutdown test.
+const IDLE: usize = 1000;
+
+/// SIGTERM with 1,000 idle connections (connected, nothing sent) and a 30 s linger timeout: the
+/// process exits long before the linger timeout (each idle connection is quiet, so it is closed
+/// at once, and closed without lingering: nothing of its is in flight), every client sees a
+/// clean EOF, and the reactor logs all 1,000 drained.
+#[test]
+fn sigterm_with_idle_connections_exits_at_once() {
+    let mut example = Example::spawn(&[
+        ("TURBINE_ADDR", "127.0.0.1:0"),
+        ("TURBINE_REACTORS", "1"),
+        ("TURBINE_LINGER_TIMEOUT", "30s"),
+        ("TURBINE_SHUTDOWN_TIMEOUT", "60s"),
+        ("ECHO_FRAMING", "lines"),
+        ("RUST_LOG", "info"),
+    ]);
+    let addr = example.listening_addr();
+    let mut idle: Vec<TcpStream> = (0..IDLE).map(|_| connect(addr)).collect();
+    // One accept queue, served in order: once a later client is echoed, all were accepted.
+    let mut probe = connect(addr);
+    probe.write_all(b"probe\n").unwrap();
+    let mut echo = [0; 6];
+    probe.read_exact(&mut echo).expect("the probe's echo");
+    drop(probe);
+
+    let signalled = Instant::now();
+    example.signal("TERM");
+    let status = example
+        .wait_exit(Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("no exit after SIGTERM; output:\n{}", example.output()));
+    let took = signalled.elapsed();
+    let output = example.output();
+    assert_eq!(status.code(), Some(0), "exit status; output:\n{output}");
+    assert!(
+        took < Duration::from_secs(10),
+        "exit took {took:?}:\n{output}"
+    );
+    for (i, client) in idle.iter_mut().enumerate() {
+        let mut rest = Vec::new();
+        client
+            .read_to_end(&mut rest)
+            .unwrap_or_else(|e| panic!("client {i}: {e} instead of a clean EOF"));
+        assert!(rest.is_empty(), "client {i} got {rest:?}");
+    }
+    let stopped = stopped_lines(&example.log());
+    let drained: u64 = stopped.iter().map(|s| s.drained).sum();
+    let forced: u64 = stopped.iter().map(|s| s.forced).sum();
+    assert_eq!((drained, forced), (IDLE as u64, 0), "{output}");
+    eprintln!("{IDLE} idle connections: exit {took:?} after SIGTERM");
+}
