@@ -92,7 +92,12 @@ fn serve(mode: Mode) {
 /// CPU time (user + system) of process `pid` so far.
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
     // After the command name: state is field 3, utime 14 and stime 15 (1-based).
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
@@ -110,11 +115,13 @@ fn measure(mode: Mode, connections: usize, window: Duration) -> Duration {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .expect("the address line");
-    let addr: SocketAddr = line.trim().trim_start_matches("listening on ").parse().unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .trim_start_matches("listening on ")
+        .parse()
+        .unwrap();
     let clients: Vec<TcpStream> = (0..connections)
-        .map(|i| {
-            TcpStream::connect(addr).unwrap_or_else(|e| panic!("connection {i}: {e}"))
-        })
+        .map(|i| TcpStream::connect(addr).unwrap_or_else(|e| panic!("connection {i}: {e}")))
         .collect();
     // Let every connection be accepted and settle before the window opens.
     std::thread::sleep(Duration::from_secs(1));
@@ -132,7 +139,10 @@ fn measure(mode: Mode, connections: usize, window: Duration) -> Duration {
 
 fn main() {
     if let Ok(mode) = std::env::var("TIMERS_BENCH_SERVE") {
-        let mode = Mode::ALL.into_iter().find(|m| m.name() == mode).expect("a mode");
+        let mode = Mode::ALL
+            .into_iter()
+            .find(|m| m.name() == mode)
+            .expect("a mode");
         return serve(mode);
     }
     let numbers: Vec<u64> = std::env::args()

@@ -49,10 +49,10 @@ fn main() -> ExitCode {
             codec: |_| RawCodec::new(),
         }),
         Ok("lines") => turbine::run(config, |_peer| Echo {
-            codec: |c| LinesCodec::new(c.max_frame),
+            codec: |c| LinesCodec::new(c.frame_limits()),
         }),
         Ok("length") => turbine::run(config, |_peer| Echo {
-            codec: |c| LengthDelimitedCodec::new(c.max_frame),
+            codec: |c| LengthDelimitedCodec::new(c.frame_limits()),
         }),
         Ok(other) => {
             eprintln!("configuration error: ECHO_FRAMING={other:?}: expected raw, lines or length");
@@ -72,7 +72,7 @@ mod tests {
         let input = b"one\r\ntwo\nthree\n";
         for split in 0..=input.len() {
             let mut conn = TestConnection::new(Echo {
-                codec: |c: &Config| LinesCodec::new(c.max_frame),
+                codec: |c: &Config| LinesCodec::new(c.frame_limits()),
             });
             conn.push(&input[..split]);
             conn.push(&input[split..]);
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn length_frames_echo() {
         let mut conn = TestConnection::new(Echo {
-            codec: |c: &Config| LengthDelimitedCodec::new(c.max_frame),
+            codec: |c: &Config| LengthDelimitedCodec::new(c.frame_limits()),
         });
         let input = [&[0, 0, 0, 2][..], b"hi", &[0, 0, 0, 0]].concat();
         conn.push(&input);
@@ -98,7 +98,7 @@ mod tests {
         let config = Config::new().max_frame(8);
         let mut conn = TestConnection::with_config(
             Echo {
-                codec: |c: &Config| LinesCodec::new(c.max_frame),
+                codec: |c: &Config| LinesCodec::new(c.frame_limits()),
             },
             config,
         );

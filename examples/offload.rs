@@ -68,7 +68,8 @@ impl Handler for Offload {
     type Codec = LinesCodec;
 
     fn codec(&mut self, config: &Config) -> LinesCodec {
-        LinesCodec::new(config.max_frame) // TURBINE_MAX_FRAME bounds every line
+        // Requests up to TURBINE_MAX_FRAME, replies up to TURBINE_MAX_FRAME_OUT.
+        LinesCodec::new(config.frame_limits())
     }
 
     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
@@ -91,10 +92,11 @@ impl Handler for Offload {
 
 /// Runs `job` on the worker pool and answers with the line it returns.
 ///
-/// A full queue is answered `ERR busy` at once (the job is dropped, the reactor never waits);
-/// a job that panics is answered `ERR internal` (the pool catches the panic and keeps its
-/// thread), and so is a pool that is shutting down or could not start. Either way the answer
-/// takes the request's place in the connection's reply order.
+/// A full queue is answered `ERR busy` at once: `OffloadError::Busy` hands the job back, and
+/// it is dropped here rather than run on the reactor, which never waits. A job that panics is
+/// answered `ERR internal` (the pool catches the panic and keeps its thread), and so is a pool
+/// that is shutting down or could not start. Either way the answer takes the request's place
+/// in the connection's reply order: frames sent while jobs are pending wait behind them.
 pub(crate) fn offload_reply<H>(
     ctx: &mut Context<'_, H>,
     job: impl FnOnce() -> String + Send + 'static,
@@ -359,7 +361,7 @@ mod tests {
         impl Handler for Boom {
             type Codec = LinesCodec;
             fn codec(&mut self, config: &Config) -> LinesCodec {
-                LinesCodec::new(config.max_frame)
+                LinesCodec::new(config.frame_limits())
             }
             fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
                 if line == "BOOM" {

@@ -1,16 +1,33 @@
 //! A tour of Turbine, in the order a new protocol meets it.
 //!
+//! 1. [A protocol is a codec and a handler](#1-a-protocol-is-a-codec-and-a-handler)
+//! 2. [The life of a connection](#2-the-life-of-a-connection)
+//! 3. [Shared state: publish and subscribe](#3-shared-state-publish-and-subscribe)
+//! 4. [Sending from other threads](#4-sending-from-other-threads)
+//! 5. [Backpressure and slow peers](#5-backpressure-and-slow-peers)
+//! 6. [Offloading CPU-heavy work](#6-offloading-cpu-heavy-work)
+//! 7. [Per-connection timers](#7-per-connection-timers)
+//! 8. [Periodic housekeeping](#8-periodic-housekeeping)
+//! 9. [Several listeners](#9-several-listeners)
+//! 10. [Running, stopping, observing](#10-running-stopping-observing)
+//! 11. [Testing without sockets](#11-testing-without-sockets)
+//!
 //! # 1. A protocol is a codec and a handler
 //!
 //! The codec turns bytes into frames and back ([`Decoder`](crate::Decoder),
-//! [`Encoder`](crate::Encoder)); the handler reacts to frames. One handler value exists per
-//! connection and lives on that connection's reactor thread, so its state is plain fields: no
-//! locks, no `Arc`, no `Send`.
+//! [`Encoder`](crate::Encoder)); the [`Handler`](crate::Handler) reacts to frames. One handler
+//! value exists per connection and lives on that connection's reactor thread, so its state is
+//! plain fields: no locks, no `Arc`, no `Send`.
+//!
+//! [`Handler::codec`](crate::Handler::codec) builds each connection's codec from the
+//! [`Config`](crate::Config). [`Config::frame_limits`](crate::Config::frame_limits) gives a stock
+//! codec its two bounds: `TURBINE_MAX_FRAME` for what the peer sends, `TURBINE_MAX_FRAME_OUT`
+//! for what the server writes (replies are often longer than requests).
 //!
 //! ```
-//! use turbine::{Config, Context, Handler, LinesCodec};
+//! use turbine::{Config, Context, Handler, LinesCodec, TestConnection};
 //!
-//! /// Counts the lines of each connection and answers each with its number.
+//! /// Numbers the lines of each connection.
 //! struct Counter {
 //!     lines: u64,
 //! }
@@ -19,7 +36,7 @@
 //!     type Codec = LinesCodec;
 //!
 //!     fn codec(&mut self, config: &Config) -> LinesCodec {
-//!         LinesCodec::new(config.max_frame)
+//!         LinesCodec::new(config.frame_limits())
 //!     }
 //!
 //!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
@@ -27,107 +44,772 @@
 //!         ctx.send(format!("{} {line}", self.lines));
 //!     }
 //! }
+//!
+//! // A connection without a socket (section 11): bytes in, bytes out.
+//! let mut conn = TestConnection::new(Counter { lines: 0 });
+//! conn.push(b"one\ntwo\n");
+//! assert_eq!(conn.take_output(), b"1 one\n2 two\n");
 //! ```
 //!
-//! A program's `main` is then `turbine::run(Config::from_env(), |_peer| Counter { lines: 0 })`:
-//! configuration from `TURBINE_*` variables (a bad value exits with code 2 before anything is
-//! bound), one reactor per core, graceful shutdown on SIGINT or SIGTERM.
+//! A program's `main` is then one call, which reads the `TURBINE_*` variables (a bad value
+//! exits with code 2 before anything is bound), runs one reactor per core, and shuts down
+//! gracefully on SIGINT or SIGTERM:
+//!
+//! ```no_run
+//! # use turbine::{Config, Context, Handler, LinesCodec};
+//! # struct Counter { lines: u64 }
+//! # impl Handler for Counter {
+//! #     type Codec = LinesCodec;
+//! #     fn codec(&mut self, c: &Config) -> LinesCodec { LinesCodec::new(c.frame_limits()) }
+//! #     fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+//! # }
+//! fn main() -> std::process::ExitCode {
+//!     env_logger::init(); // Turbine logs through `log`; RUST_LOG=info shows it
+//!     turbine::run(Config::from_env(), |_peer| Counter { lines: 0 })
+//! }
+//! ```
+//!
+//! The stock codecs: [`LinesCodec`](crate::LinesCodec) and
+//! [`ByteLinesCodec`](crate::ByteLinesCodec) (lines as text or bytes),
+//! [`DelimiterCodec`](crate::DelimiterCodec), [`LengthDelimitedCodec`](crate::LengthDelimitedCodec)
+//! (header layouts through [`LengthDelimitedBuilder`](crate::LengthDelimitedBuilder)),
+//! [`VarintLengthCodec`](crate::VarintLengthCodec), all bounded by
+//! [`FrameLimits`](crate::FrameLimits); [`RespCodec`](crate::RespCodec) (Redis's protocol, with
+//! its own limits, from a maximum command size); [`RawCodec`](crate::RawCodec) (whatever one read
+//! brings, unframed). A codec of your own implements both traits; the
+//! [`Decoder`](crate::Decoder) docs define what each return value means. Frames go out with
+//! [`Context::send`](crate::Context::send), which takes anything that converts into the
+//! encoder's item (`ctx.send("PONG")` for a `String` codec).
 //!
 //! # 2. The life of a connection
 //!
-//! 1. A reactor accepts it and calls the factory with the peer address, then
-//!    [`Handler::codec`](crate::Handler::codec) and [`on_open`](crate::Handler::on_open).
-//! 2. Each read is decoded into as many frames as it holds; each goes to
-//!    [`on_frame`](crate::Handler::on_frame). What the handler sends meanwhile is encoded into
-//!    the connection's output and written once, after the whole read is handled.
-//! 3. Bad input goes to [`on_decode_error`](crate::Handler::on_decode_error), where a protocol
-//!    can send an error reply; the connection then closes after flushing it.
-//! 4. [`Context::close`](crate::Context::close), the peer closing, the idle timeout or a server
-//!    shutdown end it: output is flushed, our side is shut down, and
-//!    [`on_close`](crate::Handler::on_close) says why.
+//! 1. **Open.** A reactor accepts the connection, calls the listener's factory with the peer's
+//!    address, then [`codec`](crate::Handler::codec), then
+//!    [`on_open`](crate::Handler::on_open): a greeting sent there goes out first. A connection
+//!    over `TURBINE_MAX_CONNECTIONS` or `TURBINE_MAX_CONNECTIONS_PER_IP` gets no handler: it is
+//!    sent [`Handler::rejection`](crate::Handler::rejection)'s bytes and closed.
+//! 2. **Frames.** Each read is decoded into as many frames as it completes, and each goes to
+//!    [`on_frame`](crate::Handler::on_frame), in arrival order. What the handler sends is
+//!    encoded into the connection's output at once and written after the frames of that read
+//!    are handled, in one write.
+//! 3. **Decode errors.** Input the decoder refuses goes to
+//!    [`on_decode_error`](crate::Handler::on_decode_error), the place for a protocol error
+//!    reply. After a fatal error ([`CodecError::is_fatal`](crate::CodecError::is_fatal): too
+//!    long, malformed, or a stream that ends inside a frame) the connection closes once that
+//!    reply is flushed; after [`CodecError::Discarded`](crate::CodecError::Discarded) (a codec
+//!    set to skip over-long frames) decoding goes on.
+//! 4. **Close.** [`Context::close`](crate::Context::close) (or
+//!    [`ConnHandle::close`](crate::ConnHandle::close) from another thread) stops delivering
+//!    frames at once (input still buffered or arriving is discarded), flushes what was sent and
+//!    the replies of offloaded jobs still running, then sends our FIN.
+//!    [`Context::close_now`](crate::Context::close_now) drops what is not yet written (section
+//!    5). The peer's FIN ends the connection once the replies to what it sent are out. The
+//!    idle, frame and write timeouts, an encoder refusing a frame and a socket error end it
+//!    too. After our FIN the connection lingers (reads and discards until the peer's FIN, at
+//!    most `TURBINE_LINGER_TIMEOUT`) only when the peer may still be sending: input is unread,
+//!    or arrived within the last linger timeout. Closing a socket with input unread, or input
+//!    arriving after the close, makes the kernel send a reset, which can destroy replies the
+//!    peer has not read yet; a peer silent for longer is closed at once.
+//! 5. **Shutdown.** When the server shuts down, [`on_shutdown`](crate::Handler::on_shutdown)
+//!    runs (the default does nothing; a goodbye sent there goes out), then the connection is
+//!    served as usual until its first quiet moment: no unfinished frame, no output pending, no
+//!    offloaded job in flight, the socket read until it would block. Then it closes with
+//!    [`CloseReason::Shutdown`](crate::CloseReason::Shutdown): a client in the middle of a
+//!    request gets its reply, an idle one is closed at once. What is still open at
+//!    `TURBINE_SHUTDOWN_TIMEOUT` is closed by force ([`Forced`](crate::CloseReason::Forced)).
+//! 6. **The end.** [`on_close`](crate::Handler::on_close) runs once, with the
+//!    [`CloseReason`](crate::CloseReason), after the connection is gone: nothing can be sent
+//!    from it, so it is where state kept outside the handler is cleaned up. Every callback runs
+//!    under `catch_unwind`: a panic closes that connection alone, at once (pending output is
+//!    dropped), is counted in the stats, and `on_close` still runs, with
+//!    [`CloseReason::Panicked`](crate::CloseReason::Panicked).
 //!
-//! A panic in any callback closes that connection alone and is counted in the stats.
+//! What holds: one connection's callbacks never overlap and always run on its reactor; frames
+//! arrive in order, and replies leave in the order the handler sent them (with offloaded
+//! replies in their request's place, section 6); once a connection starts closing, no frame,
+//! timer, handle frame or broadcast reaches it (the results of jobs already offloaded still
+//! do, unless it closed with `close_now`); `on_open` is followed by exactly one `on_close`,
+//! short of the process exiting. What does not: a frame written is handed to the kernel, not
+//! known to be read by the peer; a connection closed by an I/O error, a timeout, a panic or the
+//! shutdown deadline may lose output it had not written; a factory or `codec` that panics
+//! leaves no handler at all (the connection is closed at accept and no callback runs).
 //!
-//! # 3. Sending from elsewhere
+//! ```
+//! use turbine::{CloseReason, CodecError, Config, Context, Handler, LinesCodec, TestConnection};
 //!
-//! [`Context::handle`](crate::Context::handle) gives a [`ConnHandle`](crate::ConnHandle):
-//! `Send + Clone`, usable from any thread. Its frames go through the reactor's mailbox and are
-//! encoded on the reactor. A send fails, handing the frame back, when the connection has closed
-//! (a handle never reaches a later connection in the same slot) or when its output is over the
-//! write limit: nothing buffers without bound.
+//! /// Greets, answers each line with its length, and remembers how the connection ended.
+//! struct Length {
+//!     ended: Option<CloseReason>,
+//! }
 //!
-//! # 4. Backpressure
+//! impl Handler for Length {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+//!         ctx.send("hello");
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         assert_ne!(line, "boom", "a bug in the handler");
+//!         ctx.send(line.len().to_string());
+//!     }
+//!     fn on_decode_error(&mut self, ctx: &mut Context<'_, Self>, _error: CodecError) {
+//!         ctx.send("ERR line too long"); // flushed, then the connection closes
+//!     }
+//!     fn on_close(&mut self, reason: CloseReason) {
+//!         self.ended = Some(reason);
+//!     }
+//! }
 //!
-//! When a connection's output passes `TURBINE_WRITE_HIGH_WATERMARK` the reactor stops reading
-//! from it, so a peer that sends without reading is slowed by TCP itself; below
-//! `TURBINE_WRITE_LOW_WATERMARK` reading resumes and [`on_writable`](crate::Handler::on_writable)
-//! is called. `TURBINE_WRITE_LIMIT` caps what other threads can add.
+//! // A decode error: what came before and the error reply go out; the rest is not read.
+//! let mut conn = TestConnection::with_config(Length { ended: None }, Config::new().max_frame(8));
+//! conn.push(b"abc\nmuch too long\nnever read\n");
+//! assert_eq!(conn.take_output(), b"hello\n3\nERR line too long\n");
+//! assert!(matches!(
+//!     conn.handler().ended,
+//!     Some(CloseReason::Decode(CodecError::FrameTooLong { max: 8, .. }))
+//! ));
 //!
-//! # 5. Running, stopping, observing
+//! // Shutdown waits for a quiet moment: here, the end of the unfinished line.
+//! let mut conn = TestConnection::new(Length { ended: None });
+//! conn.push(b"hal");
+//! conn.shutdown();
+//! assert!(!conn.is_closed());
+//! conn.push(b"f\n");
+//! assert_eq!(conn.take_output(), b"hello\n4\n");
+//! assert_eq!(conn.handler().ended, Some(CloseReason::Shutdown));
 //!
-//! [`Server::bind`](crate::Server::bind) binds every listener (port 0 picks one port for all);
-//! [`start`](crate::Server::start) returns a [`Running`](crate::Running) whose
-//! [`stats`](crate::Running::stats) reports per-reactor counters and whose
-//! [`shutdown`](crate::Running::shutdown) stops it gracefully. Tests use exactly this:
+//! // A panic closes this connection only, and `on_close` still runs.
+//! let mut conn = TestConnection::new(Length { ended: None });
+//! conn.push(b"boom\n"); // the panic message is printed by the panic hook
+//! assert_eq!(conn.handler().ended, Some(CloseReason::Panicked));
+//! ```
+//!
+//! # 3. Shared state: publish and subscribe
+//!
+//! State shared between connections is explicit: an `Arc<Mutex<_>>` (or any `Sync` structure)
+//! given to every handler by the factory. For fan-out, the shared state holds
+//! [`ConnHandle`](crate::ConnHandle)s, which are `Send + Clone` and reach their connection on
+//! whatever reactor it lives on. A handler joins the registry in `on_frame` (or `on_open`) with
+//! [`Context::handle`](crate::Context::handle) and leaves it in `on_close`, which runs however
+//! the connection ends, a panic included; it keeps its [`ConnId`](crate::ConnId) to find its
+//! entries, since `on_close` has no context.
+//!
+//! To publish, encode the frame once with [`Payload::encode`](crate::Payload::encode) (a codec
+//! of the protocol's type, built as the connections' codecs are) and hand it to
+//! [`broadcast`](crate::broadcast): each reactor gets one message with its share of the
+//! members and queues the same bytes on each of them, by reference. `broadcast` never blocks
+//! and never fails on a slow member (section 5), so calling it under the registry's lock is
+//! fine.
+//!
+//! A broadcast goes through the reactor's mailbox even to the publisher's own connection:
+//! there it lands after every reply the handler sends in the same turn of the loop (the same
+//! callback and the other frames of the same read), and before what it sends in later turns.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::{Arc, Mutex};
+//! use turbine::{
+//!     CloseReason, Config, ConnHandle, ConnId, Context, Handler, LinesCodec, Payload,
+//!     TestConnection, broadcast,
+//! };
+//!
+//! /// Each topic's subscribers, shared by every connection on every reactor.
+//! type Topics = Arc<Mutex<HashMap<String, Vec<ConnHandle<String>>>>>;
+//!
+//! /// `SUB <topic>` subscribes; `PUB <topic> <text>` sends `<topic>: <text>` to its subscribers
+//! /// and answers how many it reached.
+//! struct PubSub {
+//!     topics: Topics,
+//!     /// This connection, once subscribed, and its topics: what `on_close` removes.
+//!     me: Option<ConnId>,
+//!     joined: Vec<String>,
+//! }
+//!
+//! impl Handler for PubSub {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         if let Some(topic) = line.strip_prefix("SUB ") {
+//!             let mut topics = self.topics.lock().unwrap();
+//!             topics.entry(topic.to_string()).or_default().push(ctx.handle());
+//!             self.me = Some(ctx.id());
+//!             self.joined.push(topic.to_string());
+//!             ctx.send(format!("OK {topic}"));
+//!         } else if let Some(rest) = line.strip_prefix("PUB ") {
+//!             let (topic, text) = rest.split_once(' ').unwrap_or((rest, ""));
+//!             let mut codec = LinesCodec::new(ctx.config().frame_limits());
+//!             let Ok(payload) = Payload::encode(&mut codec, format!("{topic}: {text}")) else {
+//!                 return ctx.send("ERR too long");
+//!             };
+//!             let reached = match self.topics.lock().unwrap().get(topic) {
+//!                 Some(members) => broadcast(members, &payload),
+//!                 None => 0,
+//!             };
+//!             ctx.send(format!("OK {reached}"));
+//!         }
+//!     }
+//!     fn on_close(&mut self, _reason: CloseReason) {
+//!         let Some(me) = self.me else { return };
+//!         let mut topics = self.topics.lock().unwrap();
+//!         for topic in self.joined.drain(..) {
+//!             if let Some(members) = topics.get_mut(&topic) {
+//!                 members.retain(|member| member.id() != me);
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let topics = Topics::default();
+//! let pubsub = || PubSub { topics: Arc::clone(&topics), me: None, joined: Vec::new() };
+//! let (mut ann, mut bob) = (TestConnection::new(pubsub()), TestConnection::new(pubsub()));
+//! ann.push(b"SUB news\n");
+//! bob.push(b"SUB news\nPUB news hello\n");
+//! // Bob's replies of that read come first, then the broadcast, through his mailbox.
+//! assert_eq!(bob.take_output(), b"OK news\nOK 2\nnews: hello\n");
+//! assert_eq!(ann.take_output(), b"OK news\nnews: hello\n");
+//!
+//! ann.push_eof(); // Ann leaves: `on_close` takes her out
+//! bob.push(b"PUB news again\n");
+//! assert_eq!(bob.take_output(), b"OK 1\nnews: again\n");
+//! ```
+//!
+//! The chat example (`examples/chat/`) is this pattern grown up: rooms, nicks, private
+//! messages.
+//!
+//! # 4. Sending from other threads
+//!
+//! A [`ConnHandle`](crate::ConnHandle) sends frames to its connection from any thread: a
+//! timer thread, a job, another connection's handler. Its frames go through the owning
+//! reactor's mailbox, are encoded there by the connection's own encoder, and leave with the
+//! rest of that turn's output; frames from one thread arrive in the order they were sent.
+//!
+//! [`send`](crate::ConnHandle::send) never blocks and never buffers without bound. It fails,
+//! handing the frame back, with [`SendError::Full`](crate::SendError::Full) while the
+//! connection's output is over `TURBINE_WRITE_LIMIT` (or
+//! [`MAX_FRAMES_IN_FLIGHT`](crate::MAX_FRAMES_IN_FLIGHT) frames are on their way to it):
+//! retry later, or drop the frame. It fails with
+//! [`SendError::Closed`](crate::SendError::Closed) once the connection is closing or gone; a
+//! handle never reaches a later connection that reuses its slot.
+//! [`close`](crate::ConnHandle::close) closes the connection after the frames that thread sent
+//! before it.
+//!
+//! ```
+//! use turbine::{CloseReason, Config, Context, Handler, LinesCodec, SendError, TestConnection};
+//! # struct Quiet;
+//! # impl Handler for Quiet {
+//! #     type Codec = LinesCodec;
+//! #     fn codec(&mut self, c: &Config) -> LinesCodec { LinesCodec::new(c.frame_limits()) }
+//! #     fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+//! # }
+//!
+//! let config = Config::new().write_low_watermark(8).write_high_watermark(16).write_limit(16);
+//! let mut conn = TestConnection::with_config(Quiet, config);
+//! let handle = conn.handle(); // what `ctx.handle()` gives the handler
+//! conn.set_peer_window(Some(0)); // the peer reads nothing for now
+//!
+//! let sender = handle.clone();
+//! std::thread::spawn(move || sender.send("a".repeat(20))).join().unwrap()?;
+//! conn.deliver(); // the reactor takes it: 21 bytes wait, over the write limit
+//! assert!(matches!(handle.send("b".to_string()), Err(SendError::Full(_))));
+//!
+//! handle.close(); // after what was sent before
+//! conn.set_peer_window(None); // the peer reads again
+//! assert_eq!(conn.take_output(), format!("{}\n", "a".repeat(20)).as_bytes());
+//! assert_eq!(conn.close_reason(), Some(&CloseReason::Closed));
+//! assert!(matches!(handle.send("c".to_string()), Err(SendError::Closed(_))));
+//! # Ok::<(), SendError<String>>(())
+//! ```
+//!
+//! # 5. Backpressure and slow peers
+//!
+//! A connection's output is what its handler and its handles sent and the peer has not read
+//! yet. Past `TURBINE_WRITE_HIGH_WATERMARK` the reactor stops reading from it, so a client
+//! that pipelines requests without reading the replies is slowed by TCP itself; once the
+//! output drains to `TURBINE_WRITE_LOW_WATERMARK` reading resumes and
+//! [`on_writable`](crate::Handler::on_writable) is called. A handler that produces more than
+//! it reads (a long download, a stream) checks
+//! [`Context::is_writable`](crate::Context::is_writable), stops while it is `false`, and goes
+//! on in `on_writable`.
+//!
+//! ```
+//! use turbine::{Config, Context, Handler, LinesCodec, TestConnection};
+//! # struct Upper;
+//! # impl Handler for Upper {
+//! #     type Codec = LinesCodec;
+//! #     fn codec(&mut self, c: &Config) -> LinesCodec { LinesCodec::new(c.frame_limits()) }
+//! #     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//! #         ctx.send(line.to_uppercase())
+//! #     }
+//! # }
+//!
+//! let config = Config::new()
+//!     .read_buffer(4096) // one read takes at most 4 KiB
+//!     .write_low_watermark(1024)
+//!     .write_high_watermark(2048)
+//!     .write_limit(2048);
+//! let mut conn = TestConnection::with_config(Upper, config);
+//! conn.set_peer_window(Some(0)); // the peer stops reading
+//! let burst = "abcdefghi\n".repeat(1000); // 10,000 bytes of pipelined requests
+//! conn.push(burst.as_bytes());
+//! assert_eq!(conn.stats().bytes_in, 4096); // one read, then over the high watermark: paused
+//! conn.set_peer_window(None); // the peer reads: output drains, reading resumes
+//! assert_eq!(conn.take_output(), burst.to_uppercase().as_bytes());
+//! ```
+//!
+//! Broadcasts and handle sends are what a peer does not pace, since they come from elsewhere.
+//! When queueing a broadcast would take a member's output past `TURBINE_WRITE_LIMIT`, the
+//! payload is not queued and the member's [`on_overflow`](crate::Handler::on_overflow) runs
+//! instead; everyone else is unaffected. The default disconnects the member
+//! ([`CloseReason::Overflow`](crate::CloseReason::Overflow)). A protocol that wants to say
+//! why calls [`close_for_overflow`](crate::Context::close_for_overflow) (or
+//! [`close_now`](crate::Context::close_now), the same with [`CloseReason::Closed`](crate::CloseReason::Closed)) and sends a
+//! last frame: it drops the output not yet started and the pending offloaded jobs, finishes
+//! the frame being written (the peer never sees a torn frame), then writes what the callback
+//! sends after it, within `TURBINE_WRITE_TIMEOUT`, and closes. Or it keeps the member and lets
+//! it miss the payload.
+//!
+//! ```
+//! use turbine::{
+//!     CloseReason, Config, Context, Handler, LinesCodec, Payload, TestConnection, broadcast,
+//! };
+//!
+//! /// A subscriber that is cut off, with a goodbye, when it falls behind.
+//! struct Subscriber;
+//!
+//! impl Handler for Subscriber {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+//!     fn on_overflow(&mut self, ctx: &mut Context<'_, Self>) {
+//!         ctx.close_for_overflow();
+//!         ctx.send("! too slow");
+//!     }
+//! }
+//!
+//! let config = Config::new().write_low_watermark(32).write_high_watermark(64).write_limit(64);
+//! let mut slow = TestConnection::with_config(Subscriber, config);
+//! let member = [slow.handle()];
+//! slow.set_peer_window(Some(10)); // the peer reads 10 bytes, then nothing for a while
+//! let mut codec = LinesCodec::new(1024);
+//! for letter in ["a", "b", "c"] {
+//!     let payload = Payload::encode(&mut codec, letter.repeat(30))?; // 31 bytes
+//!     broadcast(&member, &payload); // "c" would make 93 bytes: over the limit
+//! }
+//! slow.deliver(); // as the reactor does
+//! slow.set_peer_window(None);
+//! // "a" was being written: it is finished. "b" is dropped, "c" never queued.
+//! let expected = format!("{}\n! too slow\n", "a".repeat(30));
+//! assert_eq!(slow.take_output(), expected.as_bytes());
+//! assert_eq!(slow.close_reason(), Some(&CloseReason::Overflow));
+//! # Ok::<(), turbine::CodecError>(())
+//! ```
+//!
+//! # 6. Offloading CPU-heavy work
+//!
+//! Callbacks run on the reactor, so they must not block or compute for long: every other
+//! connection of that reactor waits meanwhile. [`Context::offload`](crate::Context::offload)
+//! runs a job on the worker pool (`TURBINE_WORKERS` threads at `TURBINE_WORKER_PRIORITY`,
+//! started on first use) and calls a continuation with its result on the connection's
+//! reactor, with the handler and a context, as if it were a callback.
+//!
+//! Results come back in the order the jobs were issued, whatever order they finish in, and
+//! frames the handler sends while jobs are pending are written after the reply of the latest
+//! one: a pipelining client gets its replies in request order with no bookkeeping in the
+//! handler. A job that panics gives `Err(JobError::Panicked)`; the worker lives on. A closing
+//! connection waits for its pending jobs' replies (unless it closes with `close_now`); a
+//! connection gone when a result arrives drops it.
+//!
+//! The queue is bounded (`TURBINE_WORKER_QUEUE` waiting jobs): past it `offload` returns
+//! [`OffloadError::Busy`](crate::OffloadError::Busy) at once, never waits. The job is handed
+//! back in the error, to run it yourself if it is cheap or to drop it; the continuation is
+//! dropped, so the handler answers there and then, and the answer still takes the request's
+//! place in the reply order.
+//!
+//! ```
+//! use std::time::Duration;
+//! use turbine::{Config, Context, Handler, LinesCodec, OffloadError, TestConnection};
+//!
+//! /// `WORK <ms>` computes for that long on the pool; anything else is answered at once.
+//! struct Jobs;
+//!
+//! impl Handler for Jobs {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         let Some(ms) = line.strip_prefix("WORK ").and_then(|ms| ms.parse().ok()) else {
+//!             return ctx.send("PONG");
+//!         };
+//!         let work = move || {
+//!             std::thread::sleep(Duration::from_millis(ms)); // stands in for real work
+//!             format!("done {ms}")
+//!         };
+//!         let offloaded = ctx.offload(work, |_jobs, ctx, result| match result {
+//!             Ok(reply) => ctx.send(reply),
+//!             Err(_panicked) => ctx.send("ERR internal"),
+//!         });
+//!         match offloaded {
+//!             Ok(()) => {}
+//!             Err(OffloadError::Busy(_work)) => ctx.send("ERR busy"),
+//!             Err(_) => ctx.send("ERR unavailable"), // the pool is stopping, or could not start
+//!         }
+//!     }
+//! }
+//!
+//! // One worker and one waiting job: of three jobs at once, the third is refused.
+//! let config = Config::new().workers(1).worker_queue(1);
+//! let mut conn = TestConnection::with_config(Jobs, config);
+//! conn.push(b"WORK 100\nPING\nWORK 100\nWORK 100\n");
+//! assert!(conn.finish_offloads(Duration::from_secs(10)));
+//! let output = String::from_utf8(conn.take_output()).unwrap();
+//! let replies: Vec<&str> = output.lines().collect();
+//! // PONG waits for the job before it; the second job ran or was refused, depending on
+//! // whether the worker had taken the first yet.
+//! assert_eq!(replies[..2], ["done 100", "PONG"]);
+//! assert_eq!(replies[3], "ERR busy");
+//! ```
+//!
+//! # 7. Per-connection timers
+//!
+//! [`Context::set_timer`](crate::Context::set_timer) asks for
+//! [`on_timer`](crate::Handler::on_timer) with a tag of the handler's choosing after a delay;
+//! [`cancel_timer`](crate::Context::cancel_timer) takes it back. Timers belong to the
+//! connection (at most [`MAX_TIMERS`](crate::MAX_TIMERS) pending), sit in the reactor's
+//! deadline heap beside the idle, frame and write timeouts, and fire on its thread between two
+//! turns of the loop: never early, late by at most one turn. They are dropped when the
+//! connection starts closing. A keepalive ping, a request deadline, a retry are a few lines:
+//!
+//! ```
+//! use std::time::Duration;
+//! use turbine::{CloseReason, Config, Context, Handler, LinesCodec, TestConnection, TimerId};
+//!
+//! const PING: u64 = 1;
+//! const NO_PONG: u64 = 2;
+//!
+//! /// Pings every 30 s; a peer that does not answer `PONG` within 5 s is closed.
+//! struct Keepalive {
+//!     waiting: Option<TimerId>,
+//! }
+//!
+//! impl Handler for Keepalive {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+//!         let _ = ctx.set_timer(Duration::from_secs(30), PING);
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         if line == "PONG" {
+//!             if let Some(timer) = self.waiting.take() {
+//!                 ctx.cancel_timer(timer);
+//!             }
+//!         }
+//!     }
+//!     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, tag: u64) {
+//!         if tag == PING {
+//!             ctx.send("PING");
+//!             self.waiting = ctx.set_timer(Duration::from_secs(5), NO_PONG).ok();
+//!             let _ = ctx.set_timer(Duration::from_secs(30), PING);
+//!         } else {
+//!             ctx.send("ERR no PONG");
+//!             ctx.close();
+//!         }
+//!     }
+//! }
+//!
+//! let mut conn = TestConnection::new(Keepalive { waiting: None });
+//! conn.advance(Duration::from_secs(30)); // the connection's clock; no real waiting
+//! assert_eq!(conn.take_output(), b"PING\n");
+//! conn.push(b"PONG\n");
+//! conn.advance(Duration::from_secs(30));
+//! assert_eq!(conn.take_output(), b"PING\n");
+//! conn.advance(Duration::from_secs(5)); // no PONG this time
+//! assert_eq!(conn.take_output(), b"ERR no PONG\n");
+//! assert_eq!(conn.close_reason(), Some(&CloseReason::Closed));
+//! ```
+//!
+//! # 8. Periodic housekeeping
+//!
+//! [`Server::every`](crate::Server::every) runs a task on every reactor thread at a fixed
+//! period, with the reactor's index, between two turns of the loop: expiring entries a
+//! reactor owns, sampling, pruning a registry. The task runs on the event loop, so it must be
+//! short; a reactor that is late skips the runs it missed instead of catching up. Work on
+//! shared state can be split by index, or done by one reactor:
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::{Arc, Mutex};
+//! use std::time::{Duration, Instant};
+//! use turbine::{Config, ConnHandle, Context, Handler, LinesCodec, Server, TestConnection};
+//! # struct Quiet;
+//! # impl Handler for Quiet {
+//! #     type Codec = LinesCodec;
+//! #     fn codec(&mut self, c: &Config) -> LinesCodec { LinesCodec::new(c.frame_limits()) }
+//! #     fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+//! # }
+//!
+//! type Topics = Arc<Mutex<HashMap<String, Vec<ConnHandle<String>>>>>;
+//!
+//! /// Drops closed members, and topics left empty.
+//! fn prune(topics: &Topics) {
+//!     topics.lock().unwrap().retain(|_topic, members| {
+//!         members.retain(|member| !member.is_closed());
+//!         !members.is_empty()
+//!     });
+//! }
+//!
+//! let topics = Topics::default();
+//! let mut gone = TestConnection::new(Quiet);
+//! topics.lock().unwrap().insert("news".into(), vec![gone.handle()]);
+//! gone.push_eof();
+//!
+//! let config = Config::new().addr("127.0.0.1:0".parse().unwrap()).reactors(2);
+//! let shared = Arc::clone(&topics);
+//! let server = Server::bind(config)?
+//!     .every(Duration::from_millis(10), move |reactor| {
+//!         if reactor == 0 {
+//!             prune(&shared); // one reactor is enough for a shared map
+//!         }
+//!     })
+//!     .start(|_peer| Quiet)?;
+//! let deadline = Instant::now() + Duration::from_secs(10);
+//! while !topics.lock().unwrap().is_empty() && Instant::now() < deadline {
+//!     std::thread::sleep(Duration::from_millis(5));
+//! }
+//! assert!(topics.lock().unwrap().is_empty());
+//! server.shutdown()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # 9. Several listeners
+//!
+//! [`Server::bind`](crate::Server::bind) binds the main listener on `TURBINE_ADDR`;
+//! [`Server::listen`](crate::Server::listen) adds more, each with its own factory and so its
+//! own handler type: a protocol port and an admin or metrics port, say. Every reactor serves
+//! every listener (one SO_REUSEPORT socket each), connections of all types share the reactors,
+//! the connection caps and one shutdown, and
+//! [`local_addrs`](crate::Running::local_addrs) tells where each listener is bound, the main
+//! one first.
 //!
 //! ```
 //! use std::io::{BufRead, BufReader, Write};
-//! use turbine::{Config, Context, Handler, LinesCodec, Server};
+//! use std::net::TcpStream;
+//! use turbine::{Config, Context, Handler, LinesCodec, Server, StatsHandle};
 //!
+//! /// The protocol port: echoes lines.
 //! struct Echo;
+//! /// The admin port: `open` answers how many connections are open.
+//! struct Admin {
+//!     stats: StatsHandle,
+//! }
 //!
 //! impl Handler for Echo {
 //!     type Codec = LinesCodec;
 //!     fn codec(&mut self, config: &Config) -> LinesCodec {
-//!         LinesCodec::new(config.max_frame)
+//!         LinesCodec::new(config.frame_limits())
 //!     }
 //!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
 //!         ctx.send(line);
 //!     }
 //! }
 //!
+//! impl Handler for Admin {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         match line.as_str() {
+//!             "open" => ctx.send(self.stats.snapshot().total().open.to_string()),
+//!             _ => ctx.send("ERR commands: open"),
+//!         }
+//!     }
+//! }
+//!
 //! let config = Config::new().addr("127.0.0.1:0".parse().unwrap()).reactors(1);
-//! let server = Server::bind(config)?.start(|_peer| Echo)?;
-//!
-//! let mut client = std::net::TcpStream::connect(server.local_addr())?;
-//! client.write_all(b"one\ntwo\n")?;
-//! let mut lines = BufReader::new(client).lines();
-//! assert_eq!(lines.next().unwrap()?, "one");
-//! assert_eq!(lines.next().unwrap()?, "two");
-//! drop(lines);
-//!
-//! // Stats are published once per loop turn; after a shutdown they are final.
+//! let server = Server::bind(config)?;
 //! let stats = server.stats_handle();
-//! server.shutdown()?;
-//! assert_eq!(stats.snapshot().total().frames_in, 2);
+//! let admin_addr = "127.0.0.1:0".parse().unwrap();
+//! let server = server.listen(admin_addr, move |_peer| Admin { stats: stats.clone() })?;
+//! let running = server.start(|_peer| Echo)?;
+//! let &[echo, admin] = running.local_addrs() else { unreachable!() };
+//!
+//! let mut line = String::new();
+//! let user = TcpStream::connect(echo)?;
+//! (&user).write_all(b"hi\n")?;
+//! BufReader::new(&user).read_line(&mut line)?;
+//! assert_eq!(line, "hi\n");
+//!
+//! let operator = TcpStream::connect(admin)?;
+//! (&operator).write_all(b"open\n")?;
+//! line.clear();
+//! BufReader::new(&operator).read_line(&mut line)?;
+//! assert_eq!(line, "2\n"); // the user's connection and the operator's own
+//! drop((user, operator));
+//! running.shutdown()?; // stops both listeners
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! # 6. Testing a protocol without sockets
+//! In a program, [`run_with`](crate::run_with) takes a setup step that adds the listeners (and
+//! periodic tasks) to the bound server; a listener that cannot bind is printed and the exit
+//! code is 1:
 //!
-//! [`TestConnection`](crate::TestConnection) drives a handler and its codec the way a reactor
-//! does, with bytes you push in any chunking: read the output back as bytes or frames, see
-//! whether and why the connection closed, and deliver what was sent through its handles. The
-//! echo example's tests (`examples/echo.rs`) use it.
+//! ```no_run
+//! # use turbine::{Config, Context, Handler, LinesCodec, StatsHandle};
+//! # struct Echo;
+//! # struct Admin { stats: StatsHandle }
+//! # impl Handler for Echo {
+//! #     type Codec = LinesCodec;
+//! #     fn codec(&mut self, c: &Config) -> LinesCodec { LinesCodec::new(c.frame_limits()) }
+//! #     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) { ctx.send(line) }
+//! # }
+//! # impl Handler for Admin {
+//! #     type Codec = LinesCodec;
+//! #     fn codec(&mut self, c: &Config) -> LinesCodec { LinesCodec::new(c.frame_limits()) }
+//! #     fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+//! # }
+//! fn main() -> std::process::ExitCode {
+//!     env_logger::init();
+//!     turbine::run_with(
+//!         Config::from_env(),
+//!         |server| {
+//!             let stats = server.stats_handle();
+//!             let admin = "127.0.0.1:9000".parse().unwrap();
+//!             server.listen(admin, move |_peer| Admin { stats: stats.clone() })
+//!         },
+//!         |_peer| Echo,
+//!     )
+//! }
+//! ```
+//!
+//! # 10. Running, stopping, observing
+//!
+//! [`turbine::run`](crate::run) is the whole life of a program. For tests and programs that
+//! embed a server, [`Server::bind`](crate::Server::bind) does everything that can fail before
+//! a thread starts (a bad configuration, a port in use), and
+//! [`start`](crate::Server::start) returns a [`Running`](crate::Running) at once:
+//!
+//! - [`stats`](crate::Running::stats) (or a [`StatsHandle`](crate::StatsHandle) from any
+//!   thread): each reactor's counters (open, accepted, closed, rejected connections, bytes and
+//!   frames each way, output buffered, panics, jobs pending), published once per turn of its
+//!   loop, so a snapshot may lag by one turn; [`pool_stats`](crate::Running::pool_stats) for
+//!   the worker pool.
+//! - [`shutdown`](crate::Running::shutdown) stops gracefully and waits;
+//!   [`shutdown_handle`](crate::Running::shutdown_handle) gives a
+//!   [`ShutdownHandle`](crate::ShutdownHandle) that starts it from any thread (`run` calls it
+//!   on SIGINT and SIGTERM), and [`join`](crate::Running::join) waits for the end. Dropping a
+//!   `Running` shuts it down too, so a failing test does not leave a server behind.
+//!
+//! A shutdown closes every listener at once and drains each connection as section 2 says;
+//! each reactor logs how many connections drained and how many were closed by force.
 //!
 //! ```
-//! use turbine::{Config, Context, Handler, LinesCodec, TestConnection};
+//! use std::io::{BufRead, BufReader, Read, Write};
+//! use std::net::TcpStream;
+//! use turbine::{Config, Context, Handler, LinesCodec, Server};
+//!
+//! /// Echoes lines, and says goodbye when the server shuts down.
+//! struct Echo;
+//!
+//! impl Handler for Echo {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         ctx.send(line);
+//!     }
+//!     fn on_shutdown(&mut self, ctx: &mut Context<'_, Self>) {
+//!         ctx.send("bye");
+//!     }
+//! }
+//!
+//! let config = Config::new().addr("127.0.0.1:0".parse().unwrap()).reactors(1);
+//! let running = Server::bind(config)?.start(|_peer| Echo)?;
+//! let client = TcpStream::connect(running.local_addr())?;
+//! let mut reader = BufReader::new(&client);
+//! (&client).write_all(b"one\n")?;
+//! let mut line = String::new();
+//! reader.read_line(&mut line)?;
+//! assert_eq!(line, "one\n");
+//! assert_eq!(running.stats().total().open, 1);
+//!
+//! running.shutdown_handle().shutdown(); // returns at once
+//! let mut rest = String::new();
+//! reader.read_to_string(&mut rest)?; // the client is idle: goodbye, then our FIN
+//! assert_eq!(rest, "bye\n");
+//! drop(reader);
+//! drop(client);
+//!
+//! let stats = running.stats_handle();
+//! running.join()?;
+//! let total = stats.snapshot().total(); // final once the reactors have stopped
+//! assert_eq!((total.accepted, total.closed, total.frames_in), (1, 1, 1));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # 11. Testing without sockets
+//!
+//! [`TestConnection`](crate::TestConnection) runs a handler and its codec through the
+//! reactor's own connection code, over an in-memory socket whose other end is the test; the
+//! examples above use it throughout. What it gives:
+//!
+//! - **Input in any chunking:** each [`push`](crate::TestConnection::push) is one read;
+//!   [`push_eof`](crate::TestConnection::push_eof) is the peer's FIN. Splitting the same bytes
+//!   at every point is the cheapest way to find a protocol's partial-frame bugs.
+//! - **Output:** [`take_output`](crate::TestConnection::take_output) as bytes,
+//!   [`take_frames`](crate::TestConnection::take_frames) decoded by a client's decoder (an
+//!   incomplete last frame is kept for the next call);
+//!   [`output_len`](crate::TestConnection::output_len) for what waits in the connection.
+//! - **A slow peer:** [`set_peer_window`](crate::TestConnection::set_peer_window) bounds the
+//!   unread output the peer takes, like a socket buffer (section 5).
+//! - **Time:** the clock stands still until [`advance`](crate::TestConnection::advance) moves
+//!   it; timeouts and timers due by then fire (section 7).
+//! - **Other threads:** [`handle`](crate::TestConnection::handle) gives a
+//!   [`ConnHandle`](crate::ConnHandle); what handles and broadcasts send, and offloaded
+//!   results, arrive on [`deliver`](crate::TestConnection::deliver) (which `take_output`
+//!   calls) or [`finish_offloads`](crate::TestConnection::finish_offloads) (sections 3, 4, 6).
+//! - **Outcome:** [`close_reason`](crate::TestConnection::close_reason),
+//!   [`stats`](crate::TestConnection::stats), and the handler itself
+//!   ([`handler`](crate::TestConnection::handler)); [`shutdown`](crate::TestConnection::shutdown)
+//!   plays a server shutdown (section 2).
+//!
+//! ```
+//! use turbine::{CloseReason, Config, Context, Handler, LinesCodec, TestConnection};
 //!
 //! struct Upper;
 //!
 //! impl Handler for Upper {
 //!     type Codec = LinesCodec;
 //!     fn codec(&mut self, config: &Config) -> LinesCodec {
-//!         LinesCodec::new(config.max_frame)
+//!         LinesCodec::new(config.frame_limits())
 //!     }
 //!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
 //!         ctx.send(line.to_uppercase());
 //!     }
 //! }
 //!
-//! let mut conn = TestConnection::new(Upper);
-//! for byte in b"abc\ndef\n" {
-//!     conn.push(&[*byte]); // one byte at a time
+//! let input = b"abc\r\ndef\n";
+//! for split in 0..=input.len() {
+//!     let mut conn = TestConnection::new(Upper);
+//!     conn.push(&input[..split]);
+//!     conn.push(&input[split..]);
+//!     conn.push_eof();
+//!     let mut client = LinesCodec::new(64);
+//!     assert_eq!(conn.take_frames(&mut client)?, ["ABC", "DEF"], "split at {split}");
+//!     assert_eq!(conn.close_reason(), Some(&CloseReason::PeerClosed));
+//!     assert_eq!(conn.stats().frames_in, 2);
 //! }
-//! assert_eq!(conn.take_output(), b"ABC\nDEF\n");
+//! # Ok::<(), turbine::CodecError>(())
 //! ```
+//!
+//! Over real sockets, bind port 0 on `127.0.0.1` and read
+//! [`Running::local_addr`](crate::Running::local_addr), as sections 8 to 10 do.

@@ -8,7 +8,7 @@ mod util;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use util::hardening::{
@@ -226,12 +226,13 @@ fn release_profile_unwinds() {
     assert!(release_seen, "no [profile.release] section in {path}");
 }
 
-/// Lines the flooder pipelines.
-const FLOOD_LINES: usize = 1_000_000;
+/// Lines per piece the flooder writes.
+const FLOOD_PIECE: usize = 32 << 10;
 
-/// One reactor: a client pipelines 1,000,000 `x\n` lines as fast as it can (reading its echoes
-/// on another thread) while a second client does 200 ping-pong round trips. Every round trip
-/// completes within 1 s (the flooder cannot starve it), and the flooder gets all its echoes.
+/// One reactor: a client pipelines `x\n` lines as fast as it can (reading its echoes on another
+/// thread) for as long as a second client does 50 ping-pong round trips. Every round trip
+/// completes within 1 s (the flooder cannot starve it), the flood's echoes keep flowing during
+/// the round trips (so they really overlapped), and the flooder gets every echo.
 #[test]
 fn flooder_does_not_starve_a_ping_pong_client() {
     let _serial = serial();
@@ -251,11 +252,13 @@ fn flooder_does_not_starve_a_ping_pong_client() {
     let flooder = connect(addr);
     let mut echoes = flooder.try_clone().unwrap();
     let received = Arc::new(AtomicU64::new(0));
-    let counted = Arc::clone(&received);
+    // Lines the writer wrote in all, once it has stopped.
+    let total = Arc::new(AtomicU64::new(u64::MAX));
+    let (counted, expected) = (Arc::clone(&received), Arc::clone(&total));
     let reading = std::thread::spawn(move || {
         let mut buf = vec![0; 64 << 10];
         let mut lines = 0;
-        while lines < FLOOD_LINES {
+        while lines < expected.load(Ordering::Relaxed) {
             let n = echoes.read(&mut buf).expect("read the flood's echoes");
             assert!(n > 0, "EOF after {lines} echoed lines");
             for &byte in &buf[..n] {
@@ -265,19 +268,21 @@ fn flooder_does_not_starve_a_ping_pong_client() {
                     other => panic!("unexpected byte {other} in the flood's echo"),
                 }
             }
-            counted.store(lines as u64, Ordering::Relaxed);
+            counted.store(lines, Ordering::Relaxed);
         }
         lines
     });
+    let pinging = Arc::new(AtomicBool::new(true));
+    let flooding = Arc::clone(&pinging);
     let mut writer = flooder.try_clone().unwrap();
     let writing = std::thread::spawn(move || {
-        let piece = b"x\n".repeat(32 << 10);
-        let per_piece = piece.len() / 2;
-        for _ in 0..FLOOD_LINES / per_piece {
+        let piece = b"x\n".repeat(FLOOD_PIECE);
+        let mut written = 0u64;
+        while flooding.load(Ordering::Relaxed) {
             writer.write_all(&piece).expect("flood");
+            written += FLOOD_PIECE as u64;
         }
-        let rest = FLOOD_LINES % per_piece;
-        writer.write_all(&piece[..rest * 2]).expect("flood");
+        written
     });
     let flood_began = Instant::now();
     assert!(
@@ -288,8 +293,8 @@ fn flooder_does_not_starve_a_ping_pong_client() {
 
     let mut pinger = connect(addr);
     let mut slowest = Duration::ZERO;
-    let mut during_flood = 0;
-    for i in 0..200 {
+    let echoed_before = received.load(Ordering::Relaxed);
+    for i in 0..50 {
         let sent = Instant::now();
         pinger.write_all(format!("ping {i}\n").as_bytes()).unwrap();
         let line = read_line(&mut pinger).expect("ping reply");
@@ -300,21 +305,188 @@ fn flooder_does_not_starve_a_ping_pong_client() {
             "round trip {i} took {rtt:?} while the flood ran"
         );
         slowest = slowest.max(rtt);
-        if received.load(Ordering::Relaxed) < FLOOD_LINES as u64 {
-            during_flood += 1;
-        }
     }
-    writing.join().expect("flood writer");
+    let echoed_during = received.load(Ordering::Relaxed) - echoed_before;
+    pinging.store(false, Ordering::Relaxed);
+    let written = writing.join().expect("flood writer");
+    total.store(written, Ordering::Relaxed);
     let lines = reading.join().expect("flood reader");
     eprintln!(
-        "flood echoed in {:?}; slowest round trip {slowest:?}; {during_flood} of 200 during \
-         the flood",
+        "flood of {written} lines echoed in {:?}; slowest round trip {slowest:?}; \
+         {echoed_during} flood lines echoed during the round trips",
         flood_began.elapsed()
     );
-    assert_eq!(lines, FLOOD_LINES);
+    assert_eq!(lines, written);
     assert!(
-        during_flood >= 5,
-        "only {during_flood} round trips overlapped the flood: the test proves nothing"
+        echoed_during >= FLOOD_PIECE as u64,
+        "only {echoed_during} flood lines were echoed during the round trips: they did not \
+         overlap the flood"
     );
     drop(flooder);
+}
+
+/// A lines echo that panics in `on_frame` on [`PANIC_LINE`], and in `on_close` after
+/// `PANIC_ON_CLOSE` (which closes the connection); it reports how it closed.
+struct Fragile {
+    /// Where `on_close` reports.
+    closes: util::hardening::Closes,
+    /// Whether `on_close` panics.
+    panic_on_close: bool,
+}
+
+/// The line that closes a [`Fragile`] connection and makes its `on_close` panic.
+const PANIC_ON_CLOSE: &str = "PANIC_ON_CLOSE";
+
+impl Fragile {
+    fn new(closes: &util::hardening::Closes) -> Self {
+        Fragile {
+            closes: closes.clone(),
+            panic_on_close: false,
+        }
+    }
+}
+
+impl turbine::Handler for Fragile {
+    type Codec = turbine::LinesCodec;
+
+    fn codec(&mut self, config: &turbine::Config) -> turbine::LinesCodec {
+        turbine::LinesCodec::new(config.frame_limits())
+    }
+
+    fn on_frame(&mut self, ctx: &mut turbine::Context<'_, Self>, line: String) {
+        if line == PANIC_LINE {
+            panic!("deliberate panic in on_frame (a test asked for it with {PANIC_LINE:?})");
+        }
+        if line == PANIC_ON_CLOSE {
+            self.panic_on_close = true;
+            ctx.close();
+            return;
+        }
+        ctx.send(line);
+    }
+
+    fn on_close(&mut self, reason: turbine::CloseReason) {
+        self.closes.push(reason);
+        if self.panic_on_close {
+            panic!("deliberate panic in on_close (a test asked for it with {PANIC_ON_CLOSE:?})");
+        }
+    }
+}
+
+/// Over a socket, a handler that panics in `on_frame` gets `on_close(Panicked)`; the panic is
+/// counted in `stats().total().panics`, its client sees the connection end with nothing more
+/// sent, and another client of the same reactor is served before and after.
+#[test]
+fn panic_in_on_frame_reports_panicked_to_on_close() {
+    let _serial = serial();
+    let closes = util::hardening::Closes::default();
+    let server_closes = closes.clone();
+    let running = start(config().reactors(1), move |_| Fragile::new(&server_closes));
+    let addr = running.local_addr();
+    let mut bystander = connect(addr);
+    assert_echoes(&mut bystander, "before", "bystander");
+    let mut victim = connect(addr);
+    assert_echoes(&mut victim, "first", "victim");
+
+    victim
+        .write_all(format!("{PANIC_LINE}\nnever answered\n").as_bytes())
+        .unwrap();
+    let (got, end) = read_until_end(&mut victim, Duration::from_secs(10));
+    assert!(got.is_empty(), "the victim got {got:?}");
+    assert!(
+        end.is_closed(),
+        "the victim's connection is closed: {end:?}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let total = running.stats().total();
+            (total.panics, total.closed, total.open) == (1, 1, 1)
+        }),
+        "one panic, one connection closed: {:?}",
+        running.stats().total()
+    );
+    assert_eq!(closes.all(), [turbine::CloseReason::Panicked]);
+
+    assert_echoes(&mut bystander, "after", "bystander");
+    let mut newcomer = connect(addr);
+    assert_echoes(&mut newcomer, "new", "newcomer");
+    assert_eq!(running.stats().total().panics, 1);
+    assert_eq!(closes.all(), [turbine::CloseReason::Panicked]);
+}
+
+/// With `TestConnection`, a panic in `on_frame` closes the connection with `Panicked`, reported
+/// to `on_close` once and counted in the stats; the frames after it are not delivered.
+#[test]
+fn panic_in_on_frame_in_memory() {
+    let closes = util::hardening::Closes::default();
+    let mut conn = turbine::TestConnection::new(Fragile::new(&closes));
+    conn.push(b"a\n");
+    assert_eq!(conn.take_output(), b"a\n");
+    conn.push(format!("{PANIC_LINE}\nb\n").as_bytes());
+    assert!(conn.take_output().is_empty());
+    assert_eq!(conn.close_reason(), Some(&turbine::CloseReason::Panicked));
+    assert_eq!(closes.all(), [turbine::CloseReason::Panicked]);
+    assert_eq!(conn.stats().panics, 1);
+    conn.push(b"c\n");
+    assert!(conn.take_output().is_empty());
+    assert_eq!(closes.all().len(), 1, "on_close ran once");
+}
+
+/// A panic inside `on_close` itself is caught and counted (the connection was closing
+/// anyway); the reactor keeps serving its other connection and new ones, and the next close
+/// is reported as usual.
+#[test]
+fn panic_in_on_close_is_caught_and_the_reactor_serves_on() {
+    let _serial = serial();
+    let closes = util::hardening::Closes::default();
+    let server_closes = closes.clone();
+    let running = start(config().reactors(1), move |_| Fragile::new(&server_closes));
+    let addr = running.local_addr();
+    let mut bystander = connect(addr);
+    assert_echoes(&mut bystander, "before", "bystander");
+    let mut victim = connect(addr);
+    assert_echoes(&mut victim, "first", "victim");
+
+    victim
+        .write_all(format!("{PANIC_ON_CLOSE}\n").as_bytes())
+        .unwrap();
+    let (got, end) = read_until_end(&mut victim, Duration::from_secs(10));
+    assert!(got.is_empty(), "the victim got {got:?}");
+    assert_eq!(end, End::Eof);
+    drop(victim);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let total = running.stats().total();
+            (total.panics, total.closed, total.open) == (1, 1, 1)
+        }),
+        "the panic in on_close counted, one connection closed: {:?}",
+        running.stats().total()
+    );
+    assert_eq!(closes.all(), [turbine::CloseReason::Closed]);
+
+    assert_echoes(&mut bystander, "after", "bystander");
+    let mut newcomer = connect(addr);
+    assert_echoes(&mut newcomer, "new", "newcomer");
+    drop(newcomer);
+    assert!(
+        wait_until(Duration::from_secs(5), || closes.all().len() == 2),
+        "{:?}",
+        closes.all()
+    );
+    assert_eq!(closes.all()[1], turbine::CloseReason::PeerClosed);
+    let total = running.stats().total();
+    assert_eq!((total.panics, total.open), (1, 1), "{total:?}");
+}
+
+/// With `TestConnection`, a panic inside `on_close` is caught and counted in the stats; the
+/// connection is closed as asked.
+#[test]
+fn panic_in_on_close_in_memory() {
+    let closes = util::hardening::Closes::default();
+    let mut conn = turbine::TestConnection::new(Fragile::new(&closes));
+    conn.push(format!("a\n{PANIC_ON_CLOSE}\n").as_bytes());
+    assert_eq!(conn.take_output(), b"a\n");
+    assert_eq!(conn.close_reason(), Some(&turbine::CloseReason::Closed));
+    assert_eq!(closes.all(), [turbine::CloseReason::Closed]);
+    assert_eq!(conn.stats().panics, 1);
 }

@@ -196,3 +196,67 @@ fn handle_close_flushes_then_closes_on_both() {
     assert_eq!(got, b"one\ntwo\n");
     running.shutdown().expect("shutdown");
 }
+
+/// Upper-cases each line it gets: a reply per request, so output grows with input.
+struct Upper;
+
+impl Handler for Upper {
+    type Codec = LinesCodec;
+
+    fn codec(&mut self, config: &Config) -> LinesCodec {
+        LinesCodec::new(config.frame_limits())
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+        ctx.send(line.to_uppercase());
+    }
+}
+
+/// Reading pauses once output passes the high watermark even when each read drains the socket
+/// (small requests, the usual case): a peer that sends requests without reading replies cannot
+/// make the server buffer more than the watermark plus one read's replies, in memory as over a
+/// socket.
+#[test]
+fn small_requests_pause_reading_past_the_high_watermark_on_both() {
+    let config = || {
+        config()
+            .reactors(1)
+            .write_low_watermark(256)
+            .write_high_watermark(512)
+            .write_limit(1024)
+            .send_buffer(Some(4 << 10))
+    };
+    // In memory: the peer reads nothing; each push is one small read.
+    let mut conn = TestConnection::with_config(Upper, config());
+    conn.set_peer_window(Some(0));
+    for _ in 0..100 {
+        conn.push(&[b'a'; 99]);
+        conn.push(b"\n");
+    }
+    assert!(
+        conn.output_len() <= 512 + 100,
+        "{} bytes wait",
+        conn.output_len()
+    );
+
+    // Over a socket: 100-byte requests, one at a time, replies never read.
+    let running = start(config(), |_| Upper);
+    let mut client = non_reader(running.local_addr());
+    let line = [&[b'a'; 99][..], b"\n"].concat();
+    // Enough requests to fill the kernel buffers both ways, then some; writes may block once
+    // the server stops reading, which is the point: stop there.
+    client
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    for _ in 0..2000 {
+        if std::io::Write::write_all(&mut client, &line).is_err() {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let peak = running.stats().total().output_peak;
+    assert!(peak <= 512 + 64 * 1024, "output peaked at {peak} bytes");
+    eprintln!("over a socket: output peaked at {peak} bytes");
+    drop(client);
+    running.shutdown().expect("shutdown");
+}

@@ -425,3 +425,110 @@ fn example_process_serves_and_stops() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let _ = drain.join();
 }
+
+/// A protocol whose jobs the test controls: `block <k>` offloads a job that says it started,
+/// then waits for the test's release, and answers `released <k>`; `square <n>` offloads
+/// `n * n` and answers `pooled <n²>`, or, when the worker queue is full, runs the job it is
+/// handed back itself and answers `inline <n²>`.
+struct Blocking {
+    /// Where a `block` job says it started, with its `k`.
+    started: std::sync::mpsc::Sender<u64>,
+    /// What each `block` job waits for, in order.
+    releases: std::collections::VecDeque<std::sync::mpsc::Receiver<()>>,
+    /// Jobs refused with `Busy`.
+    busy: usize,
+}
+
+impl Handler for Blocking {
+    type Codec = LinesCodec;
+
+    fn codec(&mut self, config: &Config) -> LinesCodec {
+        LinesCodec::new(config.frame_limits())
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+        let (command, n) = line.split_once(' ').expect("a command and a number");
+        let n: u64 = n.parse().expect("a number");
+        match command {
+            "block" => {
+                let started = self.started.clone();
+                let release = self.releases.pop_front().expect("a release for each block");
+                let job = move || {
+                    let _ = started.send(n);
+                    // Bounded, so that a failing test cannot hold the worker for ever.
+                    let _ = release.recv_timeout(Duration::from_secs(10));
+                    n
+                };
+                let offloaded = ctx.offload(job, |_, ctx, result| match result {
+                    Ok(k) => ctx.send(format!("released {k}")),
+                    Err(_) => ctx.send("ERR internal"),
+                });
+                if offloaded.is_err() {
+                    ctx.send("ERR not offloaded");
+                }
+            }
+            "square" => {
+                let job = move || n * n;
+                let offloaded = ctx.offload(job, |_, ctx, result| match result {
+                    Ok(square) => ctx.send(format!("pooled {square}")),
+                    Err(_) => ctx.send("ERR internal"),
+                });
+                match offloaded {
+                    Ok(()) => {}
+                    Err(turbine::OffloadError::Busy(job)) => {
+                        self.busy += 1;
+                        ctx.send(format!("inline {}", job()));
+                    }
+                    Err(other) => {
+                        let job = other.into_job();
+                        ctx.send(format!("ERR unavailable (job would give {})", job()));
+                    }
+                }
+            }
+            _ => ctx.send("ERR unknown command"),
+        }
+    }
+}
+
+/// One worker and `worker_queue(1)`: with one job running and one queued, `offload` answers
+/// `Busy` and hands the job back; the handler runs it itself and its correct answer keeps its
+/// place in request order (after the queued job's). Once the blocked jobs are released, the
+/// pool takes jobs again.
+#[test]
+fn busy_hands_the_job_back_to_run_inline() {
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, releases): (Vec<_>, std::collections::VecDeque<_>) =
+        (0..2).map(|_| std::sync::mpsc::channel()).unzip();
+    let handler = Blocking {
+        started: started_tx,
+        releases,
+        busy: 0,
+    };
+    let mut conn =
+        turbine::TestConnection::with_config(handler, Config::new().workers(1).worker_queue(1));
+    fn lines(conn: &mut turbine::TestConnection<Blocking>) -> Vec<String> {
+        conn.take_frames(&mut LinesCodec::new(1024)).unwrap()
+    }
+
+    conn.push(b"block 1\n");
+    let first = started.recv_timeout(Duration::from_secs(10));
+    assert_eq!(first, Ok(1), "the first job runs on the only worker");
+    conn.push(b"block 2\n"); // takes the queue's one place
+    conn.push(b"square 7\n");
+    assert_eq!(conn.handler().busy, 1, "the third job is refused as busy");
+    assert!(
+        lines(&mut conn).is_empty(),
+        "the inline answer waits behind the replies of the jobs before it"
+    );
+
+    for release in &release {
+        release.send(()).unwrap();
+    }
+    assert!(conn.finish_offloads(Duration::from_secs(10)), "jobs done");
+    assert_eq!(lines(&mut conn), ["released 1", "released 2", "inline 49"]);
+
+    conn.push(b"square 8\n");
+    assert!(conn.finish_offloads(Duration::from_secs(10)), "job done");
+    assert_eq!(lines(&mut conn), ["pooled 64"]);
+    assert_eq!(conn.handler().busy, 1);
+}

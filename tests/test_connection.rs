@@ -199,3 +199,21 @@ fn discarded_frame_is_not_fatal() {
     );
     assert!(!conn.is_closed());
 }
+
+/// The smallest read buffer the settings allow (1 KiB) works with frames longer than it: an
+/// unfinished frame grows in its own buffer, read by read, and is delivered whole.
+#[test]
+fn frames_longer_than_a_small_read_buffer() {
+    let config = Config::new().read_buffer(1 << 10).max_frame(8 << 10);
+    let mut conn = TestConnection::with_config(Proto::default(), config);
+    let long = "x".repeat(5000);
+    for piece in long.as_bytes().chunks(700) {
+        conn.push(piece);
+    }
+    conn.push(b"\nPING\n");
+    let frames = conn.take_frames(&mut LinesCodec::new(8 << 10)).unwrap();
+    assert_eq!(
+        frames,
+        ["HELLO".to_string(), format!("ECHO {long}"), "PONG".into()]
+    );
+}

@@ -198,7 +198,7 @@ impl Handler for Member {
     fn on_overflow(&mut self, ctx: &mut Context<'_, Self>) {
         // Drop what it has not read, so it costs nothing more: the line being written is
         // finished (never torn), then the notice, best effort within the write timeout.
-        ctx.close_now();
+        ctx.close_for_overflow();
         ctx.send("! too slow");
         self.leave();
     }

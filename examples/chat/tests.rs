@@ -225,7 +225,7 @@ fn overflow_cuts_off() {
     conn.deliver();
     conn.set_peer_window(None);
     assert_eq!(lines(&mut conn), ["! too slow"]);
-    assert_eq!(conn.close_reason(), Some(&CloseReason::Closed));
+    assert_eq!(conn.close_reason(), Some(&CloseReason::Overflow));
     assert!(registry.members("lobby").len() == 0);
 }
 

@@ -79,6 +79,11 @@ impl ConnTimers {
         self.pending.first().map(|p| p.at)
     }
 
+    /// How many timers are due at `now`.
+    pub(crate) fn due(&self, now: Instant) -> usize {
+        self.pending.partition_point(|p| p.at <= now)
+    }
+
     /// Removes and returns the tag of the earliest timer due at `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<u64> {
         if self.pending.first()?.at <= now {

@@ -26,7 +26,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
-use turbine_codec::{Encoder, ReadBuf};
+use turbine_codec::{CodecError, Encoder, ReadBuf};
 
 use crate::conn_timers::{ConnTimers, TimerError, TimerId};
 use crate::context::Route;
@@ -34,7 +34,7 @@ use crate::core::Core;
 use crate::handle::ConnShared;
 use crate::offload::{Done, Offloads};
 use crate::output::Output;
-use crate::{CloseReason, ConnHandle, ConnId, Context, FrameOut, Handler};
+use crate::{CloseReason, ConnHandle, ConnId, Context, FrameOut, Handler, Payload};
 use life::{Finish, Flow, Life, ReadSide, WriteSide};
 
 /// Whether a connection is still open after a step. The owner drops a `Closed` one (its
@@ -415,6 +415,14 @@ impl<H: Handler> ConnState<H> {
             Ok(()) => core.stats_mut().frames_out += 1,
             Err(e) => self.refuse_output(e),
         }
+    }
+
+    /// `frame` encoded by this connection's encoder, to broadcast.
+    pub(crate) fn encode_payload(
+        &mut self,
+        frame: FrameOut<H>,
+    ) -> Result<Payload<FrameOut<H>>, CodecError> {
+        Payload::encode(&mut self.codec, frame)
     }
 
     /// The next job's sequence number, its result's way home, and where its continuation

@@ -12,7 +12,9 @@ use crate::connection::ConnState;
 use crate::core::Core;
 use crate::mailbox::Message;
 use crate::offload::OffloadError;
-use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler};
+use turbine_codec::CodecError;
+
+use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler, Payload};
 
 /// Where the frames a callback sends go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,10 +61,11 @@ impl<H: Handler> Context<'_, H> {
         self.state.send(frame.into(), self.route, self.core);
     }
 
-    /// Closes the connection once its output is flushed: reading stops now (frames still
-    /// buffered are not delivered), pending output and the replies of pending offloaded jobs are
-    /// written, then our side is shut down. Handles fail from now on. Frames this callback sends
-    /// after the call still go out, before the close.
+    /// Closes the connection once its output is flushed: frames stop being delivered now
+    /// (frames still buffered are dropped; input that arrives is read and discarded, so the
+    /// peer is never stuck writing), pending output and the replies of pending offloaded jobs
+    /// are written, then our side is shut down. Handles fail from now on. Frames this callback
+    /// sends after the call still go out, before the close.
     pub fn close(&mut self) {
         self.state.begin_close(CloseReason::Closed);
     }
@@ -76,9 +79,24 @@ impl<H: Handler> Context<'_, H> {
         self.state.close_now(CloseReason::Closed, self.core);
     }
 
-    /// [`close_now`](Context::close_now) with [`CloseReason::Overflow`].
-    pub(crate) fn close_for_overflow(&mut self) {
+    /// [`close_now`](Context::close_now), with [`CloseReason::Overflow`] as the reason: for an
+    /// [`on_overflow`](Handler::on_overflow) that sends a goodbye before cutting a slow peer off
+    /// (the default `on_overflow` calls it and sends nothing).
+    pub fn close_for_overflow(&mut self) {
         self.state.close_now(CloseReason::Overflow, self.core);
+    }
+
+    /// Encodes `frame` once with this connection's own encoder, for [`broadcast`](crate::broadcast)
+    /// to connections of the same protocol (this one included, or not).
+    ///
+    /// # Errors
+    ///
+    /// The encoder's refusal; nothing is sent and the connection is unaffected.
+    pub fn payload(
+        &mut self,
+        frame: impl Into<FrameOut<H>>,
+    ) -> Result<Payload<FrameOut<H>>, CodecError> {
+        self.state.encode_payload(frame.into())
     }
 
     /// A handle that sends to this connection (or closes it) from any thread.

@@ -21,10 +21,11 @@ pub type FrameOut<H> = <<H as Handler>::Codec as Encoder>::Item;
 /// [`Context::offload`](crate::Context::offload), whose result comes back to this handler, in
 /// order, on this reactor.
 ///
-/// Every callback is wrapped in `catch_unwind`: a panic closes that one connection, is counted
-/// in the stats, and nothing else is affected; [`on_close`](Handler::on_close) then gets
-/// [`CloseReason::Panicked`], so state kept outside the handler (a registry entry) is cleaned up
-/// as on any other close.
+/// Every callback is wrapped in `catch_unwind`: a panic closes that one connection at once
+/// (output not yet written is dropped, replies to earlier frames of the same read included),
+/// is counted in the stats, and nothing else is affected; [`on_close`](Handler::on_close) then
+/// gets [`CloseReason::Panicked`], so state kept outside the handler (a registry entry) is
+/// cleaned up as on any other close.
 ///
 /// # Examples
 ///
@@ -82,9 +83,9 @@ pub trait Handler: Sized + 'static {
     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, frame: FrameIn<Self>);
 
     /// Called when the decoder rejects the input (too long, malformed, or truncated at end of
-    /// stream). After a fatal error ([`CodecError::is_fatal`]) the connection is closed when
-    /// this returns, once what was sent is flushed, so this is the place to send a protocol
-    /// error reply. After [`CodecError::Discarded`] (a codec set to skip over-long frames) the
+    /// stream). After a fatal error ([`CodecError::is_fatal`]) the connection is already
+    /// closing ([`CloseReason::Decode`], whatever happens to the reply) and closes once what
+    /// was sent is flushed, so this is the place to send a protocol error reply. After [`CodecError::Discarded`] (a codec set to skip over-long frames) the
     /// connection stays open and decoding goes on. The default logs at debug level.
     fn on_decode_error(&mut self, ctx: &mut Context<'_, Self>, error: CodecError) {
         log::debug!("{}: closing: {error}", ctx.peer_addr());

@@ -127,6 +127,7 @@ impl Reactor {
                 return Err(e);
             }
             self.core.set_now(Instant::now());
+            self.core.timers().begin_turn();
             let mut woken = false;
             for event in events.iter() {
                 match event.token() {

@@ -7,10 +7,12 @@ use mio::Waker;
 
 /// Starts a graceful shutdown of a server from any thread; cheap to clone.
 ///
-/// On [`shutdown`](ShutdownHandle::shutdown) every reactor closes its listener at once, calls
-/// [`Handler::on_shutdown`](crate::Handler::on_shutdown) on each connection (by default: close
-/// after flushing), waits for output to drain, and closes by force whatever is left when the
-/// configured shutdown timeout runs out. [`crate::run`] calls it on SIGINT and SIGTERM.
+/// On [`shutdown`](ShutdownHandle::shutdown) every reactor closes its listeners at once, calls
+/// [`Handler::on_shutdown`](crate::Handler::on_shutdown) on each connection, and serves each
+/// until its first quiet moment (no unfinished frame, no output pending, no offloaded job in
+/// flight, the socket read until it would block), then closes it; whatever is still open when
+/// the shutdown timeout (`TURBINE_SHUTDOWN_TIMEOUT`) runs out is closed by force. [`crate::run`]
+/// calls it on SIGINT and SIGTERM.
 #[derive(Clone)]
 pub struct ShutdownHandle {
     /// Set once shutdown is requested; reactors check it when woken.

@@ -37,3 +37,72 @@ pub(crate) fn tune(stream: &TcpStream, config: &Config) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, TcpListener};
+    use std::time::Duration;
+
+    use mio::net::TcpStream;
+    use socket2::SockRef;
+
+    use super::tune;
+    use crate::Config;
+
+    /// A loopback connection: the accepted side as a mio stream, as a reactor gets it, and the
+    /// client side, kept open for the test's length.
+    fn accepted() -> (TcpStream, std::net::TcpStream) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        server.set_nonblocking(true).unwrap();
+        (TcpStream::from_std(server), client)
+    }
+
+    /// Every option in the configuration reaches the socket: `TCP_NODELAY`, both buffer sizes
+    /// (at least what was asked: Linux doubles it for its bookkeeping) and keepalive with its
+    /// idle time, probe interval and probe count, none of which is the kernel's default.
+    #[test]
+    fn options_reach_the_socket() {
+        let (stream, _client) = accepted();
+        let socket = SockRef::from(&stream);
+        assert!(!socket.keepalive().unwrap(), "keepalive is off before tune");
+        assert!(!socket.tcp_nodelay().unwrap(), "nodelay is off before tune");
+
+        let config = Config::new()
+            .nodelay(true)
+            .send_buffer(Some(64 << 10))
+            .recv_buffer(Some(64 << 10))
+            .keepalive(Some(Duration::from_secs(30)))
+            .keepalive_interval(Some(Duration::from_secs(5)))
+            .keepalive_count(Some(3));
+        config.validate().expect("a valid configuration");
+        tune(&stream, &config).expect("tune");
+
+        assert!(socket.tcp_nodelay().unwrap());
+        let send = socket.send_buffer_size().unwrap();
+        assert!(send >= 64 << 10, "SO_SNDBUF {send}");
+        let recv = socket.recv_buffer_size().unwrap();
+        assert!(recv >= 64 << 10, "SO_RCVBUF {recv}");
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(
+            socket.tcp_keepalive_time().unwrap(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            socket.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(5)
+        );
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+    }
+
+    /// With the defaults, `TCP_NODELAY` is set and keepalive stays off.
+    #[test]
+    fn defaults_leave_keepalive_off() {
+        let (stream, _client) = accepted();
+        tune(&stream, &Config::new()).expect("tune");
+        let socket = SockRef::from(&stream);
+        assert!(socket.tcp_nodelay().unwrap());
+        assert!(!socket.keepalive().unwrap());
+    }
+}

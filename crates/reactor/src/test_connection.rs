@@ -150,11 +150,13 @@ impl<H: Handler> TestConnection<H> {
         self.step(|conn, core| conn.shutdown(core));
     }
 
-    /// Moves the connection's clock forward by `by`: timeouts and handler timers due by then
-    /// fire, in time order.
+    /// Moves the connection's clock forward by `by` and runs one turn of its reactor: timeouts
+    /// and handler timers due by then fire, in time order (a timer set again from `on_timer`
+    /// for a moment already past fires in the next turn, as on a reactor).
     pub fn advance(&mut self, by: Duration) {
         let now = self.core.now() + by;
         self.core.set_now(now);
+        self.core.timers().begin_turn();
         while let Some((at, _key, serial)) = self.core.timers().pop_due(now) {
             if serial == self.conn.id().serial() {
                 self.step(|conn, core| conn.deadline(core, at));

@@ -4,8 +4,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-/// One scheduled look at a connection: when, slab key, serial.
-type Entry = Reverse<(Instant, usize, u64)>;
+/// One scheduled look at a connection: when, slab key, serial, and the turn it was scheduled in.
+type Entry = Reverse<(Instant, usize, u64, u64)>;
 
 /// When to look at which connection again.
 ///
@@ -16,16 +16,27 @@ type Entry = Reverse<(Instant, usize, u64)>;
 /// entry and leaves the old one to fire as a no-op. So the heap stays about as large as the
 /// number of connections with a deadline, and an active connection, whose idle deadline moves
 /// with every read, costs no heap operation per read.
+///
+/// An entry is never due in the turn that scheduled it: a deadline that keeps falling due (a
+/// zero-delay timer set again from `on_timer`) is looked at once per turn, and cannot hold the
+/// reactor in its timer loop.
 #[derive(Default)]
 pub(crate) struct Timers {
     /// Earliest first.
     heap: BinaryHeap<Entry>,
+    /// The reactor's current turn.
+    turn: u64,
 }
 
 impl Timers {
+    /// A new turn of the loop begins: what was scheduled before it may fall due.
+    pub(crate) fn begin_turn(&mut self) {
+        self.turn += 1;
+    }
+
     /// Schedules a look at connection `key`/`serial` at `at`.
     pub(crate) fn schedule(&mut self, at: Instant, key: usize, serial: u64) {
-        self.heap.push(Reverse((at, key, serial)));
+        self.heap.push(Reverse((at, key, serial, self.turn)));
     }
 
     /// The earliest deadline, if any.
@@ -33,10 +44,14 @@ impl Timers {
         self.heap.peek().map(|Reverse((at, ..))| *at)
     }
 
-    /// Removes and returns one entry due at `now`: its time, key and serial.
+    /// Removes and returns one entry due at `now` and scheduled before this turn: its time, key
+    /// and serial.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, usize, u64)> {
         match self.heap.peek() {
-            Some(Reverse((at, ..))) if *at <= now => self.heap.pop().map(|Reverse(entry)| entry),
+            Some(Reverse((at, .., turn))) if *at <= now && *turn < self.turn => {
+                let Reverse((at, key, serial, _)) = self.heap.pop()?;
+                Some((at, key, serial))
+            }
             _ => None,
         }
     }

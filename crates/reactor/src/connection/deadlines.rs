@@ -44,7 +44,12 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             log::debug!("{}: frame unfinished in time, closing", self.state.peer);
             self.state.begin_close(CloseReason::FrameTimeout);
         }
-        while self.state.life.delivers_frames() {
+        // Only the timers due on entry: one set again from `on_timer` for now fires next turn,
+        // so a handler cannot keep its reactor in this loop.
+        for _ in 0..self.state.timers.due(now) {
+            if !self.state.life.delivers_frames() {
+                break;
+            }
             let Some(tag) = self.state.timers.pop_due(now) else {
                 break;
             };

@@ -29,12 +29,11 @@ enum Intake {
 
 /// How one read ended.
 enum Read {
-    /// Bytes arrived (or the read was interrupted): maybe read again.
-    Data,
+    /// Bytes arrived, none were waiting, or the read was interrupted: the connection goes on
+    /// (and reads again while its read side says input may be waiting).
+    Continue,
     /// The peer closed its side.
     End,
-    /// Nothing more to read now.
-    Drained,
     /// The connection is dead.
     Failed(io::ErrorKind),
 }
@@ -67,7 +66,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             let own = !self.state.input.is_empty();
             let (mut buf, want) = if own {
                 let buf = std::mem::take(&mut self.state.input);
-                let want = buf.len().clamp(MIN_OWN_READ, read_buffer);
+                let want = buf.len().clamp(MIN_OWN_READ.min(read_buffer), read_buffer);
                 (buf, want)
             } else {
                 (core.lend_read_buf(), read_buffer)
@@ -99,13 +98,13 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                         }
                         Intake::Discard => buf.clear(),
                     }
-                    Read::Data
+                    Read::Continue
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.state.read = ReadSide::Drained;
-                    Read::Drained
+                    Read::Continue
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => Read::Data,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Read::Continue,
                 Err(e) => Read::Failed(e.kind()),
             };
             let completed_a_frame = core.stats().frames_in > frames_before;
@@ -117,12 +116,15 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             match read {
                 Read::End => return self.peer_closed(core),
                 Read::Failed(kind) => return self.fail(core, kind),
-                Read::Drained => return Step::Open,
-                Read::Data if self.state.read == ReadSide::Drained => return Step::Open,
-                Read::Data => {}
+                Read::Continue => {}
             }
+            // Backpressure: past the high watermark, stop reading until output drains below
+            // the low one (the read side keeps what it knows for then).
             if self.state.life.delivers_frames() && self.state.pending_output() > high_watermark {
                 self.state.flow = Flow::Paused;
+                return Step::Open;
+            }
+            if self.state.read == ReadSide::Drained {
                 return Step::Open;
             }
         }
@@ -245,12 +247,12 @@ impl<H: Handler> ConnState<H> {
                 Ok(None) => break,
                 Err(e) => e,
             };
-            let fatal = error.is_fatal();
-            let ctx = &mut Context::new(self, core, Route::InOrder);
-            handler.on_decode_error(ctx, error.clone());
-            if fatal {
-                self.begin_close(CloseReason::Decode(error));
+            // Closing first: the reason is the decode error whatever the handler's error reply
+            // does (an encoder refusing it must not hide it), and the reply still goes out.
+            if error.is_fatal() {
+                self.begin_close(CloseReason::Decode(error.clone()));
             }
+            handler.on_decode_error(&mut Context::new(self, core, Route::InOrder), error);
         }
         if !self.life.delivers_frames() {
             buf.clear(); // frames after a close are not delivered
