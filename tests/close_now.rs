@@ -4,10 +4,8 @@
 mod util;
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
 use turbine::{Config, Context, Handler, LinesCodec};
 use util::{config, start};
 
@@ -43,16 +41,6 @@ impl Handler for Feeder {
     }
 }
 
-/// A client socket with small buffers, so most of the output waits in the server.
-fn slow_reader(addr: SocketAddr) -> std::net::TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
-    socket.set_recv_buffer_size(4 << 10).unwrap();
-    socket.connect(&addr.into()).expect("connect");
-    let stream = std::net::TcpStream::from(socket);
-    stream.set_read_timeout(Some(util::IO_TIMEOUT)).unwrap();
-    stream
-}
-
 /// Five times: a client asks for 1.2 MB and reads nothing until the server cuts it off with
 /// `close_now` and `! too slow`; then it reads everything: whole numbered frames in order (the
 /// one being written when the cut came is finished, the rest are dropped), then the goodbye,
@@ -61,7 +49,7 @@ fn slow_reader(addr: SocketAddr) -> std::net::TcpStream {
 fn close_now_finishes_the_frame_then_sends_the_goodbye() {
     let running = start(config().reactors(1).send_buffer(Some(8 << 10)), |_| Feeder);
     for round in 0..5 {
-        let mut client = slow_reader(running.local_addr());
+        let mut client = util::small_window_client(running.local_addr(), 4 << 10);
         std::io::Write::write_all(&mut client, b"go\n").expect("write");
         std::thread::sleep(Duration::from_millis(300));
         let mut got = Vec::new();

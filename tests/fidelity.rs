@@ -5,11 +5,9 @@
 mod util;
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
 use turbine::{
     Config, ConnHandle, Context, Handler, LinesCodec, Payload, Running, SendError, TestConnection,
     broadcast,
@@ -51,23 +49,13 @@ fn small_config() -> Config {
         .send_buffer(Some(4 << 10))
 }
 
-/// A client socket with a small receive buffer, which reads only when told to.
-fn non_reader(addr: SocketAddr) -> std::net::TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
-    socket.set_recv_buffer_size(4 << 10).unwrap();
-    socket.connect(&addr.into()).expect("connect");
-    let stream = std::net::TcpStream::from(socket);
-    stream.set_read_timeout(Some(util::IO_TIMEOUT)).unwrap();
-    stream
-}
-
 /// A server of [`Member`]s, the receiving end of their handles, and one connected client.
 fn socket_member(config: Config) -> (Running, std::net::TcpStream, ConnHandle<String>) {
     let (tx, rx): (_, Receiver<ConnHandle<String>>) = mpsc::channel();
     let running = start(config, move |_| Member {
         handles: tx.clone(),
     });
-    let client = non_reader(running.local_addr());
+    let client = util::small_window_client(running.local_addr(), 4 << 10);
     let handle = rx.recv_timeout(Duration::from_secs(10)).expect("a handle");
     (running, client, handle)
 }
@@ -241,7 +229,7 @@ fn small_requests_pause_reading_past_the_high_watermark_on_both() {
 
     // Over a socket: 100-byte requests, one at a time, replies never read.
     let running = start(config(), |_| Upper);
-    let mut client = non_reader(running.local_addr());
+    let mut client = util::small_window_client(running.local_addr(), 4 << 10);
     let line = [&[b'a'; 99][..], b"\n"].concat();
     // Enough requests to fill the kernel buffers both ways, then some; writes may block once
     // the server stops reading, which is the point: stop there.

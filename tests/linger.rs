@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Socket, Type};
 use turbine::{Config, Context, Handler, LinesCodec};
 use util::hardening::{End, read_until_end};
 use util::{Echo, config, connect, start, wait_until};
@@ -39,16 +38,6 @@ fn shutdown_does_not_linger_on_an_idle_client() {
     let (got, end) = read_until_end(&mut client, Duration::from_secs(5));
     assert_eq!((got.len(), end), (0, End::Eof));
     eprintln!("shutdown with one idle client took {took:?}");
-}
-
-/// A client socket with a small receive buffer, so a large reply waits in the server.
-fn slow_reader(addr: std::net::SocketAddr) -> std::net::TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
-    socket.set_recv_buffer_size(8 << 10).unwrap();
-    socket.connect(&addr.into()).expect("connect");
-    let stream = std::net::TcpStream::from(socket);
-    stream.set_read_timeout(Some(util::IO_TIMEOUT)).unwrap();
-    stream
 }
 
 /// Lines of the reply to `big`.
@@ -82,7 +71,7 @@ impl Handler for Quitter {
 fn close_with_input_still_coming_lingers_and_the_reply_arrives() {
     let running = start(config().reactors(1), |_| Quitter);
     for round in 0..3 {
-        let mut client = slow_reader(running.local_addr());
+        let mut client = util::small_window_client(running.local_addr(), 8 << 10);
         let mut writer = client.try_clone().unwrap();
         let done = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&done);

@@ -232,6 +232,21 @@ pub(crate) fn connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
+/// A client whose socket has a receive buffer of about `recv_buffer` bytes (set before it
+/// connects, so the window it announces is small): a large reply then waits in the server
+/// rather than in the kernel, as with a slow or stalled reader.
+pub(crate) fn small_window_client(addr: SocketAddr, recv_buffer: usize) -> TcpStream {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .expect("a socket");
+    socket.set_recv_buffer_size(recv_buffer).expect("SO_RCVBUF");
+    socket.connect(&addr.into()).expect("connect");
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
 /// Polls `done` every 10 ms until it holds or `timeout` passes; returns whether it held.
 pub(crate) fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
