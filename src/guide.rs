@@ -157,7 +157,7 @@
 //!     fn on_decode_error(&mut self, ctx: &mut Context<'_, Self>, _error: CodecError) {
 //!         ctx.send("ERR line too long"); // flushed, then the connection closes
 //!     }
-//!     fn on_close(&mut self, reason: CloseReason) {
+//!     fn on_close(&mut self, _ctx: &mut Context<'_, Self>, reason: CloseReason) {
 //!         self.ended = Some(reason);
 //!     }
 //! }
@@ -252,7 +252,7 @@
 //!             ctx.send(format!("OK {reached}"));
 //!         }
 //!     }
-//!     fn on_close(&mut self, _reason: CloseReason) {
+//!     fn on_close(&mut self, _ctx: &mut Context<'_, Self>, _reason: CloseReason) {
 //!         let Some(me) = self.me else { return };
 //!         let mut topics = self.topics.lock().unwrap();
 //!         for topic in self.joined.drain(..) {

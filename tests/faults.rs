@@ -365,7 +365,7 @@ impl turbine::Handler for Fragile {
         ctx.send(line);
     }
 
-    fn on_close(&mut self, reason: turbine::CloseReason) {
+    fn on_close(&mut self, _ctx: &mut turbine::Context<'_, Self>, reason: turbine::CloseReason) {
         self.closes.push(reason);
         if self.panic_on_close {
             panic!("deliberate panic in on_close (a test asked for it with {PANIC_ON_CLOSE:?})");

@@ -87,7 +87,7 @@ impl Handler for Lengths {
         ctx.send(format!("ERR {}", "x".repeat(self.error_reply)));
     }
 
-    fn on_close(&mut self, reason: CloseReason) {
+    fn on_close(&mut self, _ctx: &mut Context<'_, Self>, reason: CloseReason) {
         self.closes.push(reason);
     }
 }

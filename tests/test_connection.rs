@@ -41,7 +41,7 @@ impl Handler for Proto {
         ctx.close();
     }
 
-    fn on_close(&mut self, reason: CloseReason) {
+    fn on_close(&mut self, _ctx: &mut Context<'_, Self>, reason: CloseReason) {
         self.closed.push(reason);
     }
 }

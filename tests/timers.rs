@@ -102,7 +102,7 @@ impl Handler for Timed {
         ctx.send(format!("fired {tag}"));
     }
 
-    fn on_close(&mut self, reason: CloseReason) {
+    fn on_close(&mut self, _ctx: &mut Context<'_, Self>, reason: CloseReason) {
         self.closed.push(reason);
     }
 }

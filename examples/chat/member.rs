@@ -204,7 +204,7 @@ impl Handler for Member {
     }
 
     /// Every connection ends here, after a panic in another callback too.
-    fn on_close(&mut self, _reason: turbine::CloseReason) {
+    fn on_close(&mut self, _ctx: &mut Context<'_, Self>, _reason: turbine::CloseReason) {
         self.leave();
     }
 }

@@ -162,7 +162,7 @@ where
         ctx.send(frame);
     }
 
-    fn on_close(&mut self, reason: CloseReason) {
+    fn on_close(&mut self, _ctx: &mut Context<'_, Self>, reason: CloseReason) {
         if let Some(closes) = &self.closes {
             closes.push(reason);
         }

@@ -11,12 +11,14 @@
 //! - `close.rs`: closing: `close`, `close_now`, the FIN, the lingering close, the end.
 //! - `deadlines.rs`: idle, frame, write, linger and the handler's own timers.
 //! - `deliver.rs`: messages from other threads: frames, broadcasts, job results, close.
+//! - `outbound.rs`: connecting, and what linked partners do to each other.
 //! - `life.rs`: the state enums.
 
 mod close;
 mod deadlines;
 mod deliver;
 mod life;
+mod outbound;
 mod serve;
 
 use std::any::Any;
@@ -35,7 +37,7 @@ use crate::handle::ConnShared;
 use crate::offload::{Done, Offloads};
 use crate::output::Output;
 use crate::{CloseReason, ConnHandle, ConnId, Context, FrameOut, Handler, Payload};
-use life::{Finish, Flow, Life, ReadSide, WriteSide};
+use life::{Finish, Flow, Life, ReadSide, Sending, WriteSide};
 
 /// Whether a connection is still open after a step. The owner drops a `Closed` one (its
 /// handler has had `on_close`; dropping closes the socket).
@@ -52,16 +54,51 @@ pub(crate) enum Step {
 #[derive(Debug)]
 pub(crate) struct Panicked;
 
-/// A socket as a connection uses it: non-blocking reads and writes, and a half-close.
+/// A socket as a connection uses it: non-blocking reads and writes, a half-close, a reset,
+/// and the outcome of a non-blocking connect.
 pub(crate) trait Transport: Read + Write {
     /// Sends our FIN after what was written; reading goes on.
     fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Makes the close that follows a reset (SO_LINGER 0) instead of a FIN.
+    fn set_reset_on_close(&mut self);
+
+    /// After the first writable (or error) event of a connecting socket: the peer's address if
+    /// the connect succeeded, else why not.
+    ///
+    /// # Errors
+    ///
+    /// The connect's error (refused, unreachable...). Any error counts: after a failed connect
+    /// no second event comes to wait for.
+    fn finish_connect(&mut self) -> io::Result<SocketAddr>;
 }
 
 impl Transport for mio::net::TcpStream {
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
+
+    fn set_reset_on_close(&mut self) {
+        let _ = socket2::SockRef::from(&*self).set_linger(Some(std::time::Duration::ZERO));
+    }
+
+    fn finish_connect(&mut self) -> io::Result<SocketAddr> {
+        // mio's recipe: the pending error first, then the peer address (NotConnected if the
+        // connect is not through; treated as a failure, see above).
+        if let Some(e) = self.take_error()? {
+            return Err(e);
+        }
+        self.peer_addr()
+    }
+}
+
+/// Who opened a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A listener accepted it.
+    Accepted,
+    /// A handler (or the program) connected it.
+    Connected,
 }
 
 /// What a readiness event said.
@@ -122,6 +159,11 @@ pub(crate) struct ConnState<H: Handler> {
     id: ConnId,
     /// The peer's address.
     peer: SocketAddr,
+    /// Accepted or outbound.
+    origin: Origin,
+    /// The linked connection on the same reactor, if any: coupled backpressure, told of
+    /// this one's close.
+    partner: Option<ConnId>,
     /// Decoder and encoder.
     codec: H::Codec,
     /// Bytes of an unfinished frame; empty and unallocated between frames (reads then go
@@ -139,6 +181,8 @@ pub(crate) struct ConnState<H: Handler> {
     flow: Flow,
     /// Whether the socket takes writes.
     write: WriteSide,
+    /// Whether our side still sends (a half-close ends it).
+    sending: Sending,
     /// Where the idle clock starts: the last input, the open, or the end of a pause.
     idle_since: Instant,
     /// When input last arrived, if ever (the linger decision).
@@ -158,7 +202,7 @@ pub(crate) struct ConnState<H: Handler> {
 }
 
 impl<H: Handler, S: Transport> Connection<H, S> {
-    /// A new connection; nothing runs until [`open`](Connection::open).
+    /// An accepted connection; nothing runs until [`open`](Connection::open).
     pub(crate) fn new(
         handler: H,
         codec: H::Codec,
@@ -166,20 +210,54 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         id: ConnId,
         peer: SocketAddr,
     ) -> Self {
+        Connection::with_life(handler, codec, socket, id, peer, Life::Open, None)
+    }
+
+    /// An outbound connection whose connect is under way, timing out at `deadline`, linked to
+    /// `partner` if given; [`open`](Connection::open) starts its clock.
+    pub(crate) fn connecting(
+        handler: H,
+        codec: H::Codec,
+        socket: S,
+        id: ConnId,
+        peer: SocketAddr,
+        deadline: Instant,
+        partner: Option<ConnId>,
+    ) -> Self {
+        let life = Life::Connecting { deadline };
+        Connection::with_life(handler, codec, socket, id, peer, life, partner)
+    }
+
+    fn with_life(
+        handler: H,
+        codec: H::Codec,
+        socket: S,
+        id: ConnId,
+        peer: SocketAddr,
+        life: Life,
+        partner: Option<ConnId>,
+    ) -> Self {
         let now = Instant::now();
+        let origin = match life {
+            Life::Connecting { .. } => Origin::Connected,
+            _ => Origin::Accepted,
+        };
         Connection {
             handler,
             state: ConnState {
                 id,
                 peer,
+                origin,
+                partner,
                 codec,
                 input: ReadBuf::new(),
                 output: Output::default(),
                 offloads: Offloads::default(),
-                life: Life::Open,
+                life,
                 read: ReadSide::Drained,
                 flow: Flow::Flowing,
                 write: WriteSide::Writable,
+                sending: Sending::Open,
                 idle_since: now,
                 last_input: None,
                 partial_since: None,
@@ -193,12 +271,20 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         }
     }
 
-    /// Counts the connection open and calls `on_open`; a greeting sent there goes out first.
+    /// Counts the connection open. An accepted one gets `on_open` now (a greeting sent there
+    /// goes out first); an outbound one starts its connect timeout and gets `on_open` once
+    /// connected.
     pub(crate) fn open(&mut self, core: &mut Core) -> Step {
         self.state.idle_since = core.now();
         let stats = core.stats_mut();
-        stats.accepted += 1;
         stats.open += 1;
+        if self.state.origin == Origin::Connected {
+            stats.outbound += 1;
+            stats.connects += 1;
+            self.state.arm(core);
+            return Step::Open;
+        }
+        stats.accepted += 1;
         if self
             .callback(core, Route::InOrder, |h, ctx| h.on_open(ctx))
             .is_err()
@@ -208,8 +294,15 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         self.flush(core)
     }
 
-    /// A readiness event: remember what it said, then serve.
+    /// A readiness event: remember what it said, then serve (or, for a connect under way,
+    /// learn its outcome).
     pub(crate) fn ready(&mut self, core: &mut Core, readiness: Readiness) -> Step {
+        if matches!(self.state.life, Life::Connecting { .. }) {
+            if !(readiness.writable || readiness.fin) {
+                return Step::Open;
+            }
+            return self.finish_connect(core);
+        }
         if readiness.readable {
             self.state.read = self.state.read.readable(readiness.fin);
         }
@@ -293,10 +386,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
 
     /// Puts the connection on the run queue (once) to be served later in this turn.
     fn enqueue(&mut self, core: &mut Core) {
-        if !self.state.queued {
-            self.state.queued = true;
-            core.enqueue(self.state.id.slot(), self.state.id.serial());
-        }
+        self.state.enqueue(core);
     }
 }
 
@@ -306,7 +396,15 @@ pub(crate) trait Conn: Any {
     fn id(&self) -> ConnId;
     /// The peer's address.
     fn peer(&self) -> SocketAddr;
-    /// Counts it open and calls `on_open`.
+    /// Accepted or outbound.
+    fn origin(&self) -> Origin;
+    /// Whether this is the placeholder of a connection being stepped.
+    fn is_vacant(&self) -> bool {
+        false
+    }
+    /// Output bytes not yet written.
+    fn pending_output(&self) -> usize;
+    /// Counts it open and calls `on_open` (or starts its connect).
     fn open(&mut self, core: &mut Core) -> Step;
     /// A readiness event for its socket.
     fn ready(&mut self, core: &mut Core, readiness: Readiness) -> Step;
@@ -318,6 +416,10 @@ pub(crate) trait Conn: Any {
     fn shutdown(&mut self, core: &mut Core) -> Step;
     /// The shutdown deadline passed: close now.
     fn force_close(&mut self, core: &mut Core);
+    /// Its partner's output, `output` bytes now, drained below the low watermark.
+    fn partner_drained(&mut self, core: &mut Core, output: usize) -> Step;
+    /// Its partner closed, for `reason`.
+    fn partner_closed(&mut self, core: &mut Core, reason: &CloseReason) -> Step;
     /// For typed deliveries.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -329,6 +431,14 @@ impl<H: Handler, S: Transport + 'static> Conn for Connection<H, S> {
 
     fn peer(&self) -> SocketAddr {
         Connection::peer(self)
+    }
+
+    fn origin(&self) -> Origin {
+        self.state.origin
+    }
+
+    fn pending_output(&self) -> usize {
+        self.state.pending_output()
     }
 
     fn open(&mut self, core: &mut Core) -> Step {
@@ -355,6 +465,14 @@ impl<H: Handler, S: Transport + 'static> Conn for Connection<H, S> {
         let _ = self.close(core, CloseReason::Forced);
     }
 
+    fn partner_drained(&mut self, core: &mut Core, output: usize) -> Step {
+        Connection::partner_drained(self, core, output)
+    }
+
+    fn partner_closed(&mut self, core: &mut Core, reason: &CloseReason) -> Step {
+        Connection::partner_closed(self, core, reason)
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
@@ -363,6 +481,14 @@ impl<H: Handler, S: Transport + 'static> Conn for Connection<H, S> {
 // ----- what a Context asks of the state --------------------------------------------------------
 
 impl<H: Handler> ConnState<H> {
+    /// Puts the connection on the run queue (once) to be served later in this turn.
+    pub(crate) fn enqueue(&mut self, core: &mut Core) {
+        if !self.queued {
+            self.queued = true;
+            core.enqueue(self.id.slot(), self.id.serial());
+        }
+    }
+
     /// The connection's identity.
     pub(crate) fn id(&self) -> ConnId {
         self.id
@@ -401,7 +527,7 @@ impl<H: Handler> ConnState<H> {
     /// Encodes one frame: behind the latest pending job (`Route::InOrder`) or straight onto
     /// the output (a job's continuation). An encoder refusal starts the close.
     pub(crate) fn send(&mut self, frame: FrameOut<H>, route: Route, core: &mut Core) {
-        if !self.life.accepts_output() {
+        if !self.life.accepts_output() || !self.sends() {
             log::trace!("{}: frame dropped: the connection is closing", self.peer);
             return;
         }

@@ -14,7 +14,10 @@ use crate::mailbox::Message;
 use crate::offload::OffloadError;
 use turbine_codec::CodecError;
 
-use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler, Payload};
+use crate::connection::Step;
+use crate::{
+    CloseReason, Config, ConnHandle, ConnId, Connect, ConnectError, FrameOut, Handler, Payload,
+};
 
 /// Where the frames a callback sends go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +112,177 @@ impl<H: Handler> Context<'_, H> {
             shared,
             self.core.config().write_limit,
         )
+    }
+
+    /// Opens an outbound TCP connection to `to` on this reactor, served by `handler` (with its
+    /// own codec): returns its id at once, without waiting. The connect never blocks: when it
+    /// completes, the new connection's [`on_open`](Handler::on_open) runs; if it fails or
+    /// times out (`TURBINE_CONNECT_TIMEOUT`, or [`Connect::timeout`]), its
+    /// [`on_connect_failed`](Handler::on_connect_failed) runs and it closes. Frames sent to it
+    /// before it is connected (through [`with_conn`](Context::with_conn)) wait in its output
+    /// and go first.
+    ///
+    /// An outbound connection is a connection like any other: it counts against
+    /// `TURBINE_MAX_CONNECTIONS`, has the idle, frame and write timeouts, backpressure, panic
+    /// isolation, takes part in a graceful shutdown, and shows in the stats (`outbound`,
+    /// `connects`, `connect_failures`). `to` is an address: a reactor never resolves names
+    /// (see [`resolve`](Context::resolve)).
+    ///
+    /// # Errors
+    ///
+    /// The connect could not even start (out of descriptors, over `TURBINE_MAX_CONNECTIONS`,
+    /// an address refused at once, or no reactor: a [`TestConnection`](crate::TestConnection));
+    /// the handler is handed back.
+    pub fn connect<P: Handler>(
+        &mut self,
+        to: impl Into<Connect>,
+        handler: P,
+    ) -> Result<ConnId, ConnectError<P>> {
+        self.core.connect(to.into(), handler, None)
+    }
+
+    /// [`connect`](Context::connect), linking the new connection to this one as partners: the
+    /// two are coupled by backpressure (each stops reading while the other's output is over
+    /// the high watermark, since what it reads goes there), and when one closes the other's
+    /// [`on_partner_closed`](Handler::on_partner_closed) runs. A relay (a proxy's client and
+    /// upstream) is a pair of partners; each reaches the other with
+    /// [`with_partner`](Context::with_partner).
+    ///
+    /// # Errors
+    ///
+    /// As for [`connect`](Context::connect); also `AlreadyExists` if this connection already
+    /// has a partner.
+    pub fn connect_partner<P: Handler>(
+        &mut self,
+        to: impl Into<Connect>,
+        handler: P,
+    ) -> Result<ConnId, ConnectError<P>> {
+        if self.state.partner().is_some() {
+            let why = "this connection already has a partner";
+            return Err(ConnectError::new(
+                std::io::Error::new(std::io::ErrorKind::AlreadyExists, why),
+                handler,
+            ));
+        }
+        let id = self
+            .core
+            .connect(to.into(), handler, Some(self.state.id()))?;
+        self.state.link(id);
+        Ok(id)
+    }
+
+    /// This connection's partner, while it is open.
+    pub fn partner(&self) -> Option<ConnId> {
+        self.state.partner()
+    }
+
+    /// Runs `f` with the handler and a context of connection `id`, another connection of this
+    /// reactor whose handler is a `P`, directly: no channel, no copy. What `f` sends goes out
+    /// in this turn of the loop; it can close that connection, pause its reading, read its
+    /// handler's state. Returns `None` (and `f` does not run) if `id` is not an open connection
+    /// of this reactor with a `P` handler, or is the connection running this callback (or one
+    /// that called into it: calls never nest back). A panic in `f` closes that connection.
+    pub fn with_conn<P: Handler, R>(
+        &mut self,
+        id: ConnId,
+        f: impl FnOnce(&mut P, &mut Context<'_, P>) -> R,
+    ) -> Option<R> {
+        if id.reactor() != self.core.index() {
+            return None;
+        }
+        let mut result = None;
+        self.core
+            .step_typed::<P>(id.slot(), id.serial(), |conn, core| {
+                match conn.run(core, f) {
+                    Ok(value) => {
+                        result = Some(value);
+                        Step::Open
+                    }
+                    Err(_) => conn.panicked(core),
+                }
+            });
+        result
+    }
+
+    /// [`with_conn`](Context::with_conn) for this connection's partner.
+    pub fn with_partner<P: Handler, R>(
+        &mut self,
+        f: impl FnOnce(&mut P, &mut Context<'_, P>) -> R,
+    ) -> Option<R> {
+        let partner = self.state.partner()?;
+        self.with_conn(partner, f)
+    }
+
+    /// State the program keeps per reactor, shared by every connection of this reactor (of any
+    /// handler type) with no lock: a `T` made with `Default` on first use. For example, the
+    /// back-end connections a reactor's clients share.
+    pub fn reactor_local<T: Default + 'static>(&mut self) -> &mut T {
+        self.core.local::<T>()
+    }
+
+    /// Stops reading from this connection until [`resume_reading`](Context::resume_reading),
+    /// whatever the watermarks say: input waits in the kernel, and the peer is slowed by TCP.
+    pub fn pause_reading(&mut self) {
+        self.state.pause_reading();
+    }
+
+    /// Reads again after [`pause_reading`](Context::pause_reading).
+    pub fn resume_reading(&mut self) {
+        self.state.resume_reading(self.core);
+    }
+
+    /// Half-closes: our FIN goes out once the output queued so far is written, and the
+    /// connection keeps reading. Frames sent after this are dropped. Once the peer has closed
+    /// its side too, the connection closes ([`CloseReason::PeerClosed`]).
+    pub fn close_write(&mut self) {
+        self.state.close_write(self.core);
+    }
+
+    /// Closes at once with a reset (SO_LINGER 0): output not yet written is dropped and the
+    /// peer sees `ECONNRESET`, not a clean end: for a relay whose other side failed, so the
+    /// peer does not take a cut stream for a complete one ([`CloseReason::Reset`]).
+    pub fn reset(&mut self) {
+        self.state.reset();
+    }
+
+    /// During a graceful shutdown (in [`on_shutdown`](Handler::on_shutdown) or later): keeps
+    /// this connection open until it closes on its own or the shutdown deadline passes,
+    /// instead of closing it at its first quiet moment: for a session that must run to its end
+    /// (a relayed connection, a request waiting on another connection).
+    pub fn keep_open(&mut self) {
+        self.state.keep_open();
+    }
+
+    /// Resolves `host` (a DNS name or an address) and `port` on the worker pool, since a lookup
+    /// blocks, and calls `done` on this connection's reactor with the addresses, in request
+    /// order like any [`offload`](Context::offload). Then [`connect`](Context::connect) to one.
+    ///
+    /// # Errors
+    ///
+    /// As for [`offload`](Context::offload): the pool's queue is full or it is unavailable.
+    pub fn resolve<D>(
+        &mut self,
+        host: impl Into<String>,
+        port: u16,
+        done: D,
+    ) -> Result<(), OffloadError<()>>
+    where
+        D: FnOnce(&mut H, &mut Context<'_, H>, std::io::Result<Vec<SocketAddr>>) + 'static,
+    {
+        use std::net::ToSocketAddrs;
+        let host = host.into();
+        let lookup = move || (host.as_str(), port).to_socket_addrs().map(Vec::from_iter);
+        let reply = move |handler: &mut H, ctx: &mut Context<'_, H>, result| {
+            let addrs = match result {
+                Ok(addrs) => addrs,
+                Err(e) => Err(std::io::Error::other(format!("name lookup failed: {e}"))),
+            };
+            done(handler, ctx, addrs);
+        };
+        self.offload(lookup, reply).map_err(|e| match e {
+            OffloadError::Busy(_) => OffloadError::Busy(()),
+            OffloadError::Unavailable(_) => OffloadError::Unavailable(()),
+        })
     }
 
     /// The connection's identity, unique in the process.

@@ -1,12 +1,20 @@
-//! `Core`: what a reactor lends each of its connections while serving it.
+//! `Core`: a reactor's state as its connections see it, the connections themselves included.
 
-use std::collections::VecDeque;
+mod connect;
+mod conns;
+
+use std::any::{Any, TypeId};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use mio::Registry;
+use slab::Slab;
 use turbine_codec::ReadBuf;
 
+use crate::connection::Conn;
+use crate::limits::Limits;
 use crate::mailbox::{Mailbox, Mailboxes};
 use crate::offload::PoolCell;
 use crate::output::Output;
@@ -19,12 +27,15 @@ static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
 const SERIAL_BLOCK: u64 = 1024;
 
 /// The state one reactor shares among its connections: configuration, clock, buffers, queues,
-/// timers, counters and mailboxes.
+/// timers, counters, mailboxes, and the connections themselves.
 ///
 /// A connection gets `&mut Core` for the length of one step (an event, a delivery, a timer) and
 /// asks it for what it needs: the shared read buffer, the spare output buffer, a place in the
-/// run queue or the timer heap. A [`TestConnection`](crate::TestConnection) has a `Core` of its
-/// own, whose clock moves only when the test says so.
+/// run queue or the timer heap, a new outbound connection, or another connection of the same
+/// reactor. While a connection is stepped it is taken out of the table (`conns.rs`), which is
+/// how its callbacks can reach the others without a channel. A
+/// [`TestConnection`](crate::TestConnection) has a `Core` of its own, with no other connection,
+/// whose clock moves only when the test says so.
 pub(crate) struct Core {
     /// Index of the reactor (0 in a test connection).
     index: usize,
@@ -50,6 +61,14 @@ pub(crate) struct Core {
     mailboxes: Mailboxes,
     /// The block of serial numbers being handed out: next and end.
     serials: (u64, u64),
+    /// The connections, by slab key (also their mio token).
+    conns: Slab<Box<dyn Conn>>,
+    /// Connection caps shared with the other reactors.
+    limits: Arc<Limits>,
+    /// Registers new outbound sockets with the reactor's poll; `None` in a test connection.
+    registry: Option<Registry>,
+    /// State the program keeps per reactor, by type (`Context::reactor_local`).
+    locals: HashMap<TypeId, Box<dyn Any>>,
 }
 
 impl Core {
@@ -58,8 +77,14 @@ impl Core {
         config: Arc<Config>,
         pool: Arc<PoolCell>,
         mailboxes: Mailboxes,
+        limits: Arc<Limits>,
+        registry: Option<Registry>,
     ) -> Self {
         Core {
+            conns: Slab::new(),
+            limits,
+            registry,
+            locals: HashMap::new(),
             index,
             read_buf: ReadBuf::with_capacity(config.read_buffer),
             config,
@@ -188,5 +213,19 @@ impl Core {
     /// The deadline heap.
     pub(crate) fn timers(&mut self) -> &mut Timers {
         &mut self.timers
+    }
+
+    /// The server-wide connection caps.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// This reactor's `T`, made with `Default` on first use.
+    pub(crate) fn local<T: Default + 'static>(&mut self) -> &mut T {
+        self.locals
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut()
+            .expect("a local is stored under its own type")
     }
 }

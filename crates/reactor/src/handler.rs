@@ -1,6 +1,7 @@
 //! The `Handler` trait: what a protocol implements.
 
 use std::fmt;
+use std::io;
 
 use turbine_codec::{CodecError, Decoder, Encoder};
 
@@ -129,11 +130,43 @@ pub trait Handler: Sized + 'static {
         let _ = (ctx, tag);
     }
 
-    /// Called once when the connection is gone, with the reason; after a panic in another
-    /// callback too ([`CloseReason::Panicked`]). Nothing can be sent any more. The default does
-    /// nothing.
-    fn on_close(&mut self, reason: CloseReason) {
+    /// Called when the peer has closed its side (its FIN, read as the end of the stream), after
+    /// every frame before it. Return [`HalfClose::Close`] (the default) to close once the
+    /// replies already sent are written ([`CloseReason::PeerClosed`]), or
+    /// [`HalfClose::KeepWriting`] to keep sending: no frame arrives any more, and the connection
+    /// closes once its own side is shut too ([`Context::close_write`]) or it is closed. A proxy
+    /// relaying a half-close keeps writing.
+    fn on_peer_closed(&mut self, ctx: &mut Context<'_, Self>) -> HalfClose {
+        let _ = ctx;
+        HalfClose::Close
+    }
+
+    /// Called on an outbound connection (see [`Context::connect`]) whose connect failed:
+    /// refused, unreachable, timed out (`TURBINE_CONNECT_TIMEOUT` or the connect's own
+    /// timeout)... It never opened, so `on_open` was not called; the connection then closes
+    /// with [`CloseReason::ConnectFailed`] (a linked partner hears of it through
+    /// [`on_partner_closed`](Handler::on_partner_closed)). The default logs at debug level.
+    fn on_connect_failed(&mut self, ctx: &mut Context<'_, Self>, error: io::Error) {
+        log::debug!("{}: connect failed: {error}", ctx.peer_addr());
+    }
+
+    /// Called when this connection's partner (see [`Context::connect_partner`]) has closed, with
+    /// its reason. The default closes this one too, once its output is written; a proxy might
+    /// instead reset it when the partner failed ([`Context::reset`]), or try another upstream
+    /// when the partner's connect failed.
+    fn on_partner_closed(&mut self, ctx: &mut Context<'_, Self>, reason: &CloseReason) {
         let _ = reason;
+        ctx.close();
+    }
+
+    /// Called once when the connection is gone, with the reason: however it ended, after a
+    /// panic in another callback too ([`CloseReason::Panicked`]), and for an outbound
+    /// connection whose connect failed. Nothing can be sent any more (sends are dropped), but
+    /// the context still gives the connection's id and address and reaches the other
+    /// connections of its reactor ([`Context::with_conn`], [`Context::reactor_local`]), to
+    /// clean up what they keep for it. The default does nothing.
+    fn on_close(&mut self, ctx: &mut Context<'_, Self>, reason: CloseReason) {
+        let _ = (ctx, reason);
     }
 }
 
@@ -166,6 +199,10 @@ pub enum CloseReason {
     Io(std::io::ErrorKind),
     /// A handler callback (or the codec) panicked.
     Panicked,
+    /// An outbound connect failed (the error's kind; `on_connect_failed` had the error).
+    ConnectFailed(std::io::ErrorKind),
+    /// This side reset the connection ([`Context::reset`]).
+    Reset,
 }
 
 impl fmt::Display for CloseReason {
@@ -183,6 +220,8 @@ impl fmt::Display for CloseReason {
             CloseReason::Forced => f.write_str("closed by force at the deadline"),
             CloseReason::Io(kind) => write!(f, "I/O error: {kind}"),
             CloseReason::Panicked => f.write_str("handler panicked"),
+            CloseReason::ConnectFailed(kind) => write!(f, "connect failed: {kind}"),
+            CloseReason::Reset => f.write_str("reset by this side"),
         }
     }
 }
@@ -195,4 +234,15 @@ pub enum Rejection {
     MaxConnections,
     /// `TURBINE_MAX_CONNECTIONS_PER_IP` connections are open from the peer's address.
     MaxConnectionsPerIp,
+}
+
+/// What a connection does when its peer has closed its side: the answer of
+/// [`Handler::on_peer_closed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HalfClose {
+    /// Close once the replies already sent are written.
+    Close,
+    /// Keep sending until our side is shut too ([`Context::close_write`]) or the connection is
+    /// closed.
+    KeepWriting,
 }

@@ -44,12 +44,27 @@ impl Limits {
         Ok(())
     }
 
-    /// Releases what a connection from `ip` held.
+    /// Counts a new outbound connection: it takes a descriptor like any other, but the
+    /// per-address limit is for peers that connect to us.
+    pub(crate) fn admit_outbound(&self) -> Result<(), Rejection> {
+        if self.open.fetch_add(1, Ordering::AcqRel) >= self.max_open {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return Err(Rejection::MaxConnections);
+        }
+        Ok(())
+    }
+
+    /// Releases what an accepted connection from `ip` held.
     pub(crate) fn release(&self, ip: IpAddr) {
         self.open.fetch_sub(1, Ordering::AcqRel);
         if self.per_ip > 0 {
             self.ip_counts.remove(ip);
         }
+    }
+
+    /// Releases what an outbound connection held.
+    pub(crate) fn release_outbound(&self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

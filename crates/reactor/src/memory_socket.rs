@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
+use std::net::SocketAddr;
 
 use crate::connection::Transport;
 
@@ -20,6 +21,10 @@ pub(crate) struct MemorySocket {
     window: Option<usize>,
     /// The connection has sent its FIN: writes fail.
     output_closed: bool,
+    /// The connection asked for its close to be a reset.
+    reset: bool,
+    /// How a connect under way ends: the peer's address, or the error. Taken once.
+    connect: Option<io::Result<SocketAddr>>,
 }
 
 impl MemorySocket {
@@ -46,6 +51,16 @@ impl MemorySocket {
     /// Whether the connection has sent its FIN.
     pub(crate) fn is_output_closed(&self) -> bool {
         self.output_closed
+    }
+
+    /// Whether the connection asked for its close to be a reset.
+    pub(crate) fn is_reset(&self) -> bool {
+        self.reset
+    }
+
+    /// Sets how a connect under way ends.
+    pub(crate) fn set_connect_outcome(&mut self, outcome: io::Result<SocketAddr>) {
+        self.connect = Some(outcome);
     }
 
     /// Sets how much unread output the peer takes before writes block.
@@ -116,5 +131,15 @@ impl Transport for MemorySocket {
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.output_closed = true;
         Ok(())
+    }
+
+    fn set_reset_on_close(&mut self) {
+        self.reset = true;
+    }
+
+    fn finish_connect(&mut self) -> io::Result<SocketAddr> {
+        self.connect
+            .take()
+            .unwrap_or_else(|| Err(io::ErrorKind::NotConnected.into()))
     }
 }

@@ -21,7 +21,6 @@
 //! only routes events, messages and deadlines to it and drops it once it says it is closed.
 
 mod accept;
-mod conns;
 mod inbox;
 mod setup;
 mod stop;
@@ -32,14 +31,16 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token};
 
 use crate::ShutdownHandle;
+use crossbeam_channel::Receiver;
+
 use crate::connection::Readiness;
+use crate::connector::Command;
 use crate::core::Core;
 use crate::mailbox::{Bell, Mailboxes};
 use crate::periodic::Periodic;
 use crate::stats::StatsHandle;
 use accept::Listening;
 pub(crate) use accept::{Accept, Acceptor};
-use conns::Conns;
 pub(crate) use inbox::{Inbox, inbox_for};
 pub(crate) use setup::Setup;
 use std::sync::Arc;
@@ -60,14 +61,14 @@ pub(crate) struct Reactor {
     /// What the reactor lends its connections: clock, buffers, run queue, timers, counters,
     /// mailboxes.
     core: Core,
-    /// The connections, by slab key, and the server-wide caps they count against.
-    conns: Conns,
     /// This reactor's socket of each of the server's listeners, with its handler's acceptor.
     listeners: Vec<Listening>,
     /// The receiving ends of this reactor's mailboxes, one per handler type.
     inboxes: Vec<Box<dyn Inbox>>,
-    /// Rung by mailboxes and the shutdown handle; answered before each drain.
+    /// Rung by mailboxes, the shutdown handle and connectors; answered before each drain.
     bell: Arc<Bell>,
+    /// Work from other threads: outbound connects.
+    commands: Receiver<Command>,
     /// Where the counters are published.
     published: StatsHandle,
     /// The server's shutdown flag.
@@ -91,12 +92,18 @@ impl Reactor {
     pub(crate) fn new(setup: Setup) -> Self {
         let now = Instant::now();
         let mailboxes = Mailboxes::new(Arc::clone(&setup.bell));
-        let mut core = Core::new(setup.index, setup.config, setup.pool, mailboxes);
+        let mut core = Core::new(
+            setup.index,
+            setup.config,
+            setup.pool,
+            mailboxes,
+            setup.limits,
+            Some(setup.registry),
+        );
         core.set_now(now);
         Reactor {
             poll: setup.poll,
             core,
-            conns: Conns::new(setup.limits),
             listeners: setup
                 .listeners
                 .into_iter()
@@ -104,9 +111,10 @@ impl Reactor {
                 .collect(),
             inboxes: Vec::new(),
             bell: setup.bell,
+            commands: setup.commands,
             published: setup.stats,
             shutdown: setup.shutdown,
-            spare_fd: std::fs::File::open("/dev/null").ok(),
+            spare_fd: setup.spare_fd,
             accept_retry: None,
             accept_delay: accept::BACKOFF.0,
             periodic: Periodic::new(&setup.periodic, now),
@@ -135,9 +143,8 @@ impl Reactor {
                     Token(token) if token >= FIRST_LISTENER => self.accept(token - FIRST_LISTENER),
                     Token(key) => {
                         let readiness = Readiness::of(event);
-                        self.conns.step(&mut self.core, key, None, |c, core| {
-                            c.ready(core, readiness)
-                        });
+                        self.core
+                            .step(key, None, |c, core| c.ready(core, readiness));
                     }
                 }
             }
@@ -145,6 +152,12 @@ impl Reactor {
                 self.bell.answer();
                 if self.stopping.is_none() && self.shutdown.is_requested() {
                     self.begin_shutdown();
+                }
+            }
+            if woken {
+                // Few and cheap (a connect each): all of them, then the mailboxes.
+                while let Ok(command) = self.commands.try_recv() {
+                    command(&mut self.core);
                 }
             }
             if woken || self.inbox_more {
@@ -184,7 +197,7 @@ impl Reactor {
         self.inboxes.extend(self.core.mailboxes().take_opened());
         let mut budget = MAILBOX_PER_TURN;
         for inbox in &self.inboxes {
-            budget -= inbox.drain(&mut self.conns, &mut self.core, budget);
+            budget -= inbox.drain(&mut self.core, budget);
             if budget == 0 {
                 break;
             }
@@ -198,8 +211,7 @@ impl Reactor {
             let Some((key, serial)) = self.core.dequeue() else {
                 break;
             };
-            self.conns
-                .step(&mut self.core, key, Some(serial), |c, core| c.serve(core));
+            self.core.step(key, Some(serial), |c, core| c.serve(core));
         }
     }
 
@@ -216,10 +228,8 @@ impl Reactor {
         }
         let now = self.core.now();
         while let Some((at, key, serial)) = self.core.timers().pop_due(now) {
-            self.conns
-                .step(&mut self.core, key, Some(serial), |c, core| {
-                    c.deadline(core, at)
-                });
+            self.core
+                .step(key, Some(serial), |c, core| c.deadline(core, at));
         }
     }
 }

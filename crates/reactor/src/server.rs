@@ -14,7 +14,7 @@ use crate::mailbox::Bell;
 use crate::offload::PoolCell;
 use crate::periodic::Task;
 use crate::reactor::{Accept, Acceptor, FIRST_LISTENER, Reactor, Setup, WAKER};
-use crate::{Config, Handler, PoolStats, ShutdownHandle, Stats, StatsHandle, listener};
+use crate::{Config, Connector, Handler, PoolStats, ShutdownHandle, Stats, StatsHandle, listener};
 
 /// One address the server listens on: a socket per reactor, and the handler its connections
 /// get.
@@ -296,7 +296,17 @@ impl Server {
         } else {
             Vec::new()
         };
+        let (senders, receivers): (Vec<_>, Vec<_>) = self
+            .reactors
+            .iter()
+            .map(|(_, bell)| {
+                let (tx, rx) = crossbeam_channel::unbounded();
+                ((tx, Arc::clone(bell)), rx)
+            })
+            .unzip();
+        let mut commands = receivers.into_iter();
         let mut running = Running {
+            connector: Connector::new(senders),
             local_addrs: self.local_addrs(),
             shutdown: self.shutdown.clone(),
             stats: self.stats.clone(),
@@ -319,8 +329,11 @@ impl Server {
                     (socket, acceptor)
                 })
                 .collect();
+            let registry = poll.registry().try_clone()?;
             let setup = Setup {
                 index,
+                registry,
+                spare_fd: std::fs::File::open("/dev/null").ok(),
                 poll,
                 listeners,
                 bell,
@@ -330,6 +343,7 @@ impl Server {
                 stats: self.stats.clone(),
                 shutdown: self.shutdown.clone(),
                 periodic: self.periodic.clone(),
+                commands: commands.next().expect("one command queue per reactor"),
             };
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
             let thread = std::thread::Builder::new()
@@ -378,6 +392,8 @@ impl std::fmt::Debug for Server {
 /// Dropping it shuts the server down gracefully and waits for the reactor threads, so a test
 /// that panics midway still stops its server.
 pub struct Running {
+    /// Opens outbound connections on the reactors.
+    connector: Connector,
     /// Where the listeners are bound, the main one first.
     local_addrs: Vec<SocketAddr>,
     /// Stops the reactors.
@@ -399,6 +415,11 @@ impl Running {
     /// Every listener's address, the main one first, then in the order they were added.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// Opens outbound connections on a chosen reactor, from any thread.
+    pub fn connector(&self) -> Connector {
+        self.connector.clone()
     }
 
     /// Every reactor's counters now.

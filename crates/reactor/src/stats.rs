@@ -35,6 +35,12 @@ pub struct ReactorStats {
     pub panics: u64,
     /// Offloaded jobs whose results have not been handed to their connection yet.
     pub offloads: u64,
+    /// Outbound connections open now (connecting or connected); also counted in `open`.
+    pub outbound: u64,
+    /// Outbound connects started since start.
+    pub connects: u64,
+    /// Outbound connects that failed (refused, timed out, unreachable...) since start.
+    pub connect_failures: u64,
 }
 
 impl ReactorStats {
@@ -52,6 +58,9 @@ impl ReactorStats {
         self.output_peak = self.output_peak.max(other.output_peak);
         self.panics += other.panics;
         self.offloads += other.offloads;
+        self.outbound += other.outbound;
+        self.connects += other.connects;
+        self.connect_failures += other.connect_failures;
     }
 }
 
@@ -81,7 +90,7 @@ impl Stats {
 #[repr(align(128))]
 pub(crate) struct Published {
     /// One atomic per [`ReactorStats`] field, in declaration order.
-    fields: [AtomicU64; 12],
+    fields: [AtomicU64; 15],
 }
 
 impl Published {
@@ -100,6 +109,9 @@ impl Published {
             s.output_peak,
             s.panics,
             s.offloads,
+            s.outbound,
+            s.connects,
+            s.connect_failures,
         ];
         for (field, value) in self.fields.iter().zip(values) {
             field.store(value, Relaxed);
@@ -120,6 +132,9 @@ impl Published {
             output_peak,
             panics,
             offloads,
+            outbound,
+            connects,
+            connect_failures,
         ] = self.fields.each_ref().map(|f| f.load(Relaxed));
         ReactorStats {
             open,
@@ -134,6 +149,9 @@ impl Published {
             output_peak,
             panics,
             offloads,
+            outbound,
+            connects,
+            connect_failures,
         }
     }
 }

@@ -11,6 +11,7 @@ use turbine_codec::{CodecError, Decoder, ReadBuf};
 
 use crate::connection::{Connection, Readiness, Step};
 use crate::core::Core;
+use crate::limits::Limits;
 use crate::mailbox::{Bell, Mailboxes, Message};
 use crate::memory_socket::MemorySocket;
 use crate::offload::PoolCell;
@@ -103,7 +104,55 @@ impl<H: Handler> TestConnection<H> {
     /// # Panics
     ///
     /// If the operating system refuses an `epoll` instance for the handles' waker.
-    pub fn with_config(mut handler: H, config: Config) -> Self {
+    pub fn with_config(handler: H, config: Config) -> Self {
+        TestConnection::build(handler, config, None)
+    }
+
+    /// An outbound connection (as [`Context::connect`](crate::Context::connect) opens one) whose
+    /// connect is under way, with the default [`Config`]: nothing runs until the test ends the
+    /// connect with [`connected`](TestConnection::connected) (then `on_open`) or
+    /// [`connect_fails`](TestConnection::connect_fails) (then `on_connect_failed`), or
+    /// [`advance`](TestConnection::advance) passes `TURBINE_CONNECT_TIMEOUT`. Frames sent to it
+    /// meanwhile wait and go out first once connected.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system refuses an `epoll` instance for the handles' waker.
+    pub fn connecting(handler: H) -> Self {
+        TestConnection::connecting_with_config(handler, Config::new())
+    }
+
+    /// [`connecting`](TestConnection::connecting) with a configuration.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system refuses an `epoll` instance for the handles' waker.
+    pub fn connecting_with_config(handler: H, config: Config) -> Self {
+        let deadline = Instant::now() + config.connect_timeout;
+        TestConnection::build(handler, config, Some(deadline))
+    }
+
+    /// The connect under way succeeds: `on_open` runs, and what waited goes out.
+    pub fn connected(&mut self) {
+        let peer = self.conn.peer();
+        self.conn.socket_mut().set_connect_outcome(Ok(peer));
+        self.step(|conn, core| conn.ready(core, Readiness::WRITABLE));
+    }
+
+    /// The connect under way fails with `error`: `on_connect_failed` runs, then the connection
+    /// closes with [`CloseReason::ConnectFailed`].
+    pub fn connect_fails(&mut self, error: std::io::Error) {
+        self.conn.socket_mut().set_connect_outcome(Err(error));
+        self.step(|conn, core| conn.ready(core, Readiness::WRITABLE));
+    }
+
+    /// Whether the connection closed with a reset ([`Context::reset`](crate::Context::reset)).
+    pub fn is_reset(&mut self) -> bool {
+        self.conn.socket_mut().is_reset()
+    }
+
+    /// An accepted connection, or an outbound one connecting until `connecting` (a deadline).
+    fn build(mut handler: H, config: Config, connecting: Option<Instant>) -> Self {
         let poll = Poll::new().expect("TestConnection: cannot create an epoll instance");
         let waker =
             Waker::new(poll.registry(), Token(0)).expect("TestConnection: cannot create a waker");
@@ -113,12 +162,20 @@ impl<H: Handler> TestConnection<H> {
             Arc::new(config),
             pool,
             Mailboxes::new(Bell::new(Arc::new(waker))),
+            Arc::new(Limits::new(usize::MAX, 0)),
+            None,
         );
         let inbox = core.mailboxes().inbox::<H>();
         let codec = handler.codec(core.config());
         let id = ConnId::new(0, 0, core.next_serial());
         let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 49152));
-        let conn = Connection::new(handler, codec, MemorySocket::default(), id, peer);
+        let socket = MemorySocket::default();
+        let conn = match connecting {
+            Some(deadline) => {
+                Connection::connecting(handler, codec, socket, id, peer, deadline, None)
+            }
+            None => Connection::new(handler, codec, socket, id, peer),
+        };
         let mut test = TestConnection {
             conn,
             core,

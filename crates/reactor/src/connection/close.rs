@@ -2,15 +2,14 @@
 //! close, and the end.
 
 use std::io;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use turbine_codec::CodecError;
 
-use super::{ConnState, Connection, Finish, Life, ReadSide, Step, Transport};
+use super::{ConnState, Connection, Finish, Life, Origin, ReadSide, Sending, Step, Transport};
 use crate::context::Route;
 use crate::core::Core;
 use crate::output::Output;
-use crate::{CloseReason, Handler};
+use crate::{CloseReason, Context, HalfClose, Handler};
 
 impl<H: Handler, S: Transport> Connection<H, S> {
     /// The server is shutting down: the connection is served as usual until its first quiet
@@ -35,17 +34,41 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         self.serve(core)
     }
 
-    /// After output moved: a draining connection that is quiet starts closing; a closing one
-    /// whose output is out sends its FIN.
+    /// After output moved: a half-close sends its FIN once its output is out; a connection
+    /// whose both directions are done closes; a draining connection that is quiet starts
+    /// closing; a closing one whose output is out sends its FIN.
     pub(super) fn settle(&mut self, core: &mut Core) -> Step {
-        if self.state.life == Life::Draining && self.state.is_quiet() {
-            self.state.begin_close(CloseReason::Shutdown);
+        let state = &mut self.state;
+        if state.sending == Sending::ShutAfterOutput
+            && state.output.is_empty()
+            && state.offloads.is_empty()
+            && !matches!(state.life, Life::Connecting { .. })
+        {
+            if let Err(e) = self.socket.shutdown_write() {
+                return self.fail(core, e.kind());
+            }
+            self.state.sending = Sending::Shut;
+        }
+        let state = &mut self.state;
+        if state.sending == Sending::Shut
+            && state.read == ReadSide::Eof
+            && state.life.delivers_frames()
+        {
+            return self.close(core, CloseReason::PeerClosed); // both directions are done
+        }
+        if state.life == Life::Draining && state.is_quiet() {
+            state.begin_close(CloseReason::Shutdown);
         }
         let Life::Closing { reason, finish } = &self.state.life else {
             return Step::Open;
         };
         let output_out = self.state.output.is_empty();
         match finish {
+            Finish::Reset => {
+                let reason = reason.clone();
+                self.socket.set_reset_on_close();
+                self.close(core, reason)
+            }
             Finish::Flush if output_out && self.state.offloads.is_empty() => self.finish(core),
             Finish::Refused | Finish::Abort { .. } if output_out => self.finish(core),
             Finish::Abort { deadline: None } => {
@@ -63,9 +86,12 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         if self.state.read == ReadSide::Eof {
             return self.close(core, reason); // both sides are done
         }
-        if let Err(e) = self.socket.shutdown_write() {
-            log::debug!("{}: shutdown: {e}", self.state.peer);
-            return self.close(core, reason);
+        if self.state.sending != Sending::Shut {
+            if let Err(e) = self.socket.shutdown_write() {
+                log::debug!("{}: shutdown: {e}", self.state.peer);
+                return self.close(core, reason);
+            }
+            self.state.sending = Sending::Shut;
         }
         match self.state.linger_until(core) {
             Some(until) => {
@@ -79,7 +105,9 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         }
     }
 
-    /// A read returned 0: the peer has closed its side.
+    /// A read returned 0: the peer has closed its side. A lingering connection is done; an
+    /// open one asks its handler whether to close (after the replies already sent) or to keep
+    /// writing (a half-close, as a proxy relays it).
     pub(super) fn peer_closed(&mut self, core: &mut Core) -> Step {
         match &self.state.life {
             Life::Lingering { reason, .. } => {
@@ -87,11 +115,19 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 self.close(core, reason)
             }
             Life::Closed(_) => Step::Closed,
-            _ => {
-                // Replies to what it sent still go out; `finish` then closes at once.
-                self.state.begin_close(CloseReason::PeerClosed);
+            Life::Open | Life::Draining => {
+                let mut half_close = HalfClose::Close;
+                let ask = |h: &mut H, ctx: &mut Context<'_, H>| half_close = h.on_peer_closed(ctx);
+                if self.callback(core, Route::InOrder, ask).is_err() {
+                    return self.panicked(core);
+                }
+                if half_close == HalfClose::Close {
+                    // Replies to what it sent still go out; `finish` then closes at once.
+                    self.state.begin_close(CloseReason::PeerClosed);
+                }
                 Step::Open
             }
+            Life::Connecting { .. } | Life::Closing { .. } => Step::Open,
         }
     }
 
@@ -113,7 +149,8 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     }
 
     /// The end: the connection is gone. Handles see it closed, its jobs' results will be
-    /// dropped, and the handler gets `on_close` (under `catch_unwind`, like every callback).
+    /// dropped, the handler gets `on_close` (under `catch_unwind`, like every callback), and a
+    /// linked partner hears of it.
     pub(crate) fn close(&mut self, core: &mut Core, reason: CloseReason) -> Step {
         if matches!(self.state.life, Life::Closed(_)) {
             return Step::Closed;
@@ -130,13 +167,23 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         let stats = core.stats_mut();
         stats.closed += 1;
         stats.open -= 1;
+        if state.origin == Origin::Connected {
+            stats.outbound -= 1;
+        }
         stats.offloads -= jobs as u64;
         stats.output_buffered -= state.accounted as u64;
         state.accounted = 0;
-        let handler = &mut self.handler;
-        if catch_unwind(AssertUnwindSafe(|| handler.on_close(reason))).is_err() {
+        let partner = state.partner.take();
+        let told = reason.clone();
+        if self
+            .callback(core, Route::InOrder, |h, ctx| h.on_close(ctx, told))
+            .is_err()
+        {
             core.stats_mut().panics += 1;
             log::error!("{}: handler panicked in on_close", self.state.peer);
+        }
+        if let Some(partner) = partner {
+            core.partner_closed(partner, &reason);
         }
         Step::Closed
     }
@@ -144,15 +191,30 @@ impl<H: Handler, S: Transport> Connection<H, S> {
 
 impl<H: Handler> ConnState<H> {
     /// Stops delivering frames: what was sent is flushed and pending jobs are answered, then the
-    /// connection closes. The first reason wins.
+    /// connection closes. The first reason wins. A connect still under way is given up (what
+    /// waited for it is dropped).
     pub(crate) fn begin_close(&mut self, reason: CloseReason) {
-        if self.life.delivers_frames() {
-            self.life = Life::Closing {
-                reason,
-                finish: Finish::Flush,
-            };
-            self.stop_taking_messages();
+        let finish = match self.life {
+            Life::Open | Life::Draining => Finish::Flush,
+            Life::Connecting { .. } => Finish::Reset,
+            _ => return,
+        };
+        self.life = Life::Closing { reason, finish };
+        self.stop_taking_messages();
+    }
+
+    /// Closes at once with a reset (SO_LINGER 0): output is dropped and the peer sees
+    /// `ECONNRESET`, as when a relayed connection failed and its partner must not look
+    /// finished.
+    pub(crate) fn reset(&mut self) {
+        if matches!(self.life, Life::Lingering { .. } | Life::Closed(_)) {
+            return;
         }
+        self.life = Life::Closing {
+            reason: CloseReason::Reset,
+            finish: Finish::Reset,
+        };
+        self.stop_taking_messages();
     }
 
     /// Closes without waiting for the peer to read: frames not yet started and pending jobs
@@ -160,6 +222,7 @@ impl<H: Handler> ConnState<H> {
     /// then what the handler sends after this call, best effort within the write timeout.
     pub(crate) fn close_now(&mut self, reason: CloseReason, core: &mut Core) {
         let reason = match &self.life {
+            Life::Connecting { .. } => return self.begin_close(reason),
             Life::Open | Life::Draining => reason,
             Life::Closing {
                 reason: first,
@@ -209,12 +272,12 @@ impl<H: Handler> ConnState<H> {
     }
 
     /// Whether a draining connection has reached a quiet moment: no unfinished frame, no
-    /// output, no job in flight, and the socket read until it would block.
+    /// output, no job in flight, and the socket read until it would block (or to its end).
     fn is_quiet(&self) -> bool {
         self.input.is_empty()
             && self.pending_output() == 0
             && self.offloads.is_empty()
-            && self.read == ReadSide::Drained
+            && matches!(self.read, ReadSide::Drained | ReadSide::Eof)
     }
 
     /// When to stop lingering after our FIN, or `None` to close at once.
@@ -243,7 +306,7 @@ impl Life {
             Life::Closing { reason, .. }
             | Life::Lingering { reason, .. }
             | Life::Closed(reason) => reason.clone(),
-            Life::Open | Life::Draining => CloseReason::Closed,
+            Life::Connecting { .. } | Life::Open | Life::Draining => CloseReason::Closed,
         }
     }
 }

@@ -17,6 +17,13 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         let now = core.now();
         match &self.state.life {
             Life::Closed(_) => return Step::Closed,
+            Life::Connecting { deadline } if *deadline <= now => {
+                let timed_out = std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timed out (TURBINE_CONNECT_TIMEOUT)",
+                );
+                return self.connect_failed(core, timed_out);
+            }
             Life::Lingering { reason, until } if *until <= now => {
                 let reason = reason.clone();
                 return self.close(core, reason);
@@ -80,6 +87,7 @@ impl<H: Handler> ConnState<H> {
     /// The earliest of the connection's deadlines.
     fn next_deadline(&self, config: &Config) -> Option<Instant> {
         let life = match &self.life {
+            Life::Connecting { deadline } => Some(*deadline),
             Life::Lingering { until, .. } => Some(*until),
             Life::Closing {
                 finish: Finish::Abort { deadline },

@@ -7,14 +7,19 @@ use crate::CloseReason;
 /// Where a connection is in its life.
 ///
 /// ```text
-///   Open ──shutdown──> Draining ──quiet moment──┐
-///    │                    │                     v
-///    └──close, EOF, error, timeout, close_now──> Closing ──output out──> Lingering ──peer FIN──> Closed
-///                                                   │                       │  or deadline
-///                                                   └──peer gone / nothing to wait for──────────> Closed
+///   Connecting ──connected──> Open ──shutdown──> Draining ──quiet moment──┐
+///   (outbound)  ──failed──> Closed  │                 │                   v
+///                                   └─close, EOF, error, timeout, close_now──> Closing ──output out──> Lingering ──peer FIN──> Closed
+///                                                                               │                       │  or deadline
+///                                                                               └──nothing to wait for──────────────────> Closed
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Life {
+    /// An outbound connection whose connect has not completed; frames sent to it wait.
+    Connecting {
+        /// When the connect times out.
+        deadline: Instant,
+    },
     /// Frames are decoded and delivered; replies flow.
     Open,
     /// The server is shutting down: served as usual until the first quiet moment (no partial
@@ -47,18 +52,19 @@ impl Life {
     }
 
     /// Whether the handler may still add output: until our FIN, unless an encoder refused a
-    /// frame (the peer would see a gap).
+    /// frame (the peer would see a gap) or the connection is being reset.
     pub(crate) fn accepts_output(&self) -> bool {
         match self {
-            Life::Open | Life::Draining => true,
-            Life::Closing { finish, .. } => *finish != Finish::Refused,
+            Life::Connecting { .. } | Life::Open | Life::Draining => true,
+            Life::Closing { finish, .. } => matches!(finish, Finish::Flush | Finish::Abort { .. }),
             Life::Lingering { .. } | Life::Closed(_) => false,
         }
     }
 
-    /// Whether the connection still takes frames and broadcasts from other threads.
+    /// Whether the connection still takes frames and broadcasts from other threads (an
+    /// outbound one does while it connects: they go out once it is connected).
     pub(crate) fn takes_messages(&self) -> bool {
-        self.delivers_frames()
+        matches!(self, Life::Connecting { .. } | Life::Open | Life::Draining)
     }
 }
 
@@ -75,6 +81,20 @@ pub(crate) enum Finish {
         /// When to give up on the peer and close regardless.
         deadline: Option<Instant>,
     },
+    /// `reset`: nothing more; the socket is closed with a reset (SO_LINGER 0).
+    Reset,
+}
+
+/// Whether our side of the stream still sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sending {
+    /// It does.
+    Open,
+    /// `close_write` was called: our FIN goes out once the output before it is written; the
+    /// connection keeps reading.
+    ShutAfterOutput,
+    /// Our FIN is out.
+    Shut,
 }
 
 /// What the socket's read side is known to hold. mio is edge-triggered: a readiness event comes
@@ -104,14 +124,16 @@ impl ReadSide {
     }
 }
 
-/// Whether the connection is read at all: backpressure from its own output.
+/// Whether the connection is read at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flow {
     /// Read as input arrives.
     Flowing,
-    /// Output passed the high watermark: not read until it drains below the low one, so a peer
-    /// that sends without reading is slowed by TCP itself.
+    /// Output (its own, or its partner's) passed the high watermark: not read until it drains
+    /// below the low one, so a peer that sends without reading is slowed by TCP itself.
     Paused,
+    /// The handler paused reading (`Context::pause_reading`) until it resumes it.
+    Held,
 }
 
 /// What the socket's write side is known to take.

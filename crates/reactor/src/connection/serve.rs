@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
-use super::{ConnState, Connection, Flow, Panicked, ReadSide, Step, Transport, WriteSide};
+use super::{ConnState, Connection, Flow, Life, Panicked, ReadSide, Step, Transport, WriteSide};
 use crate::context::Route;
 use crate::core::Core;
 use crate::{CloseReason, Context, Handler};
@@ -119,8 +119,12 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 Read::Continue => {}
             }
             // Backpressure: past the high watermark, stop reading until output drains below
-            // the low one (the read side keeps what it knows for then).
-            if self.state.life.delivers_frames() && self.state.pending_output() > high_watermark {
+            // the low one (the read side keeps what it knows for then). A linked partner's
+            // output counts too: what this connection reads is what it sends there.
+            if self.state.life.delivers_frames()
+                && (self.state.pending_output() > high_watermark
+                    || self.state.partner_output(core) > high_watermark)
+            {
                 self.state.flow = Flow::Paused;
                 return Step::Open;
             }
@@ -150,13 +154,18 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             return self.fail(core, kind);
         }
         let low_watermark = core.config().write_low_watermark;
-        if self.state.flow == Flow::Paused && self.state.pending_output() <= low_watermark {
-            self.state.flow = Flow::Flowing;
-            // Waiting for the peer to read was not idling: the idle clock starts again.
-            self.state.idle_since = core.now();
-            if matches!(self.state.read, ReadSide::Ready { .. }) {
-                self.enqueue(core);
+        let pending = self.state.pending_output();
+        if pending <= low_watermark {
+            if let Some(partner) = self.state.partner {
+                // The partner may have paused reading for this output.
+                core.partner_drained(partner, pending);
             }
+        }
+        if self.state.flow == Flow::Paused
+            && pending <= low_watermark
+            && self.state.partner_output(core) <= low_watermark
+        {
+            self.state.resume(core);
             if self.state.life.delivers_frames() {
                 if self
                     .callback(core, Route::InOrder, |h, ctx| h.on_writable(ctx))
@@ -183,6 +192,9 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         let state = &mut self.state;
         let stats = core.stats_mut();
         stats.output_peak = stats.output_peak.max(state.pending_output() as u64);
+        if matches!(state.life, Life::Connecting { .. }) {
+            return Ok(()); // what is queued waits for the connect
+        }
         while !state.output.is_empty() && state.write == WriteSide::Writable {
             match state.output.write_to(&mut self.socket) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero),

@@ -194,7 +194,7 @@ impl Reactor {
 
     /// Sets up an accepted connection and opens it, unless a cap refuses it.
     fn admit(&mut self, acceptor: &dyn Accept, mut stream: TcpStream, peer: SocketAddr) {
-        if let Err(reason) = self.conns.limits().admit(peer.ip()) {
+        if let Err(reason) = self.core.limits().admit(peer.ip()) {
             self.core.stats_mut().rejected += 1;
             log::debug!("{peer}: refused ({reason:?})");
             if let Some(bytes) = acceptor.rejection(reason) {
@@ -207,7 +207,7 @@ impl Reactor {
         if let Err(e) = socket::tune(&stream, self.core.config()) {
             log::debug!("{peer}: socket option refused: {e}");
         }
-        let key = self.conns.vacant_key();
+        let key = self.core.vacant_key();
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(e) = self
             .poll
@@ -215,16 +215,16 @@ impl Reactor {
             .register(&mut stream, Token(key), interest)
         {
             log::warn!("{peer}: cannot register: {e}");
-            self.conns.limits().release(peer.ip());
+            self.core.limits().release(peer.ip());
             return;
         }
         let id = ConnId::new(self.core.index(), key, self.core.next_serial());
         match acceptor.connection(stream, peer, id, &self.core) {
-            Some(conn) => self.conns.open(&mut self.core, conn),
+            Some(conn) => self.core.insert(conn),
             None => {
                 log::error!("{peer}: handler factory panicked; connection closed");
                 self.core.stats_mut().panics += 1;
-                self.conns.limits().release(peer.ip());
+                self.core.limits().release(peer.ip());
             }
         }
     }

@@ -2,7 +2,6 @@
 
 use crossbeam_channel::Receiver;
 
-use super::conns::Conns;
 use crate::core::Core;
 use crate::mailbox::Message;
 use crate::{FrameOut, Handler};
@@ -10,7 +9,7 @@ use crate::{FrameOut, Handler};
 /// The receiving end of one handler type's mailbox on one reactor.
 pub(crate) trait Inbox {
     /// Delivers up to `budget` messages; returns how many it took.
-    fn drain(&self, conns: &mut Conns, core: &mut Core, budget: usize) -> usize;
+    fn drain(&self, core: &mut Core, budget: usize) -> usize;
 }
 
 /// The inbox of `H`'s connections.
@@ -25,7 +24,7 @@ pub(crate) fn inbox_for<H: Handler>(rx: Receiver<Message<FrameOut<H>>>) -> Box<d
 }
 
 impl<H: Handler> Inbox for Typed<H> {
-    fn drain(&self, conns: &mut Conns, core: &mut Core, budget: usize) -> usize {
+    fn drain(&self, core: &mut Core, budget: usize) -> usize {
         let mut taken = 0;
         while taken < budget {
             let Ok(msg) = self.rx.try_recv() else {
@@ -33,7 +32,7 @@ impl<H: Handler> Inbox for Typed<H> {
             };
             taken += 1;
             msg.open(|key, serial, letter| {
-                conns.step_typed::<H>(core, key, serial, |conn, core| conn.deliver(core, letter));
+                core.step_typed::<H>(key, serial, |conn, core| conn.deliver(core, letter));
             });
         }
         taken

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mio::Poll;
+use crossbeam_channel::Receiver;
 use mio::net::TcpListener;
+use mio::{Poll, Registry};
 
 use super::Accept;
+use crate::connector::Command;
 use crate::limits::Limits;
 use crate::mailbox::Bell;
 use crate::offload::PoolCell;
@@ -20,6 +22,12 @@ pub(crate) struct Setup {
     pub(crate) index: usize,
     /// Its epoll instance, with its listeners and waker registered.
     pub(crate) poll: Poll,
+    /// A second handle on that instance, for registering outbound sockets from connections.
+    pub(crate) registry: Registry,
+    /// A descriptor held in reserve (`/dev/null`), to shed the backlog when the process runs
+    /// out of descriptors; made here, before the thread starts, so the server's descriptors
+    /// are all open once `start` returns.
+    pub(crate) spare_fd: Option<std::fs::File>,
     /// Its socket of each of the server's listeners, with the acceptor of that listener's
     /// handler, in the order of their tokens.
     pub(crate) listeners: Vec<(TcpListener, Arc<dyn Accept>)>,
@@ -37,4 +45,6 @@ pub(crate) struct Setup {
     pub(crate) shutdown: ShutdownHandle,
     /// Tasks to run every period.
     pub(crate) periodic: Vec<(Duration, Task)>,
+    /// Work other threads hand it ([`Connector`](crate::Connector)).
+    pub(crate) commands: Receiver<Command>,
 }

@@ -7,7 +7,7 @@ impl Reactor {
     /// until its first quiet moment, then closed.
     pub(super) fn begin_shutdown(&mut self) {
         let timeout = self.core.config().shutdown_timeout;
-        self.stopping = Some((self.core.now() + timeout, self.conns.len()));
+        self.stopping = Some((self.core.now() + timeout, self.core.open_count()));
         for listener in &mut self.listeners {
             listener.close(self.poll.registry());
         }
@@ -15,11 +15,10 @@ impl Reactor {
         log::info!(
             "reactor {}: shutting down; {} connections open, deadline {timeout:?}",
             self.core.index(),
-            self.conns.len()
+            self.core.open_count()
         );
-        for key in self.conns.keys() {
-            self.conns
-                .step(&mut self.core, key, None, |c, core| c.shutdown(core));
+        for key in self.core.keys() {
+            self.core.step(key, None, |c, core| c.shutdown(core));
         }
     }
 
@@ -30,11 +29,11 @@ impl Reactor {
             return false;
         };
         let mut forced = 0;
-        if !self.conns.is_empty() {
+        if self.core.open_count() > 0 {
             if self.core.now() < deadline {
                 return false;
             }
-            forced = self.conns.force_close_all(&mut self.core);
+            forced = self.core.force_close_all();
         }
         log::info!(
             "reactor {}: stopped; {} connections drained, {forced} closed by force",

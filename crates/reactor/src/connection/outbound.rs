@@ -1,0 +1,152 @@
+//! Outbound connections and links between connections of one reactor: completing a connect,
+//! a callback run from another connection, what a partner's output and close do to this one,
+//! and the handler's own controls (half-close, reset, pause, keep open through a shutdown).
+
+use std::io;
+
+use super::{ConnState, Connection, Flow, Life, Panicked, ReadSide, Sending, Step, Transport};
+use crate::context::Route;
+use crate::core::Core;
+use crate::{CloseReason, ConnId, Context, Handler};
+
+impl<H: Handler, S: Transport> Connection<H, S> {
+    /// The connecting socket reported: connected (`on_open`, then what waited goes out) or
+    /// failed.
+    pub(super) fn finish_connect(&mut self, core: &mut Core) -> Step {
+        match self.socket.finish_connect() {
+            Ok(_) => {
+                self.state.life = Life::Open;
+                self.state.idle_since = core.now();
+                // Input may have arrived with the connect: no other edge would say so.
+                self.state.read = ReadSide::Ready { fin: false };
+                if self
+                    .callback(core, Route::InOrder, |h, ctx| h.on_open(ctx))
+                    .is_err()
+                {
+                    return self.panicked(core);
+                }
+                self.serve(core)
+            }
+            Err(e) => self.connect_failed(core, e),
+        }
+    }
+
+    /// The connect failed (or timed out): `on_connect_failed`, then the connection closes with
+    /// [`CloseReason::ConnectFailed`], which its partner hears of.
+    pub(super) fn connect_failed(&mut self, core: &mut Core, error: io::Error) -> Step {
+        core.stats_mut().connect_failures += 1;
+        log::debug!("{}: connect failed: {error}", self.state.peer);
+        let kind = error.kind();
+        if self
+            .callback(core, Route::InOrder, |h, ctx| {
+                h.on_connect_failed(ctx, error)
+            })
+            .is_err()
+        {
+            return self.panicked(core);
+        }
+        self.close(core, CloseReason::ConnectFailed(kind))
+    }
+
+    /// Runs `f` with this connection's handler and a context for it, on behalf of another
+    /// connection of the reactor (`Context::with_conn`); what it sends is flushed in this turn.
+    pub(crate) fn run<R>(
+        &mut self,
+        core: &mut Core,
+        f: impl FnOnce(&mut H, &mut Context<'_, H>) -> R,
+    ) -> Result<R, Panicked> {
+        let mut result = None;
+        self.callback(core, Route::InOrder, |h, ctx| result = Some(f(h, ctx)))?;
+        self.enqueue(core);
+        result.ok_or(Panicked)
+    }
+
+    /// The partner's output drained to `output` bytes: if this connection paused reading for
+    /// it (or for its own output) and both are now under the low watermark, it reads again.
+    pub(crate) fn partner_drained(&mut self, core: &mut Core, output: usize) -> Step {
+        let low = core.config().write_low_watermark;
+        if self.state.flow == Flow::Paused && self.state.pending_output() <= low && output <= low {
+            self.state.resume(core);
+        }
+        Step::Open
+    }
+
+    /// The partner closed: the link is gone (nothing to pause for any more), and the handler
+    /// hears of it (by default it closes too).
+    pub(crate) fn partner_closed(&mut self, core: &mut Core, reason: &CloseReason) -> Step {
+        self.state.partner = None;
+        if self.state.flow == Flow::Paused {
+            self.state.resume(core);
+        }
+        if self
+            .callback(core, Route::InOrder, |h, ctx| {
+                h.on_partner_closed(ctx, reason)
+            })
+            .is_err()
+        {
+            return self.panicked(core);
+        }
+        self.flush(core)
+    }
+}
+
+impl<H: Handler> ConnState<H> {
+    /// The linked connection, if any.
+    pub(crate) fn partner(&self) -> Option<ConnId> {
+        self.partner
+    }
+
+    /// Links `partner` to this connection.
+    pub(crate) fn link(&mut self, partner: ConnId) {
+        self.partner = Some(partner);
+    }
+
+    /// Output of the partner, 0 without one.
+    pub(super) fn partner_output(&self, core: &Core) -> usize {
+        self.partner.and_then(|p| core.output_of(p)).unwrap_or(0)
+    }
+
+    /// Reading resumes after a pause: the idle clock restarts (waiting for the peer to read was
+    /// not idling) and input known to wait is read this turn.
+    pub(super) fn resume(&mut self, core: &mut Core) {
+        self.flow = Flow::Flowing;
+        self.idle_since = core.now();
+        if matches!(self.read, ReadSide::Ready { .. }) {
+            self.enqueue(core);
+        }
+    }
+
+    /// The handler pauses reading until [`resume_reading`](Self::resume_reading).
+    pub(crate) fn pause_reading(&mut self) {
+        self.flow = Flow::Held;
+    }
+
+    /// The handler resumes reading; backpressure may pause it again.
+    pub(crate) fn resume_reading(&mut self, core: &mut Core) {
+        if self.flow == Flow::Held {
+            self.resume(core);
+        }
+    }
+
+    /// Our FIN goes out after the output queued so far; the connection keeps reading. Frames
+    /// sent after this are dropped.
+    pub(crate) fn close_write(&mut self, core: &mut Core) {
+        if self.sending == Sending::Open {
+            self.sending = Sending::ShutAfterOutput;
+            self.enqueue(core);
+        }
+    }
+
+    /// Whether our side still sends.
+    pub(super) fn sends(&self) -> bool {
+        self.sending == Sending::Open
+    }
+
+    /// A connection that is draining for a shutdown stays open until it closes on its own (or
+    /// the shutdown deadline) instead of closing at its first quiet moment.
+    pub(crate) fn keep_open(&mut self) {
+        if self.life == Life::Draining {
+            self.life = Life::Open;
+        }
+    }
+}
