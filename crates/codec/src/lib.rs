@@ -25,9 +25,14 @@
 //!   - [`VarintLengthCodec`]: an unsigned LEB128 length, then the payload (protobuf streams).
 //!   - [`RespCodec`]: Redis's RESP2, [`Command`]s in (multibulk and inline), [`Reply`]s out,
 //!     bounded like Redis (bulk, array, inline and whole-command limits).
+//!   - [`RespClientCodec`]: the client's side of RESP2, [`Command`]s out, [`Value`]s in (every
+//!     RESP2 reply type, nested arrays included), bounded on bulk, array, depth, line and
+//!     whole-reply size; [`Value::pubsub`] tells a subscribed connection's [`PubSub`] pushes
+//!     apart.
 //!
-//! Every stock decoder copies a frame once, from the [`ReadBuf`] into the `Vec<u8>` or `String`
-//! it hands out, with no intermediate buffer, and never reserves memory on the word of a header.
+//! Every stock decoder copies a frame once, from the [`ReadBuf`] into what it hands out (a
+//! `Vec<u8>`, a `String`, a RESP [`Command`] or [`Value`]), with no intermediate buffer, and
+//! never reserves memory on the word of a header.
 //!
 //! Each codec is tested against a simple reference decoder with its input split at every byte
 //! and fed one byte at a time, by property tests, and on hostile input (`tests/`); the
@@ -76,5 +81,5 @@ pub use lines::LinesCodec;
 pub use oversize::Oversize;
 pub use raw::RawCodec;
 pub use read_buf::ReadBuf;
-pub use resp::{Command, Reply, RespCodec, parse_resp_integer};
+pub use resp::{Command, PubSub, Reply, RespClientCodec, RespCodec, Value, parse_resp_integer};
 pub use varint_length::VarintLengthCodec;

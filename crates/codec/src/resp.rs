@@ -1,18 +1,27 @@
-//! `RespCodec`: Redis's protocol (RESP2), commands in, replies out.
+//! `RespCodec`: Redis's protocol (RESP2), commands in, replies out; and the client's side,
+//! `RespClientCodec` (`resp/client.rs`), commands out, replies in.
 
+mod client;
 mod command;
 mod inline;
 mod parser;
+mod pubsub;
 mod reply;
+mod reply_parser;
+mod value;
 
+pub use client::RespClientCodec;
 pub use command::Command;
 pub use parser::parse_i64 as parse_resp_integer;
+pub use pubsub::PubSub;
 pub use reply::Reply;
+pub use value::Value;
 
 use crate::{CodecError, Decoder, Encoder, ReadBuf};
 use parser::{Limits, Parser};
 
 /// A server-side codec for RESP2, the protocol of Redis: [`Command`]s in, [`Reply`]s out.
+/// [`RespClientCodec`] is the other side.
 ///
 /// # Decoding
 ///

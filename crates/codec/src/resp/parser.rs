@@ -311,7 +311,7 @@ pub fn parse_i64(text: &[u8]) -> Option<i64> {
 
 /// A byte as Redis's `%c` would show it, but never a line break or invalid UTF-8: the text goes
 /// into an error reply.
-fn printable(byte: u8) -> String {
+pub(super) fn printable(byte: u8) -> String {
     if byte.is_ascii_graphic() || byte == b' ' {
         char::from(byte).to_string()
     } else {
