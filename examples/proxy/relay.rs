@@ -9,9 +9,7 @@
 
 use std::sync::Arc;
 
-use turbine::{
-    CloseReason, Config, Connect, Context, HalfClose, Handler, RawCodec,
-};
+use turbine::{CloseReason, Config, Connect, Context, HalfClose, Handler, RawCodec};
 
 use super::upstreams::{Choice, Upstreams};
 
