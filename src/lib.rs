@@ -10,8 +10,8 @@ pub mod guide;
 pub use turbine_codec as codec;
 pub use turbine_codec::{
     ByteLinesCodec, CodecError, Command, Decoder, DelimiterCodec, Encoder, FrameLimits,
-    LengthDelimitedBuilder, LengthDelimitedCodec, LinesCodec, Oversize, RawCodec, ReadBuf, Reply,
-    RespCodec, VarintLengthCodec,
+    LengthDelimitedBuilder, LengthDelimitedCodec, LinesCodec, Oversize, PubSub, RawCodec, ReadBuf,
+    Reply, RespClientCodec, RespCodec, Value, VarintLengthCodec,
 };
 pub use turbine_pool as pool;
 pub use turbine_reactor::{

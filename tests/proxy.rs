@@ -15,7 +15,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Socket, Type};
 use turbine::{Config, Running};
 use util::hardening::{End, LogCapture, read_until_end, reset};
 use util::{Echo, Rng, assert_same_bytes, connect, start, wait_until};
@@ -46,27 +45,6 @@ fn echo_upstream() -> Running {
 fn refusing() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
-}
-
-/// A listener that never accepts, its queue filled so that further SYNs are dropped: a connect
-/// to it hangs until its timeout. Keep the returned sockets alive for as long as that is needed.
-fn black_hole() -> (SocketAddr, Socket, Vec<TcpStream>) {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
-    socket
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    socket.listen(0).unwrap();
-    let addr = socket.local_addr().unwrap().as_socket().unwrap();
-    // The accept queue of a backlog of 0 holds one connection; more makes sure it is full.
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        let filler = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
-        filler.set_nonblocking(true).unwrap();
-        let _ = filler.connect(&addr.into());
-        fillers.push(TcpStream::from(filler));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    (addr, socket, fillers)
 }
 
 /// Sends `data` through `stream` on another thread while reading the whole reply here;
@@ -121,7 +99,7 @@ fn bytes_go_through_unchanged_both_ways() {
 /// reach the upstream first, in order.
 #[test]
 fn bytes_before_the_upstream_connects_go_first() {
-    let (addr, listener, fillers) = black_hole();
+    let (addr, listener, fillers) = util::black_hole();
     let running = proxy(&[addr], Duration::from_secs(10), one_reactor());
     let mut client = connect(running.local_addr());
     client.write_all(b"early bytes, ").unwrap();
@@ -220,8 +198,8 @@ fn failover_then_back_off() {
 #[test]
 fn client_closed_when_every_upstream_fails() {
     let log = LogCapture::install();
-    let (first, _l1, _f1) = black_hole();
-    let (second, _l2, _f2) = black_hole();
+    let (first, _l1, _f1) = util::black_hole();
+    let (second, _l2, _f2) = util::black_hole();
     let timeout = Duration::from_millis(300);
     let running = proxy(&[first, second], timeout, one_reactor());
     let began = Instant::now();
@@ -437,4 +415,35 @@ fn bad_settings_exit_2_naming_the_variable() {
         assert!(stderr.contains(named), "{vars:?}: {stderr}");
         assert!(TcpListener::bind(port).is_ok(), "nothing was bound");
     }
+}
+
+/// The settings: `TURBINE_ADDR` defaults to `127.0.0.1:7881`, `PROXY_CONNECT_TIMEOUT` to 3 s;
+/// `PROXY_UPSTREAMS` takes 1 to 64 `IP:port`, spaces around entries allowed.
+#[test]
+fn settings() {
+    let from = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        config::from_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    };
+    let (config, settings) = from(&[("PROXY_UPSTREAMS", "127.0.0.1:9000, [::1]:9001")]).unwrap();
+    assert_eq!(config.addr, config::DEFAULT_ADDR);
+    assert_eq!(config.addr.to_string(), "127.0.0.1:7881");
+    assert_eq!(settings.connect_timeout, config::DEFAULT_CONNECT_TIMEOUT);
+    let upstreams: Vec<String> = settings.upstreams.iter().map(|a| a.to_string()).collect();
+    assert_eq!(upstreams, ["127.0.0.1:9000", "[::1]:9001"]);
+    let too_many = vec!["127.0.0.1:1"; config::MAX_UPSTREAMS + 1].join(",");
+    for bad in ["", ",", "127.0.0.1", too_many.as_str()] {
+        let error = from(&[("PROXY_UPSTREAMS", bad)]).unwrap_err();
+        assert_eq!(error.var, "PROXY_UPSTREAMS", "{bad:?}");
+    }
+    let (_, settings) = from(&[
+        ("PROXY_UPSTREAMS", "127.0.0.1:1"),
+        ("PROXY_CONNECT_TIMEOUT", "250ms"),
+    ])
+    .unwrap();
+    assert_eq!(settings.connect_timeout, Duration::from_millis(250));
+    let _: config::Settings = settings;
 }

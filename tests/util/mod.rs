@@ -20,6 +20,7 @@ use turbine::{
 };
 
 pub(crate) mod hardening;
+pub(crate) mod redis;
 pub(crate) mod resp_client;
 
 /// Read and write timeout of every client socket: a bug fails the test instead of hanging it.
@@ -245,6 +246,29 @@ pub(crate) fn small_window_client(addr: SocketAddr, recv_buffer: usize) -> TcpSt
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     stream
+}
+
+/// A listener that never accepts, its queue filled so that further SYNs are dropped: a connect
+/// to it hangs until its timeout. Keep the returned listener and fillers alive for as long as
+/// that is needed.
+pub(crate) fn black_hole() -> (SocketAddr, socket2::Socket, Vec<TcpStream>) {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    socket.bind(&localhost().into()).unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    // The accept queue of a backlog of 0 holds one connection; more makes sure it is full.
+    // Non-blocking: a connect to a full queue would otherwise wait for its SYN retries.
+    let fillers = (0..4)
+        .map(|_| {
+            let filler = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+            filler.set_nonblocking(true).unwrap();
+            let _ = filler.connect(&addr.into());
+            TcpStream::from(filler)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    (addr, socket, fillers)
 }
 
 /// Polls `done` every 10 ms until it holds or `timeout` passes; returns whether it held.

@@ -345,6 +345,11 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         }
     }
 
+    /// Whether its connect is still under way.
+    pub(crate) fn is_connecting(&self) -> bool {
+        matches!(self.state.life, Life::Connecting { .. })
+    }
+
     /// Whether the connection is gone.
     pub(crate) fn is_closed(&self) -> bool {
         matches!(self.state.life, Life::Closed(_))

@@ -69,6 +69,8 @@ pub(crate) struct Core {
     registry: Option<Registry>,
     /// State the program keeps per reactor, by type (`Context::reactor_local`).
     locals: HashMap<TypeId, Box<dyn Any>>,
+    /// A graceful shutdown has begun: connections that open from now on drain at once.
+    stopping: bool,
 }
 
 impl Core {
@@ -85,6 +87,7 @@ impl Core {
             limits,
             registry,
             locals: HashMap::new(),
+            stopping: false,
             index,
             read_buf: ReadBuf::with_capacity(config.read_buffer),
             config,
@@ -213,6 +216,16 @@ impl Core {
     /// The deadline heap.
     pub(crate) fn timers(&mut self) -> &mut Timers {
         &mut self.timers
+    }
+
+    /// Whether a graceful shutdown has begun.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// A graceful shutdown begins.
+    pub(crate) fn begin_stopping(&mut self) {
+        self.stopping = true;
     }
 
     /// The server-wide connection caps.

@@ -124,6 +124,14 @@ pub trait Handler: Sized + 'static {
         let _ = ctx;
     }
 
+    /// Whether this connection has work in flight that the framework cannot see: a request
+    /// waiting for another connection's reply, say. During a graceful shutdown a connection is
+    /// closed at its first quiet moment only when this is `false`; it is asked after every
+    /// callback. The default is `false`.
+    fn is_busy(&self) -> bool {
+        false
+    }
+
     /// Called when a timer set with [`Context::set_timer`] fires, with its tag. The default
     /// does nothing.
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, tag: u64) {

@@ -227,8 +227,10 @@ impl<H: Handler> TestConnection<H> {
     /// test reads with [`take_output`](TestConnection::take_output).
     pub fn set_peer_window(&mut self, bytes: Option<usize>) {
         self.conn.socket_mut().set_window(bytes);
-        // A socket that takes writes again says so with a writable event.
-        self.step(|conn, core| conn.ready(core, Readiness::WRITABLE));
+        if !self.conn.is_connecting() {
+            // A socket that takes writes again says so with a writable event.
+            self.step(|conn, core| conn.ready(core, Readiness::WRITABLE));
+        }
     }
 
     /// A handle to this connection, as [`Context::handle`](crate::Context::handle) gives one.
@@ -270,7 +272,8 @@ impl<H: Handler> TestConnection<H> {
     pub fn take_output(&mut self) -> Vec<u8> {
         self.deliver();
         let mut output = self.conn.socket_mut().take_output();
-        while self.conn.pending_output() > 0 && !self.conn.is_closed() {
+        while self.conn.pending_output() > 0 && !self.conn.is_closed() && !self.conn.is_connecting()
+        {
             // The peer made room: the socket takes writes again.
             self.step(|conn, core| conn.ready(core, Readiness::WRITABLE));
             let taken = self.conn.socket_mut().take_output();

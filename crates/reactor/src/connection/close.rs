@@ -56,8 +56,8 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         {
             return self.close(core, CloseReason::PeerClosed); // both directions are done
         }
-        if state.life == Life::Draining && state.is_quiet() {
-            state.begin_close(CloseReason::Shutdown);
+        if state.life == Life::Draining && state.is_quiet() && !self.handler.is_busy() {
+            self.state.begin_close(CloseReason::Shutdown);
         }
         let Life::Closing { reason, finish } = &self.state.life else {
             return Step::Open;

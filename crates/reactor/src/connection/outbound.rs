@@ -25,6 +25,10 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 {
                     return self.panicked(core);
                 }
+                if core.is_stopping() {
+                    // Opened during a graceful shutdown: it drains like every other.
+                    return self.shutdown(core);
+                }
                 self.serve(core)
             }
             Err(e) => self.connect_failed(core, e),

@@ -7,6 +7,7 @@ impl Reactor {
     /// until its first quiet moment, then closed.
     pub(super) fn begin_shutdown(&mut self) {
         let timeout = self.core.config().shutdown_timeout;
+        self.core.begin_stopping();
         self.stopping = Some((self.core.now() + timeout, self.core.open_count()));
         for listener in &mut self.listeners {
             listener.close(self.poll.registry());

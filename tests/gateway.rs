@@ -1,0 +1,413 @@
+//! The gateway example against `shared/specs/gateway.md`, line by line: its handlers in
+//! process, a `redis-server` of each test's own (Debian's package; the tests that need it skip
+//! with a printed reason without it), and a delaying RESP back end for the timing lines.
+
+#[path = "../examples/gateway/backend.rs"]
+mod backend;
+#[path = "../examples/gateway/client.rs"]
+mod client;
+#[path = "../examples/gateway/config.rs"]
+mod config;
+#[path = "../examples/gateway/json.rs"]
+mod json;
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use turbine::{Decoder, ReadBuf, RespCodec, Running};
+use util::redis::RedisServer;
+use util::{connect, start, wait_until};
+
+use client::Client;
+use config::Settings;
+
+/// Starts the gateway's handlers in process, in front of `redis`.
+fn gateway(redis: SocketAddr, timeout: Duration, reactors: usize) -> Running {
+    let settings = Arc::new(Settings {
+        redis,
+        timeout,
+        backend_connections: 2,
+    });
+    start(util::config().reactors(reactors), move |_| {
+        Client::new(Arc::clone(&settings))
+    })
+}
+
+/// A line client of the gateway.
+struct Lines {
+    /// Reads answers.
+    reader: BufReader<TcpStream>,
+    /// Sends requests.
+    writer: TcpStream,
+}
+
+impl Lines {
+    fn connect(addr: SocketAddr) -> Lines {
+        let stream = connect(addr);
+        Lines {
+            writer: stream.try_clone().unwrap(),
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// Sends `requests` in one write.
+    fn send(&mut self, requests: &str) {
+        self.writer.write_all(requests.as_bytes()).unwrap();
+    }
+
+    /// The next answer, without its `\n`.
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("an answer");
+        assert!(line.ends_with('\n'), "an answer line: {line:?}");
+        line.pop();
+        line
+    }
+
+    /// Sends one request and reads its answer.
+    fn ask(&mut self, request: &str) -> String {
+        self.send(&format!("{request}\n"));
+        self.line()
+    }
+}
+
+/// `USER <id>`: one line of JSON, fields sorted by name, strings escaped per RFC 8259; a user
+/// that does not exist is `{"user":null,"orders":[]}`. `PING` is answered `PONG`, anything else
+/// `ERR unknown command`, a bad id `ERR invalid id`; `\r\n` works as `\n`.
+#[test]
+fn requests_and_answers() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    redis.cli(&[
+        "hset",
+        "user:42",
+        "name",
+        "Ann \"the\" admin",
+        "age",
+        "41",
+        "city",
+        "Oslo\\Nord",
+    ]);
+    redis.cli(&["rpush", "orders:42", "o-1", "o\t2"]);
+    let running = gateway(redis.addr(), Duration::from_secs(1), 1);
+    let mut client = Lines::connect(running.local_addr());
+    assert_eq!(
+        client.ask("USER 42"),
+        r#"{"user":{"age":"41","city":"Oslo\\Nord","name":"Ann \"the\" admin"},"orders":["o-1","o\t2"]}"#
+    );
+    assert_eq!(
+        client.ask("USER nobody_here-7"),
+        r#"{"user":null,"orders":[]}"#
+    );
+    assert_eq!(client.ask("PING"), "PONG");
+    assert_eq!(client.ask("PING\r"), "PONG");
+    for bad in [
+        "USER",
+        "USER a b",
+        "USER x!",
+        &format!("USER {}", "a".repeat(65)),
+    ] {
+        assert_eq!(client.ask(bad), "ERR invalid id", "{bad:?}");
+    }
+    assert_eq!(
+        client.ask(&format!("USER {}", "a".repeat(64))),
+        r#"{"user":null,"orders":[]}"#
+    );
+    for unknown in ["GET x", "ping", "", "USERS 1"] {
+        assert_eq!(client.ask(unknown), "ERR unknown command", "{unknown:?}");
+    }
+}
+
+/// Requests are answered in the order they arrive, whatever order the back end answers in:
+/// 100 pipelined requests (`USER` of several users, `PING`, errors) in one write.
+#[test]
+fn pipelined_requests_answered_in_order() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    for id in 0..5 {
+        redis.cli(&["hset", &format!("user:{id}"), "n", &id.to_string()]);
+    }
+    let running = gateway(redis.addr(), Duration::from_secs(2), 1);
+    let mut client = Lines::connect(running.local_addr());
+    let mut requests = String::new();
+    let mut expected = Vec::new();
+    for i in 0..100 {
+        match i % 4 {
+            0 | 1 => {
+                let id = i % 5;
+                requests.push_str(&format!("USER {id}\n"));
+                expected.push(format!(r#"{{"user":{{"n":"{id}"}},"orders":[]}}"#));
+            }
+            2 => {
+                requests.push_str("PING\n");
+                expected.push("PONG".to_string());
+            }
+            _ => {
+                requests.push_str("NOPE\n");
+                expected.push("ERR unknown command".to_string());
+            }
+        }
+    }
+    client.send(&requests);
+    let answers: Vec<String> = (0..100).map(|_| client.line()).collect();
+    assert_eq!(answers, expected);
+}
+
+/// A RESP error from the back end is answered `ERR backend: <its message>`.
+#[test]
+fn backend_errors_are_passed_on() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    redis.cli(&["set", "user:7", "a string, not a hash"]);
+    let running = gateway(redis.addr(), Duration::from_secs(1), 1);
+    let mut client = Lines::connect(running.local_addr());
+    let answer = client.ask("USER 7");
+    assert!(answer.starts_with("ERR backend: WRONGTYPE"), "{answer}");
+}
+
+/// The back end unreachable: each request gets `ERR backend unavailable` at once (not after
+/// the timeout). When it drops with requests waiting, they get it at once too. When it is back,
+/// the gateway reconnects (after its back-off) and serves again without a restart.
+#[test]
+fn backend_unavailable_then_back() {
+    let port = util::redis::free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let running = gateway(addr, Duration::from_secs(5), 1);
+    let mut client = Lines::connect(running.local_addr());
+    let began = Instant::now();
+    assert_eq!(client.ask("USER 1"), "ERR backend unavailable");
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "not at once: {:?}",
+        began.elapsed()
+    );
+
+    let Some(redis) = RedisServer::start_on(port) else {
+        return;
+    };
+    redis.cli(&["hset", "user:1", "n", "1"]);
+    let served = wait_until(Duration::from_secs(10), || {
+        client.ask("USER 1") == r#"{"user":{"n":"1"},"orders":[]}"#
+    });
+    assert!(served, "served again once the back end is back");
+
+    // Requests waiting when it drops: a blocking command keeps the first query unanswered.
+    redis.cli(&["del", "user:1"]);
+    let mut blocker = util::resp_client::RespClient::connect(redis.addr());
+    blocker.send(&["CLIENT", "PAUSE", "3000"]);
+    let _ = blocker.read();
+    client.send("USER 1\n");
+    std::thread::sleep(Duration::from_millis(200));
+    let began = Instant::now();
+    redis.kill();
+    assert_eq!(client.line(), "ERR backend unavailable");
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "not at once: {:?}",
+        began.elapsed()
+    );
+}
+
+/// A RESP back end that answers each `HGETALL` and `LRANGE` `delay` after it arrives
+/// (pipelined: each query's clock starts when it arrives, not when the one before it is
+/// answered), and counts the most queries it held at once.
+struct SlowBackend {
+    /// Where it listens.
+    addr: SocketAddr,
+    /// The most queries waiting for their answer at once.
+    most_in_flight: Arc<AtomicUsize>,
+}
+
+impl SlowBackend {
+    fn start(delay: Duration) -> SlowBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (in_flight2, most2) = (Arc::clone(&in_flight), Arc::clone(&most));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let (in_flight, most) = (Arc::clone(&in_flight2), Arc::clone(&most2));
+                std::thread::spawn(move || serve_slowly(conn, delay, &in_flight, &most));
+            }
+        });
+        SlowBackend {
+            addr,
+            most_in_flight: most,
+        }
+    }
+}
+
+/// One connection of [`SlowBackend`]: a reader schedules answers, a writer sends them when due.
+fn serve_slowly(
+    conn: TcpStream,
+    delay: Duration,
+    in_flight: &Arc<AtomicUsize>,
+    most: &AtomicUsize,
+) {
+    let (due, pending) = mpsc::channel::<(Instant, &'static [u8])>();
+    let mut writer = conn.try_clone().unwrap();
+    let writing_count = Arc::clone(in_flight);
+    let writing = std::thread::spawn(move || {
+        for (at, answer) in pending {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            if writer.write_all(answer).is_err() {
+                return;
+            }
+            writing_count.fetch_sub(1, Ordering::SeqCst);
+        }
+    });
+    let mut reader = conn;
+    let mut codec = RespCodec::new(1 << 20);
+    let mut input = ReadBuf::new();
+    let mut buf = [0; 4096];
+    while let Ok(n) = reader.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        input.extend_from_slice(&buf[..n]);
+        while let Ok(Some(command)) = codec.decode(&mut input) {
+            let answer: &'static [u8] = if command.name().eq_ignore_ascii_case(b"HGETALL") {
+                b"*2\r\n$4\r\nname\r\n$4\r\nslow\r\n"
+            } else {
+                b"*1\r\n$2\r\no1\r\n"
+            };
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            if due.send((Instant::now() + delay, answer)).is_err() {
+                return;
+            }
+        }
+    }
+    drop(due);
+    let _ = writing.join();
+}
+
+/// The expected answer of [`SlowBackend`] to `USER <any>`.
+const SLOW_ANSWER: &str = r#"{"user":{"name":"slow"},"orders":["o1"]}"#;
+
+/// Both queries of a request go out at once: with a back end that answers each after 300 ms,
+/// a request takes about 300 ms, not 600. And a single reactor keeps hundreds of requests in
+/// flight: 300 clients asking at once all get their answer, and the back end held 300 of
+/// their queries or more at the same time.
+#[test]
+fn queries_run_concurrently() {
+    let delay = Duration::from_millis(300);
+    let backend = SlowBackend::start(delay);
+    let running = gateway(backend.addr, Duration::from_secs(10), 1);
+    let mut client = Lines::connect(running.local_addr());
+    assert_eq!(client.ask("USER warmup"), SLOW_ANSWER); // connects the back end
+    let began = Instant::now();
+    assert_eq!(client.ask("USER 1"), SLOW_ANSWER);
+    let took = began.elapsed();
+    eprintln!("one request: {took:?} with a back end answering after {delay:?}");
+    assert!(
+        took < delay * 2 - Duration::from_millis(100),
+        "took {took:?}: the queries ran one after the other"
+    );
+
+    let mut clients: Vec<Lines> = (0..300)
+        .map(|_| Lines::connect(running.local_addr()))
+        .collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send(&format!("USER c{i}\n"));
+    }
+    for c in &mut clients {
+        assert_eq!(c.line(), SLOW_ANSWER);
+    }
+    let most = backend.most_in_flight.load(Ordering::SeqCst);
+    assert!(most >= 300, "at most {most} queries were in flight at once");
+}
+
+/// A request whose back end does not answer within `GATEWAY_TIMEOUT` gets `ERR timeout`, and
+/// its late reply is discarded: the next request gets its own answer, not the late one.
+#[test]
+fn timeout_and_late_replies() {
+    let backend = SlowBackend::start(Duration::from_millis(500));
+    let running = gateway(backend.addr, Duration::from_millis(200), 1);
+    let mut client = Lines::connect(running.local_addr());
+    let began = Instant::now();
+    assert_eq!(client.ask("USER slow"), "ERR timeout");
+    assert!(
+        began.elapsed() < Duration::from_millis(450),
+        "{:?}",
+        began.elapsed()
+    );
+    // Now the late replies arrive; they must not answer this request.
+    client.send("PING\n");
+    assert_eq!(client.line(), "PONG");
+    std::thread::sleep(Duration::from_millis(500));
+    client.send("PING\n");
+    assert_eq!(
+        client.line(),
+        "PONG",
+        "a late reply was sent to the wrong request"
+    );
+}
+
+/// A graceful shutdown answers a request in flight before the connection closes.
+#[test]
+fn shutdown_answers_requests_in_flight() {
+    let backend = SlowBackend::start(Duration::from_millis(300));
+    let running = gateway(backend.addr, Duration::from_secs(5), 1);
+    let mut client = Lines::connect(running.local_addr());
+    assert_eq!(client.ask("USER warmup"), SLOW_ANSWER);
+    client.send("USER 2\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let stopping = std::thread::spawn(move || running.shutdown());
+    assert_eq!(client.line(), SLOW_ANSWER);
+    let mut rest = Vec::new();
+    client.reader.read_to_end(&mut rest).expect("a clean EOF");
+    assert!(rest.is_empty());
+    stopping.join().unwrap().expect("the gateway stopped");
+}
+
+/// The settings: the spec's defaults, each `GATEWAY_*` variable applied, and a bad value
+/// refused naming its variable.
+#[test]
+fn settings() {
+    let from = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        config::from_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    };
+    let (config, settings) = from(&[]).unwrap();
+    assert_eq!(config.addr, config::DEFAULT_ADDR);
+    assert_eq!(config.addr.to_string(), "127.0.0.1:7882");
+    assert_eq!(settings.redis, config::DEFAULT_REDIS);
+    assert_eq!(settings.timeout, config::DEFAULT_TIMEOUT);
+    assert_eq!(
+        settings.backend_connections,
+        config::DEFAULT_BACKEND_CONNECTIONS
+    );
+    let (_, settings) = from(&[
+        ("GATEWAY_REDIS", "127.0.0.1:7000"),
+        ("GATEWAY_TIMEOUT", "250ms"),
+        ("GATEWAY_BACKEND_CONNECTIONS", "4"),
+    ])
+    .unwrap();
+    assert_eq!(settings.redis.port(), 7000);
+    assert_eq!(settings.timeout, Duration::from_millis(250));
+    assert_eq!(settings.backend_connections, 4);
+    for (var, value) in [
+        ("GATEWAY_REDIS", "localhost"),
+        ("GATEWAY_TIMEOUT", "1"),
+        ("GATEWAY_TIMEOUT", "0s"),
+        ("GATEWAY_BACKEND_CONNECTIONS", "0"),
+        ("GATEWAY_BACKEND_CONNECTIONS", "65"),
+    ] {
+        let error = from(&[(var, value)]).unwrap_err();
+        assert_eq!((error.var, error.value.as_str()), (var, value));
+    }
+}

@@ -1,0 +1,86 @@
+//! A `redis-server` of the test's own, on a free port, stopped when dropped.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `redis-server` (Debian's package) with no persistence, on loopback.
+pub(crate) struct RedisServer {
+    /// The process.
+    child: Child,
+    /// Where it listens.
+    addr: SocketAddr,
+}
+
+impl RedisServer {
+    /// Starts one on a free port; `None` (and the reason printed) if `redis-server` is not
+    /// installed or does not come up, so the calling test can skip.
+    pub(crate) fn start() -> Option<RedisServer> {
+        RedisServer::start_on(free_port())
+    }
+
+    /// Starts one on `port` (to restart it where it was); `None` as for [`start`](Self::start).
+    pub(crate) fn start_on(port: u16) -> Option<RedisServer> {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED: redis-server cannot be run ({e}); install Debian's redis-server"
+                );
+                return None;
+            }
+        };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut server = RedisServer { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(addr).is_err() {
+            if Instant::now() > deadline || server.child.try_wait().ok().flatten().is_some() {
+                eprintln!("SKIPPED: redis-server did not come up on {addr}");
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Runs `redis-cli` against it with `args`; its standard output.
+    pub(crate) fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.addr.port().to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Stops it (a kill: no goodbye to its clients) and waits for it to go.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on now (the kernel's pick for a socket bound and dropped).
+pub(crate) fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
