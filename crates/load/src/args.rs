@@ -4,23 +4,37 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use turbine_load::{HoldConfig, LoadConfig, MAX_SIZE};
+use turbine_load::{HoldConfig, LoadConfig, MAX_SIZE, RateConfig};
 
 /// `--help` text.
 pub(crate) const USAGE: &str = "\
-turbine-load: pipelined echo load with checked replies, latency and server CPU figures
+turbine-load: echo load (closed loop, fixed rate or churn) with checked replies, latency and
+server CPU figures
 
 USAGE:
-    turbine-load [OPTIONS]               apply load for --warmup, then measure for --duration
+    turbine-load [OPTIONS]               closed loop: keep --depth messages in flight per connection
+    turbine-load --rate N [OPTIONS]      fixed rate: send N messages/s on a timetable, whatever the
+                                         server does; latency counts from each intended send time
+    turbine-load --churn [OPTIONS]       churn: each of -c slots connects, sends one message, checks
+                                         the echo, closes, and starts over; reports connections/s
     turbine-load --hold N [OPTIONS]      hold N idle connections; report server memory per connection
+
+    Load runs apply load for --warmup, then measure for --duration.
 
 OPTIONS:
         --addr IP:PORT        server address [default: 127.0.0.1:7878]
-    -c, --connections N       connections [default: 100]
+    -c, --connections N       connections (churn: cycles under way at once) [default: 100]
     -t, --threads N           client threads, each with its own event loop [default: 1]
         --size BYTES          bytes per message on the wire, framing included: 64, 4KiB, 1MiB
                               (at least 1 raw, 2 lines, 5 length) [default: 64]
-        --depth N             messages in flight per connection [default: 1]
+        --depth N             messages in flight per connection; closed loop only [default: 1]
+        --rate N              fixed rate: N messages per second in all, spread evenly over the
+                              connections and threads; messages that cannot go out when due
+                              are counted late or backlogged, never skipped
+        --max-outstanding N   with --rate: most messages awaiting replies per connection;
+                              messages due beyond it wait, counted as backlogged [default: 10000]
+        --churn               churn mode; unbound sockets, so the kernel may reuse ports in
+                              TIME_WAIT (loopback only by default: see the crate docs)
         --duration DURATION   measured time: 500ms, 10s, 2m, 1h [default: 10s]
         --warmup DURATION     load before measuring, 0s for none [default: 2s]
         --framing KIND        raw, lines or length, as the server's ECHO_FRAMING [default: raw]
@@ -32,6 +46,8 @@ OPTIONS:
 EXAMPLES:
     turbine-load --addr 127.0.0.1:7878 -c 100 --depth 16 --duration 10s --pid $(pgrep -f examples/echo)
     turbine-load --framing lines -c 1000 -t 2 --size 128
+    turbine-load --rate 50000 -c 100 --duration 30s --pid $(pgrep -f examples/echo)
+    turbine-load --churn -c 32 --duration 10s --pid $(pgrep -f examples/echo)
     turbine-load --hold 10000 --pid $(pgrep -f examples/echo)
 ";
 
@@ -40,8 +56,12 @@ EXAMPLES:
 pub(crate) enum Command {
     /// Print [`USAGE`].
     Help,
-    /// Apply load.
+    /// Apply closed-loop load.
     Load(LoadConfig),
+    /// Apply fixed-rate load.
+    Rate(RateConfig),
+    /// Churn connections.
+    Churn(LoadConfig),
     /// Hold idle connections.
     Hold(HoldConfig),
 }
@@ -62,11 +82,15 @@ impl fmt::Display for ArgError {
 ///
 /// # Errors
 ///
-/// An unknown option, a missing or malformed value, a value out of range, or an option that
-/// does not apply to `--hold`.
+/// An unknown option, a missing or malformed value, a value out of range, an option that
+/// does not apply to the mode asked for, or two modes at once.
 pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, ArgError> {
     let mut load = LoadConfig::default();
     let mut hold: Option<usize> = None;
+    let mut rate: Option<u64> = None;
+    let mut max_outstanding: Option<usize> = None;
+    let mut churn = false;
+    let mut depth_given = false;
     // The first option given that only a load run uses, to refuse it with --hold.
     let mut load_only: Option<String> = None;
     let mut args = args.into_iter();
@@ -91,7 +115,13 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, A
             }
             "-c" | "--connections" => load.connections = count(&name, &value(COUNT)?)?,
             "-t" | "--threads" => load.threads = count(&name, &value(COUNT)?)?,
-            "--depth" => load.depth = count(&name, &value(COUNT)?)?,
+            "--depth" => {
+                load.depth = count(&name, &value(COUNT)?)?;
+                depth_given = true;
+            }
+            "--rate" => rate = Some(count(&name, &value(COUNT)?)? as u64),
+            "--max-outstanding" => max_outstanding = Some(count(&name, &value(COUNT)?)?),
+            "--churn" if inline.is_none() => churn = true,
             "--size" => load.size = size(&name, &value(SIZE)?)?,
             "--duration" => load.duration = duration(&name, &value(DURATION)?)?,
             "--warmup" => load.warmup = duration(&name, &value(DURATION)?)?,
@@ -120,6 +150,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, A
             "--duration",
             "--warmup",
             "--no-progress",
+            "--rate",
+            "--max-outstanding",
+            "--churn",
         ];
         if load_only.is_none() && only_for_load.contains(&name.as_str()) {
             load_only = Some(name);
@@ -133,22 +166,45 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, A
             load.framing.min_size()
         )));
     }
-    match hold {
-        Some(connections) => {
-            if let Some(option) = load_only {
-                return Err(ArgError(format!(
-                    "{option} applies to load runs, not to --hold"
-                )));
-            }
-            Ok(Command::Hold(HoldConfig {
-                addr: load.addr,
-                connections,
-                server_pid: load.server_pid,
-                size: load.size,
-                framing: load.framing,
-            }))
+    if let Some(connections) = hold {
+        if let Some(option) = load_only {
+            return Err(ArgError(format!(
+                "{option} applies to load runs, not to --hold"
+            )));
         }
-        None => Ok(Command::Load(load)),
+        return Ok(Command::Hold(HoldConfig {
+            addr: load.addr,
+            connections,
+            server_pid: load.server_pid,
+            size: load.size,
+            framing: load.framing,
+        }));
+    }
+    match (rate, churn) {
+        (Some(_), true) => Err(ArgError(
+            "--rate and --churn do not go together: a churn run opens connections as fast \
+             as the server takes them"
+                .into(),
+        )),
+        (Some(_), false) if depth_given => Err(ArgError(
+            "--depth and --rate do not go together: a fixed-rate run sends on a timetable, \
+             not on replies, so messages in flight follow from the rate and the latency \
+             (bound them with --max-outstanding)"
+                .into(),
+        )),
+        (Some(rate), false) => Ok(Command::Rate(RateConfig {
+            load,
+            rate,
+            max_outstanding: max_outstanding.unwrap_or(RateConfig::default().max_outstanding),
+        })),
+        (None, _) if max_outstanding.is_some() => Err(ArgError(
+            "--max-outstanding applies to --rate runs only".into(),
+        )),
+        (None, true) if depth_given => Err(ArgError(
+            "--depth and --churn do not go together: each churn cycle sends one message".into(),
+        )),
+        (None, true) => Ok(Command::Churn(load)),
+        (None, false) => Ok(Command::Load(load)),
     }
 }
 
@@ -296,5 +352,63 @@ mod tests {
         assert!(err("--bogus").contains("unknown argument \"--bogus\""));
         assert!(err("--no-progress=1").contains("unknown argument"));
         assert!(err("--hold 10 --depth 4").contains("--depth applies to load runs"));
+    }
+
+    /// `--rate` makes a fixed-rate run over the load options; `--max-outstanding` bounds it.
+    #[test]
+    fn rate_options() {
+        let Ok(Command::Rate(r)) = parse_str("--rate 20000 -c 8 -t 2 --framing length --size 16")
+        else {
+            panic!("did not parse");
+        };
+        assert_eq!((r.rate, r.max_outstanding), (20_000, 10_000));
+        assert_eq!((r.load.connections, r.load.threads), (8, 2));
+        assert_eq!(
+            (r.load.framing, r.load.size, r.load.depth),
+            (Framing::Length, 16, 1)
+        );
+        let Ok(Command::Rate(r)) = parse_str("--max-outstanding=50 --rate=7") else {
+            panic!("did not parse");
+        };
+        assert_eq!((r.rate, r.max_outstanding), (7, 50));
+    }
+
+    /// `--churn` makes a churn run over the load options.
+    #[test]
+    fn churn_options() {
+        let Ok(Command::Churn(c)) = parse_str("--churn -c 32 --duration 1s --framing lines") else {
+            panic!("did not parse");
+        };
+        assert_eq!(c.connections, 32);
+        assert_eq!(c.duration, Duration::from_secs(1));
+        assert_eq!(c.framing, Framing::Lines);
+    }
+
+    /// Modes that do not mix are refused, naming both options and why.
+    #[test]
+    fn mode_errors() {
+        let err = |line| parse_str(line).unwrap_err().to_string();
+        assert!(
+            err("--rate 100 --depth 4").starts_with("--depth and --rate do not go together"),
+            "{}",
+            err("--rate 100 --depth 4")
+        );
+        // Even a depth of 1, the default, is refused when given.
+        assert!(err("--depth 1 --rate 100").contains("--depth and --rate"));
+        assert!(err("--churn --depth 2").starts_with("--depth and --churn do not go together"));
+        assert!(err("--churn --rate 5").starts_with("--rate and --churn do not go together"));
+        assert_eq!(
+            err("--max-outstanding 9"),
+            "--max-outstanding applies to --rate runs only"
+        );
+        assert_eq!(
+            err("--rate 0"),
+            "--rate \"0\": expected a whole number, at least 1"
+        );
+        assert!(err("--rate fast").contains("--rate \"fast\": expected a whole number"));
+        assert!(err("--max-outstanding 0 --rate 5").contains("--max-outstanding \"0\""));
+        assert!(err("--churn=yes").contains("unknown argument \"--churn=yes\""));
+        assert!(err("--hold 10 --rate 5").contains("--rate applies to load runs, not to --hold"));
+        assert!(err("--hold 10 --churn").contains("--churn applies to load runs"));
     }
 }

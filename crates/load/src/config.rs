@@ -1,4 +1,5 @@
-//! `LoadConfig` and `HoldConfig`: what a load run and a hold run do, and their checks.
+//! `LoadConfig`, `RateConfig` and `HoldConfig`: what a load run (closed loop, fixed rate or
+//! churn) and a hold run do, and their checks.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -10,10 +11,15 @@ use crate::Framing;
 /// enough that a length header always fits in 32 bits.
 pub const MAX_SIZE: usize = 64 << 20;
 
-/// What [`run`](crate::run) does: how many connections, how hard, for how long.
+/// What [`run`](crate::run()) does: how many connections, how hard, for how long.
 ///
 /// Every connection keeps exactly `depth` messages of `size` bytes in flight: each complete
 /// reply is answered by the next message. Only the `duration` after `warmup` is measured.
+///
+/// The same settings describe the other load runs, which have no depth and refuse one other
+/// than 1: a fixed-rate run ([`RateConfig::load`]) and a churn run
+/// ([`churn`](crate::churn()), where `connections` is the number of connect-echo-close cycles
+/// under way at once).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadConfig {
     /// The server to load. Default `127.0.0.1:7878`.
@@ -26,7 +32,8 @@ pub struct LoadConfig {
     /// Bytes per message on the wire, framing included: at least
     /// [`Framing::min_size`], at most [`MAX_SIZE`]. Default 64.
     pub size: usize,
-    /// Messages in flight per connection (pipelining depth). At least 1; default 1.
+    /// Messages in flight per connection (pipelining depth). At least 1; default 1. Fixed-rate
+    /// and churn runs have no depth and refuse any other value.
     pub depth: usize,
     /// Length of the measured window, after the warm-up. Default 10 s.
     pub duration: Duration,
@@ -77,9 +84,96 @@ impl LoadConfig {
         }
         Ok(())
     }
+
+    /// Checks the bounds, and that `depth` is 1, for a run that has no depth: `what` names
+    /// it in the error.
+    fn validate_without_depth(&self, what: &str) -> io::Result<()> {
+        self.validate()?;
+        if self.depth != 1 {
+            return Err(invalid(format!(
+                "depth {}: {what} has no depth; leave it at 1",
+                self.depth
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the bounds for a [`churn`](crate::churn()) run: those of [`validate`], and
+    /// `depth` left at 1, since each cycle sends one message.
+    ///
+    /// [`validate`]: LoadConfig::validate
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput`, naming the field, its value and what is accepted.
+    pub fn validate_churn(&self) -> io::Result<()> {
+        self.validate_without_depth("a churn run sends one message per connection and")
+    }
 }
 
-/// What [`hold`](crate::hold) does: how many idle connections to open, and the message each
+/// What [`run_at_rate`](crate::run_at_rate()) does: a fixed-rate (open-loop) run, in which
+/// messages are sent on a timetable whatever the server does, rather than in answer to
+/// replies.
+///
+/// The run's messages are due evenly spaced, `1 / rate` apart, from the start of the warm-up:
+/// message `n` at `start + n / rate`, sent on connection `n % connections`. So each
+/// connection sends `rate / connections` messages a second, the connections taking turns, and
+/// the client threads share them as they share the connections. Each reply's latency counts
+/// from its message's *intended* send time: if the server stalls, messages keep falling due,
+/// and the time each waited counts, so the percentiles show the stall as a user arriving at a
+/// steady rate would see it (no coordinated omission, as in wrk2). A closed-loop run stops
+/// sending while the server stalls, and records one slow reply per message in flight.
+///
+/// A message that cannot be sent when due (its socket is full, or `max_outstanding` messages
+/// are awaiting replies on its connection) waits and is sent as soon as it can; it is counted
+/// in [`Pacing`](crate::Pacing), and the report compares the rate achieved with the target.
+///
+/// Timers have the resolution of `mio::Poll`'s timeout, a millisecond: a thread sleeps until
+/// the next message is due, rounded up to the millisecond, and sends every message due when
+/// it wakes. Messages thus leave up to about 1 ms after their intended time (see
+/// [`Pacing::send_lag`](crate::Pacing::send_lag)), which counts in their latency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateConfig {
+    /// Address, connections, threads, message size and framing, warm-up and measured
+    /// window, server pid and progress, as for a closed-loop run. `depth` must stay 1: the
+    /// number of messages in flight follows from the rate and the latency.
+    pub load: LoadConfig,
+    /// Messages per second, all connections together. At least 1; default 1000.
+    pub rate: u64,
+    /// Most messages one connection may have sent and not yet had answered; messages due
+    /// beyond it wait (counted as backlogged) until replies make room, so a server that
+    /// stops answering cannot make the generator's memory grow without bound. At least 1;
+    /// default 10 000.
+    pub max_outstanding: usize,
+}
+
+impl Default for RateConfig {
+    /// [`LoadConfig::default`] at 1000 messages per second, at most 10 000 outstanding.
+    fn default() -> Self {
+        RateConfig {
+            load: LoadConfig::default(),
+            rate: 1000,
+            max_outstanding: 10_000,
+        }
+    }
+}
+
+impl RateConfig {
+    /// Checks every bound documented on the fields, `load`'s included.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput`, naming the field, its value and what is accepted.
+    pub fn validate(&self) -> io::Result<()> {
+        self.load.validate_without_depth(
+            "a fixed-rate run sends on a timetable, not on replies, so it",
+        )?;
+        at_least("rate", usize::try_from(self.rate).unwrap_or(usize::MAX), 1)?;
+        at_least("max_outstanding", self.max_outstanding, 1)
+    }
+}
+
+/// What [`hold`](crate::hold()) does: how many idle connections to open, and the message each
 /// sends once they are all open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldConfig {

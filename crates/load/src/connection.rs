@@ -1,4 +1,5 @@
-//! `Connection`: one non-blocking client connection that keeps `depth` messages in flight.
+//! `Connection`: one non-blocking client connection that keeps `depth` messages in flight, or
+//! sends them when a fixed-rate timetable says they are due.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -11,16 +12,63 @@ use crate::Framing;
 use crate::message::write_message;
 use crate::reply::{Outcome, Reply};
 use crate::tally::Tally;
+use crate::timetable::Timetable;
 
-/// The messages every connection of a run exchanges.
+/// Most bytes a fixed-rate connection queues beyond what its socket has taken: due messages
+/// past this wait for the socket instead of piling up in memory.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// The messages every connection of a run exchanges, and when.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shape {
     /// How messages are delimited.
     pub(crate) framing: Framing,
     /// Bytes per message on the wire.
     pub(crate) size: usize,
-    /// Messages in flight per connection.
-    pub(crate) depth: usize,
+    /// What sends the next message.
+    pub(crate) pace: Pace,
+}
+
+/// What sends the next message on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pace {
+    /// Closed loop: `depth` messages in flight, each complete reply answered by the next.
+    Replies {
+        /// Messages in flight per connection.
+        depth: usize,
+    },
+    /// Open loop: each message goes out when the run's [`Timetable`] says it is due.
+    Timetable {
+        /// Messages per second, all connections together.
+        rate: u64,
+        /// Connections in the whole run, across threads.
+        connections: u64,
+        /// Most messages a connection may have awaiting replies.
+        max_outstanding: usize,
+    },
+}
+
+/// Why a fixed-rate message that came due had to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Its socket would take no more bytes.
+    SocketFull,
+    /// `max_outstanding` messages were already awaiting replies.
+    Outstanding,
+}
+
+/// A fixed-rate connection's place in the timetable.
+#[derive(Debug, Default)]
+struct Due {
+    /// Messages that have come due: sequence numbers `0..count`. Those from `next_seq` on
+    /// are waiting to be sent.
+    count: u64,
+    /// Messages that came due since the last [`Connection::pump`] while the connection was
+    /// not waiting: the pump counts those it cannot send as late or backlogged. The others
+    /// were counted when they came due.
+    fresh: u64,
+    /// Why the last pump left messages waiting; `None` when it sent every one due.
+    waiting_for: Option<Wait>,
 }
 
 /// Whether the TCP handshake is done.
@@ -49,8 +97,10 @@ impl From<io::Error> for Closed {
 
 /// One client connection: its socket, unsent bytes, and the messages awaiting replies.
 ///
-/// Invariant while running: `sent.len() == depth`, since every complete reply immediately
-/// queues the next message; `out` therefore never holds more than `depth` messages.
+/// Closed loop, the invariant while running is `sent.len() == depth`, since every complete
+/// reply immediately queues the next message; `out` therefore never holds more than `depth`
+/// messages. At a fixed rate, `sent.len() <= max_outstanding`, and `out` holds at most about
+/// [`WRITE_BATCH`] bytes: messages due beyond either bound wait, counted, in `due`.
 #[derive(Debug)]
 pub(crate) struct Connection {
     /// The non-blocking socket, registered READABLE | WRITABLE (edge-triggered) by the worker.
@@ -63,12 +113,15 @@ pub(crate) struct Connection {
     out: Vec<u8>,
     /// How much of `out` the socket has taken.
     written: usize,
-    /// When each message in flight was queued, oldest first.
+    /// When each message in flight was queued (closed loop) or due (fixed rate), oldest first:
+    /// latency counts from it.
     sent: VecDeque<Instant>,
     /// Sequence number of the next message to queue.
     next_seq: u64,
     /// Checks the reply to the oldest message in flight.
     reply: Reply,
+    /// Fixed rate only: the messages that came due and how the last pump fared.
+    due: Due,
 }
 
 impl Connection {
@@ -81,15 +134,21 @@ impl Connection {
         let stream = TcpStream::connect(addr)?;
         let mut reply = Reply::new(shape.framing, shape.size);
         reply.expect(id, 0);
+        // Closed loop, `depth` messages are always in flight; at a fixed rate usually few.
+        let in_flight = match shape.pace {
+            Pace::Replies { depth } => depth,
+            Pace::Timetable { .. } => 4,
+        };
         Ok(Connection {
             stream,
             state: State::Connecting,
             id,
-            out: Vec::with_capacity(shape.depth * shape.size),
+            out: Vec::with_capacity(in_flight.saturating_mul(shape.size).min(WRITE_BATCH)),
             written: 0,
-            sent: VecDeque::with_capacity(shape.depth),
+            sent: VecDeque::with_capacity(in_flight),
             next_seq: 0,
             reply,
+            due: Due::default(),
         })
     }
 
@@ -116,17 +175,20 @@ impl Connection {
         }
     }
 
-    /// Puts the first `depth` messages in flight and reads whatever arrived while the
-    /// connection sat idle (an edge that fired before the run started is not repeated).
+    /// Closed loop, puts the first `depth` messages in flight; either way, reads whatever
+    /// arrived while the connection sat idle (an edge that fired before the run started is
+    /// not repeated).
     pub(crate) fn start(
         &mut self,
         shape: Shape,
         buf: &mut [u8],
         tally: &mut Tally,
     ) -> Result<(), Closed> {
-        let now = Instant::now();
-        for _ in 0..shape.depth {
-            self.queue(shape, now);
+        if let Pace::Replies { depth } = shape.pace {
+            let now = Instant::now();
+            for _ in 0..depth {
+                self.queue(shape, now);
+            }
         }
         self.flush()?;
         self.read(shape, buf, tally)?;
@@ -135,7 +197,9 @@ impl Connection {
     }
 
     /// Handles a readiness event: reads everything available when `readable` (checking
-    /// replies and queueing the next messages), then writes what is queued.
+    /// replies and, closed loop, queueing the next messages), then writes what is queued. A
+    /// fixed-rate connection then needs a [`pump`](Connection::pump): replies or a drained
+    /// socket may have made room for messages waiting.
     pub(crate) fn on_event(
         &mut self,
         readable: bool,
@@ -150,8 +214,85 @@ impl Connection {
         Ok(())
     }
 
-    /// Appends the next message to `out` and notes when it was queued.
-    fn queue(&mut self, shape: Shape, now: Instant) {
+    /// Fixed rate: the connection's next message has come due (per the timetable). Returns
+    /// `true` when the connection must be pumped this turn; `false` when it already is to be,
+    /// or when it is waiting (and then the message is counted as waiting too).
+    pub(crate) fn come_due(&mut self, tally: &mut Tally) -> bool {
+        self.due.count += 1;
+        match self.due.waiting_for {
+            Some(wait) => {
+                tally.waited(wait, 1);
+                false
+            }
+            None => {
+                self.due.fresh += 1;
+                self.due.fresh == 1
+            }
+        }
+    }
+
+    /// Fixed rate: sends the messages that are due, as far as the socket and
+    /// `max_outstanding` allow, each stamped with its intended time from `timetable`; counts
+    /// those that came due since the last pump and must wait. A closed-loop connection only
+    /// writes what is queued.
+    pub(crate) fn pump(
+        &mut self,
+        shape: Shape,
+        timetable: &Timetable,
+        now: Instant,
+        tally: &mut Tally,
+    ) -> io::Result<()> {
+        let Pace::Timetable {
+            max_outstanding, ..
+        } = shape.pace
+        else {
+            return self.flush();
+        };
+        loop {
+            while self.next_seq < self.due.count
+                && self.sent.len() < max_outstanding
+                && self.out.len() - self.written < WRITE_BATCH
+            {
+                let intended = timetable.intended(self.id, self.next_seq);
+                self.queue(shape, intended);
+                tally.sent(intended, now);
+            }
+            self.flush()?;
+            let socket_full = self.written < self.out.len();
+            if socket_full || self.next_seq == self.due.count || self.sent.len() >= max_outstanding
+            {
+                break;
+            }
+        }
+        let waiting = self.waiting();
+        self.due.waiting_for = if waiting == 0 {
+            None
+        } else if self.sent.len() >= max_outstanding {
+            Some(Wait::Outstanding)
+        } else {
+            Some(Wait::SocketFull)
+        };
+        if let Some(wait) = self.due.waiting_for {
+            // The waiting messages are the newest, so the fresh ones among them are the
+            // last `fresh` of them.
+            tally.waited(wait, self.due.fresh.min(waiting));
+        }
+        self.due.fresh = 0;
+        Ok(())
+    }
+
+    /// Fixed rate: messages that came due and have not been sent.
+    pub(crate) fn waiting(&self) -> u64 {
+        self.due.count.saturating_sub(self.next_seq)
+    }
+
+    /// Messages sent and not yet answered.
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.sent.len() as u64
+    }
+
+    /// Appends the next message to `out`; latency will count from `at`.
+    fn queue(&mut self, shape: Shape, at: Instant) {
         write_message(
             shape.framing,
             shape.size,
@@ -160,7 +301,7 @@ impl Connection {
             &mut self.out,
         );
         self.next_seq += 1;
-        self.sent.push_back(now);
+        self.sent.push_back(at);
     }
 
     /// Reads until the socket is drained, feeding every byte to the reply checker.
@@ -190,7 +331,8 @@ impl Connection {
         }
     }
 
-    /// Checks received bytes; each complete reply is tallied and answered by the next message.
+    /// Checks received bytes; each complete reply is tallied and, closed loop, answered by the
+    /// next message.
     fn receive(
         &mut self,
         mut data: &[u8],
@@ -212,7 +354,9 @@ impl Connection {
                     tally.reply(now, sent, shape.size, intact);
                     let answered = self.next_seq - self.sent.len() as u64;
                     self.reply.expect(self.id, answered);
-                    self.queue(shape, now);
+                    if let Pace::Replies { .. } = shape.pace {
+                        self.queue(shape, now);
+                    }
                 }
                 Outcome::Desync => {
                     tally.desync();

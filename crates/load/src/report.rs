@@ -3,10 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::Histogram;
 use crate::units::Nanos;
+use crate::{Histogram, Pacing};
 
-/// What [`run`](crate::run) measured during its measured window (warm-up excluded).
+/// What [`run`](crate::run()) or [`run_at_rate`](crate::run_at_rate()) measured during its
+/// measured window (warm-up excluded).
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     /// Replies completed in the window, all connections together; mismatched ones included.
@@ -15,9 +16,11 @@ pub struct Report {
     pub bytes: u64,
     /// Length of the measured window.
     pub elapsed: Duration,
-    /// Round-trip latency of each reply in the window: from the moment its message was queued
-    /// for writing to the read that completed it, in nanoseconds. With `depth > 1` this
-    /// includes the time a message waits behind the others in flight.
+    /// Round-trip latency of each reply in the window, in nanoseconds, up to the read that
+    /// completed it. From the moment its message was queued for writing in a closed-loop run
+    /// (with `depth > 1` this includes the time a message waits behind the others in
+    /// flight); from its *intended* send time in a fixed-rate run, so time a message spent
+    /// waiting to be sent counts too.
     pub latency: Histogram,
     /// Connections closed by a read or write error, or by the server closing them, during
     /// the whole run (warm-up included); they are not reopened.
@@ -31,12 +34,21 @@ pub struct Report {
     /// CPU time the server process used during the window, when its pid was given (10 ms
     /// resolution; see [`server_cpu_time`](crate::server_cpu_time)).
     pub server_cpu: Option<Duration>,
+    /// How a fixed-rate run kept to its schedule; `None` for a closed-loop run.
+    pub pacing: Option<Pacing>,
 }
 
 impl Report {
     /// Replies per second over the measured window; 0 for an empty window.
     pub fn messages_per_sec(&self) -> f64 {
         per_sec(self.messages as f64, self.elapsed)
+    }
+
+    /// Messages sent per second in the window of a fixed-rate run, to read beside
+    /// [`Pacing::target`]; `None` for a closed-loop run.
+    pub fn sent_per_sec(&self) -> Option<f64> {
+        let pacing = self.pacing.as_ref()?;
+        Some(per_sec(pacing.sent as f64, self.elapsed))
     }
 
     /// Reply bandwidth in MiB (2^20 bytes) per second, one direction.
@@ -51,6 +63,38 @@ impl Report {
         let cpu = self.server_cpu?.as_secs_f64();
         (cpu > 0.0).then(|| self.messages as f64 / cpu)
     }
+}
+
+/// The lines of a fixed-rate run: rates, what fell behind, and the send lag.
+fn write_pacing(f: &mut fmt::Formatter<'_>, p: &Pacing, elapsed: Duration) -> fmt::Result {
+    writeln!(
+        f,
+        "rate       target {} msgs/s, sent {:.0} msgs/s (late {}, backlogged {}, unsent {}; \
+         {} in flight at the end)",
+        p.target,
+        per_sec(p.sent as f64, elapsed),
+        p.late,
+        p.backlogged,
+        p.unsent,
+        p.in_flight_at_end
+    )?;
+    let lag = &p.send_lag;
+    writeln!(
+        f,
+        "send lag   p50={} p99={} max={} (intended send time to write)",
+        Nanos(lag.percentile(50.0)),
+        Nanos(lag.percentile(99.0)),
+        Nanos(lag.max()),
+    )?;
+    if p.behind() > 0 {
+        writeln!(
+            f,
+            "behind     {} messages did not go out on schedule (late, backlogged or unsent \
+             above); latencies count from their intended send times",
+            p.behind()
+        )?;
+    }
+    Ok(())
 }
 
 /// `amount / elapsed`, or 0 when no time elapsed.
@@ -68,6 +112,14 @@ impl fmt::Display for Report {
     /// latency    p50=75.0us p90=90.1us p99=120us p99.9=310us max=2.10ms mean=78.2us
     /// errors     0 (mismatches 0, failed connects 0)
     /// server     9.87 s CPU (98.7 % of a core), 1250831 msgs per CPU-second
+    /// ```
+    ///
+    /// A fixed-rate run adds its pacing after the latency, and a warning when messages did
+    /// not go out on schedule:
+    ///
+    /// ```text
+    /// rate       target 20000 msgs/s, sent 19998 msgs/s (late 0, backlogged 0, unsent 0; 21 in flight at the end)
+    /// send lag   p50=510us p99=1.05ms max=1.31ms (intended send time to write)
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = &self.latency;
@@ -89,6 +141,9 @@ impl fmt::Display for Report {
             Nanos(l.max()),
             Nanos(l.mean() as u64),
         )?;
+        if let Some(pacing) = &self.pacing {
+            write_pacing(f, pacing, self.elapsed)?;
+        }
         write!(
             f,
             "errors     {} (mismatches {}, failed connects {})",
@@ -133,5 +188,36 @@ mod tests {
         assert!(text.contains("500 msgs/s"), "{text}");
         assert!(text.contains("2000 msgs per CPU-second"), "{text}");
         assert_eq!(Report::default().messages_per_sec(), 0.0);
+        assert_eq!(r.sent_per_sec(), None);
+        assert!(!text.contains("rate"), "{text}");
+    }
+
+    /// A fixed-rate report shows the target beside the rate achieved, and warns when
+    /// messages fell behind.
+    #[test]
+    fn pacing() {
+        let mut r = Report {
+            messages: 1000,
+            elapsed: Duration::from_secs(2),
+            pacing: Some(Pacing {
+                target: 600,
+                sent: 1100,
+                ..Pacing::default()
+            }),
+            ..Report::default()
+        };
+        assert_eq!(r.sent_per_sec(), Some(550.0));
+        let text = r.to_string();
+        assert!(
+            text.contains("target 600 msgs/s, sent 550 msgs/s"),
+            "{text}"
+        );
+        assert!(!text.contains("behind"), "{text}");
+        if let Some(p) = r.pacing.as_mut() {
+            p.backlogged = 7;
+            p.unsent = 3;
+        }
+        let text = r.to_string();
+        assert!(text.contains("behind     10 messages"), "{text}");
     }
 }

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 
 use crate::Report;
-use crate::connection::{Closed, Connection, Shape, State};
+use crate::connection::{Closed, Connection, Pace, Shape, State};
+use crate::crew::Client;
 use crate::progress::{PUBLISH_EVERY, Progress};
 use crate::tally::{Schedule, Tally};
+use crate::timetable::Timetable;
 
 /// How long a connect may take before it counts as failed.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -20,6 +22,10 @@ const READ_BUFFER: usize = 64 * 1024;
 
 /// Events taken per poll.
 const EVENTS: usize = 1024;
+
+/// Most fixed-rate messages handed out per loop turn: a thread that has fallen behind still
+/// polls its sockets between batches.
+const DISPATCH_BATCH: usize = 4096;
 
 /// One client thread: its `Poll`, its connections (the token is the index) and a read buffer
 /// they share, since a reply is checked as it is read and never kept.
@@ -36,6 +42,9 @@ pub(crate) struct Worker {
     shape: Shape,
     /// Connections that could not be established.
     failed_connects: u64,
+    /// The run-wide numbers of this thread's connections; connection `ids.start + i` has
+    /// token `i`.
+    ids: Range<u64>,
 }
 
 impl Worker {
@@ -49,7 +58,7 @@ impl Worker {
         let poll = Poll::new()?;
         let mut conns = Vec::with_capacity(ids.clone().count());
         let mut failed_connects = 0;
-        for id in ids {
+        for id in ids.clone() {
             let token = Token(conns.len());
             let conn = Connection::connect(addr, id, shape).and_then(|mut conn| {
                 let interest = Interest::READABLE | Interest::WRITABLE;
@@ -73,6 +82,7 @@ impl Worker {
             buf: vec![0; READ_BUFFER],
             shape,
             failed_connects,
+            ids,
         };
         worker.await_connects()?;
         Ok(worker)
@@ -127,9 +137,28 @@ impl Worker {
 
     /// Runs the load until `schedule.until`, publishing counts to `progress` as it goes, and
     /// returns this thread's share of the report.
-    pub(crate) fn run(mut self, schedule: Schedule, progress: &Progress) -> Report {
-        let mut tally = Tally::new(schedule, self.failed_connects);
+    ///
+    /// At a fixed rate each loop turn first hands out the messages the timetable says are
+    /// due and pumps the connections they fell to, then sleeps in `poll` until the next one
+    /// is due (or an event, a publish or the end comes first): a thread with nothing due
+    /// sleeps.
+    fn drive(mut self, schedule: Schedule, progress: &Progress) -> Report {
         let shape = self.shape;
+        let (mut timetable, target) = match shape.pace {
+            Pace::Timetable {
+                rate, connections, ..
+            } => (
+                Some(Timetable::new(
+                    schedule.start,
+                    rate,
+                    connections,
+                    self.ids.clone(),
+                )),
+                Some(rate),
+            ),
+            Pace::Replies { .. } => (None, None),
+        };
+        let mut tally = Tally::new(schedule, self.failed_connects, target);
         for i in 0..self.conns.len() {
             if let Some(conn) = self.conns[i].as_mut() {
                 if let Err(closed) = conn.start(shape, &mut self.buf, &mut tally) {
@@ -137,9 +166,18 @@ impl Worker {
                 }
             }
         }
+        // Fixed rate: connections given a message this turn, to pump once each.
+        let mut due = Vec::new();
         let mut next_publish = Instant::now() + PUBLISH_EVERY;
         loop {
             let now = Instant::now();
+            if let Some(timetable) = timetable.as_mut() {
+                // Up to `until` itself, so the last turn sends all of the run's messages.
+                self.dispatch(timetable, now, schedule.until, &mut due, &mut tally);
+                for i in due.drain(..) {
+                    self.pump(i, timetable, now, &mut tally);
+                }
+            }
             if now >= schedule.until {
                 break;
             }
@@ -147,8 +185,13 @@ impl Worker {
                 progress.publish(&mut tally.unpublished);
                 next_publish = now + PUBLISH_EVERY;
             }
-            // Wake for the next publish or the end even when no event comes.
-            let timeout = next_publish.min(schedule.until) - now;
+            // Wake for the next message due, the next publish or the end, even when no
+            // event comes; a message already due means no sleep at all.
+            let mut wake = next_publish.min(schedule.until);
+            if let Some(timetable) = &timetable {
+                wake = wake.min(timetable.next().1);
+            }
+            let timeout = wake.saturating_duration_since(now);
             if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -157,6 +200,7 @@ impl Worker {
                 log::error!("poll failed, stopping this client thread: {e}");
                 break;
             }
+            let now = Instant::now();
             let mut failures = Vec::new();
             for event in self.events.iter() {
                 let i = event.token().0;
@@ -165,7 +209,14 @@ impl Worker {
                 };
                 // A closed or failed socket reports it through the read, so all three read.
                 let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-                if let Err(closed) = conn.on_event(readable, shape, &mut self.buf, &mut tally) {
+                let mut result = conn.on_event(readable, shape, &mut self.buf, &mut tally);
+                if let (Ok(()), Some(timetable)) = (&result, &timetable) {
+                    // Replies or a drained socket may have made room for waiting messages.
+                    result = conn
+                        .pump(shape, timetable, now, &mut tally)
+                        .map_err(Closed::from);
+                }
+                if let Err(closed) = result {
                     failures.push((i, closed));
                 }
             }
@@ -173,12 +224,62 @@ impl Worker {
                 self.on_closed(i, closed, &mut tally);
             }
         }
+        if let Some(timetable) = &timetable {
+            // Messages due that this thread never handed out, having fallen behind.
+            tally.unsent(timetable.left_before(schedule.until));
+            for conn in self.conns.iter().flatten() {
+                tally.unsent(conn.waiting());
+                tally.in_flight_at_end(conn.in_flight());
+            }
+        }
         progress.publish(&mut tally.unpublished);
         tally.report
     }
 
-    /// Counts why connection `i` closed, then closes it.
+    /// Hands out the messages due by `now` and before `until` (at most [`DISPATCH_BATCH`])
+    /// to their connections, noting in `due` those to pump; a message for a closed
+    /// connection will never be sent.
+    fn dispatch(
+        &mut self,
+        timetable: &mut Timetable,
+        now: Instant,
+        until: Instant,
+        due: &mut Vec<usize>,
+        tally: &mut Tally,
+    ) {
+        for _ in 0..DISPATCH_BATCH {
+            let (i, at) = timetable.next();
+            if at > now || at >= until {
+                return;
+            }
+            timetable.advance();
+            match self.conns[i].as_mut() {
+                Some(conn) => {
+                    if conn.come_due(tally) {
+                        due.push(i);
+                    }
+                }
+                None => tally.unsent(1),
+            }
+        }
+    }
+
+    /// Pumps fixed-rate connection `i`, closing it if its socket fails.
+    fn pump(&mut self, i: usize, timetable: &Timetable, now: Instant, tally: &mut Tally) {
+        let Some(conn) = self.conns[i].as_mut() else {
+            return;
+        };
+        if let Err(e) = conn.pump(self.shape, timetable, now, tally) {
+            self.on_closed(i, Closed::Failed(e), tally);
+        }
+    }
+
+    /// Counts why connection `i` closed, and the fixed-rate messages it leaves unsent, then
+    /// closes it.
     fn on_closed(&mut self, i: usize, closed: Closed, tally: &mut Tally) {
+        if let Some(conn) = &self.conns[i] {
+            tally.unsent(conn.waiting());
+        }
         match closed {
             Closed::Failed(e) => {
                 log::debug!("connection closed: {e}");
@@ -196,5 +297,13 @@ impl Worker {
             // Dropping the socket removes it from epoll anyway; this only keeps mio's view tidy.
             let _ = self.poll.registry().deregister(&mut conn.stream);
         }
+    }
+}
+
+impl Client for Worker {
+    type Report = Report;
+
+    fn run(self, schedule: Schedule, progress: &Progress) -> Report {
+        self.drive(schedule, progress)
     }
 }
