@@ -198,7 +198,7 @@ fn connector_from_another_thread() {
         connector
             .connect(1, addr, move || Probe { events: tx })
             .expect("queued");
-        assert!(connector.connect(2, addr, || Echo::lines()).is_err());
+        assert!(connector.connect(2, addr, Echo::lines).is_err());
     })
     .join()
     .unwrap();
