@@ -109,7 +109,7 @@ impl Handler for Client {
     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, bytes: Vec<u8>) {
         match self.stage {
             Stage::Relaying(_) => {
-                ctx.with_partner::<Upstream, _>(|_, upstream| upstream.send(bytes));
+                ctx.with_partner::<Upstream, _>(|_, upstream| upstream.send_encoded(bytes));
             }
             Stage::Connecting(_) => {
                 self.waiting.extend_from_slice(&bytes);
@@ -174,7 +174,7 @@ impl Handler for Upstream {
             return ctx.close(); // the client is gone
         };
         if !waiting.is_empty() {
-            ctx.send(waiting);
+            ctx.send_encoded(waiting);
         }
         if ended {
             ctx.close_write();
@@ -182,7 +182,7 @@ impl Handler for Upstream {
     }
 
     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, bytes: Vec<u8>) {
-        ctx.with_partner::<Client, _>(|_, client| client.send(bytes));
+        ctx.with_partner::<Client, _>(|_, client| client.send_encoded(bytes));
     }
 
     fn on_peer_closed(&mut self, ctx: &mut Context<'_, Self>) -> HalfClose {

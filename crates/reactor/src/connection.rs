@@ -37,7 +37,7 @@ use crate::handle::ConnShared;
 use crate::offload::{Done, Offloads};
 use crate::output::Output;
 use crate::{CloseReason, ConnHandle, ConnId, Context, FrameOut, Handler, Payload};
-use life::{Finish, Flow, Life, ReadSide, Sending, WriteSide};
+use life::{Coupling, Finish, Flow, Life, ReadSide, Sending, WriteSide};
 
 /// Whether a connection is still open after a step. The owner drops a `Closed` one (its
 /// handler has had `on_close`; dropping closes the socket).
@@ -183,6 +183,8 @@ pub(crate) struct ConnState<H: Handler> {
     write: WriteSide,
     /// Whether our side still sends (a half-close ends it).
     sending: Sending,
+    /// Whether the partner may be waiting for this output to drain.
+    coupling: Coupling,
     /// Where the idle clock starts: the last input, the open, or the end of a pause.
     idle_since: Instant,
     /// When input last arrived, if ever (the linger decision).
@@ -258,6 +260,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 flow: Flow::Flowing,
                 write: WriteSide::Writable,
                 sending: Sending::Open,
+                coupling: Coupling::Clear,
                 idle_since: now,
                 last_input: None,
                 partial_since: None,
@@ -546,6 +549,20 @@ impl<H: Handler> ConnState<H> {
             Ok(()) => core.stats_mut().frames_out += 1,
             Err(e) => self.refuse_output(e),
         }
+    }
+
+    /// Queues bytes already in the protocol's wire format, as `send` queues an encoded frame.
+    pub(crate) fn send_encoded(&mut self, bytes: Vec<u8>, route: Route, core: &mut Core) {
+        if !self.life.accepts_output() || !self.sends() {
+            return;
+        }
+        match route {
+            Route::InOrder => self
+                .offloads
+                .hold_or(&mut self.output, |out| out.push_encoded(bytes)),
+            Route::Direct => self.output.push_encoded(bytes),
+        }
+        core.stats_mut().frames_out += 1;
     }
 
     /// `frame` encoded by this connection's encoder, to broadcast.

@@ -64,6 +64,14 @@ impl<H: Handler> Context<'_, H> {
         self.state.send(frame.into(), self.route, self.core);
     }
 
+    /// Queues `bytes` that are already in the protocol's wire format, bypassing the encoder: a
+    /// large buffer is queued as it is, not copied. For a relay passing bytes on (a proxy), or
+    /// a reply encoded ahead of time. Paced and bounded like [`send`](Context::send); the
+    /// caller promises the bytes are whole frames of the protocol (nothing checks them).
+    pub fn send_encoded(&mut self, bytes: impl Into<Vec<u8>>) {
+        self.state.send_encoded(bytes.into(), self.route, self.core);
+    }
+
     /// Closes the connection once its output is flushed: frames stop being delivered now
     /// (frames still buffered are dropped; input that arrives is read and discarded, so the
     /// peer is never stuck writing), pending output and the replies of pending offloaded jobs

@@ -84,6 +84,20 @@ impl Output {
         result
     }
 
+    /// Queues bytes already encoded, one frame: a large buffer is queued as it is (moved, not
+    /// copied); a small one is copied into the tail, which is cheaper than a chunk of its own.
+    pub(crate) fn push_encoded(&mut self, bytes: Vec<u8>) {
+        /// Below this, copying beats a chunk (and a `writev` slot) of its own.
+        const MOVE_AT: usize = 4096;
+        if bytes.len() < MOVE_AT {
+            self.push_frame(|dst| dst.extend_from_slice(&bytes));
+            return;
+        }
+        let len = bytes.len();
+        self.push_chunk(Chunk::Owned(bytes));
+        self.note_frame(len);
+    }
+
     /// Queues a shared payload, one frame, by reference.
     pub(crate) fn push_shared(&mut self, payload: Arc<[u8]>) {
         if payload.is_empty() {
@@ -339,6 +353,31 @@ mod tests {
             want.extend_from_slice(b"bye\n");
             assert_eq!(seen, want, "cut at {cut}");
         }
+    }
+
+    /// A large encoded buffer is queued as it is (moved: its heap block is the chunk) and a
+    /// small one copied; both are whole frames for truncation.
+    #[test]
+    fn encoded_buffers_move_or_copy() {
+        let mut out = Output::default();
+        frame(&mut out, b"head\n");
+        let big = vec![b'x'; 8192];
+        let block = big.as_ptr();
+        out.push_encoded(big);
+        assert!(matches!(out.queue.back(), Some(Chunk::Owned(v)) if v.as_ptr() == block));
+        out.push_encoded(b"tail\n".to_vec());
+        assert_eq!(out.len(), 5 + 8192 + 5);
+        let mut sink = Trickle {
+            got: Vec::new(),
+            limit: 100,
+        };
+        out.write_to(&mut sink).unwrap();
+        out.truncate_to_frame();
+        assert_eq!(
+            drain(&mut out, 1 << 20).len(),
+            8192 - 95,
+            "the big frame is finished"
+        );
     }
 
     /// Frames moved from another output keep their boundaries.

@@ -148,3 +148,14 @@ pub(crate) enum WriteSide {
         since: Instant,
     },
 }
+
+/// Whether this connection's partner may be paused waiting for this connection's output to
+/// drain (a partner stops reading while this output is over the high watermark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coupling {
+    /// The output has not been over the high watermark since the partner was last told.
+    Clear,
+    /// The output went over the high watermark: tell the partner once it drains below the low
+    /// one.
+    Holding,
+}

@@ -5,7 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
-use super::{ConnState, Connection, Flow, Life, Panicked, ReadSide, Step, Transport, WriteSide};
+use super::{
+    ConnState, Connection, Coupling, Flow, Life, Panicked, ReadSide, Step, Transport, WriteSide,
+};
 use crate::context::Route;
 use crate::core::Core;
 use crate::{CloseReason, Context, Handler};
@@ -150,14 +152,21 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     /// watermark, the output buffer goes back to the reactor, a close moves on, and the next
     /// deadline is armed.
     pub(super) fn flush(&mut self, core: &mut Core) -> Step {
+        // Output over the high watermark may have made the partner pause (only a write brings
+        // it down, so this flush sees it): remember to tell the partner when it drains.
+        if self.state.partner.is_some()
+            && self.state.pending_output() > core.config().write_high_watermark
+        {
+            self.state.coupling = Coupling::Holding;
+        }
         if let Err(kind) = self.write_out(core) {
             return self.fail(core, kind);
         }
         let low_watermark = core.config().write_low_watermark;
         let pending = self.state.pending_output();
-        if pending <= low_watermark {
+        if pending <= low_watermark && self.state.coupling == Coupling::Holding {
+            self.state.coupling = Coupling::Clear;
             if let Some(partner) = self.state.partner {
-                // The partner may have paused reading for this output.
                 core.partner_drained(partner, pending);
             }
         }
