@@ -36,7 +36,11 @@ impl Drop for Process {
 
 /// A free port on loopback.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until something listens on `addr`.
@@ -51,7 +55,12 @@ fn wait_listening(addr: SocketAddr) {
 /// CPU time (user + system) of process `pid` so far.
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     Duration::from_millis(ticks * 10)
 }
@@ -79,7 +88,13 @@ fn gateway(redis: SocketAddr) -> (Process, SocketAddr) {
 
 /// One client connection: keeps `depth` requests in flight until `stop`, checking each
 /// answer; counts answers.
-fn client(addr: SocketAddr, depth: usize, seed: u64, stop: Arc<AtomicBool>, answers: Arc<AtomicU64>) {
+fn client(
+    addr: SocketAddr,
+    depth: usize,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    answers: Arc<AtomicU64>,
+) {
     let stream = TcpStream::connect(addr).unwrap();
     stream.set_nodelay(true).unwrap();
     let mut writer = stream.try_clone().unwrap();
@@ -88,7 +103,9 @@ fn client(addr: SocketAddr, depth: usize, seed: u64, stop: Arc<AtomicBool>, answ
     let mut next = seed;
     let mut request = |writer: &mut TcpStream| {
         next = (next * 6364136223846793005 + 1442695040888963407) % 100;
-        writer.write_all(format!("USER {next}\n").as_bytes()).unwrap();
+        writer
+            .write_all(format!("USER {next}\n").as_bytes())
+            .unwrap();
     };
     for _ in 0..depth {
         request(&mut writer);
@@ -98,7 +115,10 @@ fn client(addr: SocketAddr, depth: usize, seed: u64, stop: Arc<AtomicBool>, answ
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return; // the gateway stopped
         }
-        assert!(line.starts_with("{\"user\":{"), "unexpected answer {line:?}");
+        assert!(
+            line.starts_with("{\"user\":{"),
+            "unexpected answer {line:?}"
+        );
         answers.fetch_add(1, Ordering::Relaxed);
         request(&mut writer);
     }
@@ -108,7 +128,13 @@ fn client(addr: SocketAddr, depth: usize, seed: u64, stop: Arc<AtomicBool>, answ
 fn throughput() {
     let redis_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let redis = Command::new("taskset")
-        .args(["-c", "1", "redis-server", "--port", &redis_addr.port().to_string()])
+        .args([
+            "-c",
+            "1",
+            "redis-server",
+            "--port",
+            &redis_addr.port().to_string(),
+        ])
         .args(["--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
         .spawn();
@@ -120,8 +146,12 @@ fn throughput() {
     wait_listening(redis_addr);
     let mut fill = String::new();
     for id in 0..100 {
-        fill.push_str(&format!("HSET user:{id} name n{id} city c{id} email e{id}@x age {id}\r\n"));
-        fill.push_str(&format!("RPUSH orders:{id} o1 o2 o3 o4 o5 o6 o7 o8 o9 o10\r\n"));
+        fill.push_str(&format!(
+            "HSET user:{id} name n{id} city c{id} email e{id}@x age {id}\r\n"
+        ));
+        fill.push_str(&format!(
+            "RPUSH orders:{id} o1 o2 o3 o4 o5 o6 o7 o8 o9 o10\r\n"
+        ));
     }
     let mut conn = TcpStream::connect(redis_addr).unwrap();
     conn.write_all(fill.as_bytes()).unwrap();
@@ -142,9 +172,17 @@ fn throughput() {
         })
         .collect();
     std::thread::sleep(Duration::from_secs(1)); // warm-up
-    let (cpu0, n0, t0) = (cpu_time(gateway.0.id()), answers.load(Ordering::Relaxed), Instant::now());
+    let (cpu0, n0, t0) = (
+        cpu_time(gateway.0.id()),
+        answers.load(Ordering::Relaxed),
+        Instant::now(),
+    );
     std::thread::sleep(Duration::from_secs(5));
-    let (cpu1, n1, t1) = (cpu_time(gateway.0.id()), answers.load(Ordering::Relaxed), Instant::now());
+    let (cpu1, n1, t1) = (
+        cpu_time(gateway.0.id()),
+        answers.load(Ordering::Relaxed),
+        Instant::now(),
+    );
     stop.store(true, Ordering::Relaxed);
     let requests = n1 - n0;
     let cpu = (cpu1 - cpu0).as_secs_f64();
@@ -239,7 +277,9 @@ fn latency() {
     }
     times.sort();
     println!();
-    println!("| back end delay per query | one request: min | median | max | if sent one after the other |");
+    println!(
+        "| back end delay per query | one request: min | median | max | if sent one after the other |"
+    );
     println!("|---:|---:|---:|---:|---:|");
     println!(
         "| {delay:?} | {:.1} ms | {:.1} ms | {:.1} ms | ≥ {:?} |",

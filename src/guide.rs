@@ -9,8 +9,9 @@
 //! 7. [Per-connection timers](#7-per-connection-timers)
 //! 8. [Periodic housekeeping](#8-periodic-housekeeping)
 //! 9. [Several listeners](#9-several-listeners)
-//! 10. [Running, stopping, observing](#10-running-stopping-observing)
-//! 11. [Testing without sockets](#11-testing-without-sockets)
+//! 10. [Talking to other servers](#10-talking-to-other-servers)
+//! 11. [Running, stopping, observing](#11-running-stopping-observing)
+//! 12. [Testing without sockets](#12-testing-without-sockets)
 //!
 //! # 1. A protocol is a codec and a handler
 //!
@@ -45,7 +46,7 @@
 //!     }
 //! }
 //!
-//! // A connection without a socket (section 11): bytes in, bytes out.
+//! // A connection without a socket (section 12): bytes in, bytes out.
 //! let mut conn = TestConnection::new(Counter { lines: 0 });
 //! conn.push(b"one\ntwo\n");
 //! assert_eq!(conn.take_output(), b"1 one\n2 two\n");
@@ -75,9 +76,11 @@
 //! (header layouts through [`LengthDelimitedBuilder`](crate::LengthDelimitedBuilder)),
 //! [`VarintLengthCodec`](crate::VarintLengthCodec), all bounded by
 //! [`FrameLimits`](crate::FrameLimits); [`RespCodec`](crate::RespCodec) (Redis's protocol, with
-//! its own limits, from a maximum command size); [`RawCodec`](crate::RawCodec) (whatever one read
-//! brings, unframed). A codec of your own implements both traits; the
-//! [`Decoder`](crate::Decoder) docs define what each return value means. Frames go out with
+//! its own limits, from a maximum command size) and [`RespClientCodec`](crate::RespClientCodec)
+//! (its client side, commands out and replies in, for a connection to a Redis server, section
+//! 10); [`RawCodec`](crate::RawCodec) (whatever one read brings, unframed). A codec of your
+//! own implements both traits; the [`Decoder`](crate::Decoder) docs define what each return
+//! value means. Frames go out with
 //! [`Context::send`](crate::Context::send), which takes anything that converts into the
 //! encoder's item (`ctx.send("PONG")` for a `String` codec).
 //!
@@ -87,7 +90,8 @@
 //!    address, then [`codec`](crate::Handler::codec), then
 //!    [`on_open`](crate::Handler::on_open): a greeting sent there goes out first. A connection
 //!    over `TURBINE_MAX_CONNECTIONS` or `TURBINE_MAX_CONNECTIONS_PER_IP` gets no handler: it is
-//!    sent [`Handler::rejection`](crate::Handler::rejection)'s bytes and closed.
+//!    sent [`Handler::rejection`](crate::Handler::rejection)'s bytes and closed. A connection
+//!    the server opens itself gets its `on_open` once its connect completes (section 10).
 //! 2. **Frames.** Each read is decoded into as many frames as it completes, and each goes to
 //!    [`on_frame`](crate::Handler::on_frame), in arrival order. What the handler sends is
 //!    encoded into the connection's output at once and written after the frames of that read
@@ -119,7 +123,8 @@
 //!    `TURBINE_SHUTDOWN_TIMEOUT` is closed by force ([`Forced`](crate::CloseReason::Forced)).
 //! 6. **The end.** [`on_close`](crate::Handler::on_close) runs once, with the
 //!    [`CloseReason`](crate::CloseReason), after the connection is gone: nothing can be sent
-//!    from it, so it is where state kept outside the handler is cleaned up. Every callback runs
+//!    from it, so it is where state kept outside the handler is cleaned up (its context still
+//!    reaches the reactor's other connections, section 10). Every callback runs
 //!    under `catch_unwind`: a panic closes that connection alone, at once (pending output is
 //!    dropped), is counted in the stats, and `on_close` still runs, with
 //!    [`CloseReason::Panicked`](crate::CloseReason::Panicked).
@@ -193,8 +198,8 @@
 //! [`ConnHandle`](crate::ConnHandle)s, which are `Send + Clone` and reach their connection on
 //! whatever reactor it lives on. A handler joins the registry in `on_frame` (or `on_open`) with
 //! [`Context::handle`](crate::Context::handle) and leaves it in `on_close`, which runs however
-//! the connection ends, a panic included; it keeps its [`ConnId`](crate::ConnId) to find its
-//! entries, since `on_close` has no context.
+//! the connection ends, a panic included; its context still gives the connection's
+//! [`ConnId`](crate::ConnId) ([`Context::id`](crate::Context::id)) to find its entries.
 //!
 //! To publish, encode the frame once with [`Payload::encode`](crate::Payload::encode) (a codec
 //! of the protocol's type, built as the connections' codecs are) and hand it to
@@ -211,8 +216,8 @@
 //! use std::collections::HashMap;
 //! use std::sync::{Arc, Mutex};
 //! use turbine::{
-//!     CloseReason, Config, ConnHandle, ConnId, Context, Handler, LinesCodec, Payload,
-//!     TestConnection, broadcast,
+//!     CloseReason, Config, ConnHandle, Context, Handler, LinesCodec, Payload, TestConnection,
+//!     broadcast,
 //! };
 //!
 //! /// Each topic's subscribers, shared by every connection on every reactor.
@@ -222,8 +227,7 @@
 //! /// and answers how many it reached.
 //! struct PubSub {
 //!     topics: Topics,
-//!     /// This connection, once subscribed, and its topics: what `on_close` removes.
-//!     me: Option<ConnId>,
+//!     /// The topics this connection joined: where `on_close` removes it.
 //!     joined: Vec<String>,
 //! }
 //!
@@ -236,7 +240,6 @@
 //!         if let Some(topic) = line.strip_prefix("SUB ") {
 //!             let mut topics = self.topics.lock().unwrap();
 //!             topics.entry(topic.to_string()).or_default().push(ctx.handle());
-//!             self.me = Some(ctx.id());
 //!             self.joined.push(topic.to_string());
 //!             ctx.send(format!("OK {topic}"));
 //!         } else if let Some(rest) = line.strip_prefix("PUB ") {
@@ -252,8 +255,8 @@
 //!             ctx.send(format!("OK {reached}"));
 //!         }
 //!     }
-//!     fn on_close(&mut self, _ctx: &mut Context<'_, Self>, _reason: CloseReason) {
-//!         let Some(me) = self.me else { return };
+//!     fn on_close(&mut self, ctx: &mut Context<'_, Self>, _reason: CloseReason) {
+//!         let me = ctx.id();
 //!         let mut topics = self.topics.lock().unwrap();
 //!         for topic in self.joined.drain(..) {
 //!             if let Some(members) = topics.get_mut(&topic) {
@@ -264,7 +267,7 @@
 //! }
 //!
 //! let topics = Topics::default();
-//! let pubsub = || PubSub { topics: Arc::clone(&topics), me: None, joined: Vec::new() };
+//! let pubsub = || PubSub { topics: Arc::clone(&topics), joined: Vec::new() };
 //! let (mut ann, mut bob) = (TestConnection::new(pubsub()), TestConnection::new(pubsub()));
 //! ann.push(b"SUB news\n");
 //! bob.push(b"SUB news\nPUB news hello\n");
@@ -366,11 +369,11 @@
 //! instead; everyone else is unaffected. The default disconnects the member
 //! ([`CloseReason::Overflow`](crate::CloseReason::Overflow)). A protocol that wants to say
 //! why calls [`close_for_overflow`](crate::Context::close_for_overflow) (or
-//! [`close_now`](crate::Context::close_now), the same with [`CloseReason::Closed`](crate::CloseReason::Closed)) and sends a
-//! last frame: it drops the output not yet started and the pending offloaded jobs, finishes
-//! the frame being written (the peer never sees a torn frame), then writes what the callback
-//! sends after it, within `TURBINE_WRITE_TIMEOUT`, and closes. Or it keeps the member and lets
-//! it miss the payload.
+//! [`close_now`](crate::Context::close_now), the same with
+//! [`CloseReason::Closed`](crate::CloseReason::Closed)) and sends a last frame: it drops the
+//! output not yet started and the pending offloaded jobs, finishes the frame being written (the
+//! peer never sees a torn frame), then writes what the callback sends after it, within
+//! `TURBINE_WRITE_TIMEOUT`, and closes. Or it keeps the member and lets it miss the payload.
 //!
 //! ```
 //! use turbine::{
@@ -690,7 +693,242 @@
 //! }
 //! ```
 //!
-//! # 10. Running, stopping, observing
+//! # 10. Talking to other servers
+//!
+//! A handler can open connections as well as answer them: to a back end, an upstream, a
+//! database. [`Context::connect`](crate::Context::connect) starts a non-blocking connect on
+//! the handler's own reactor and returns the new connection's [`ConnId`](crate::ConnId) at
+//! once. The new connection has a handler of its own (any type, with its own codec), whose
+//! [`on_open`](crate::Handler::on_open) runs once the connect completes; frames sent to it
+//! before then wait in its output and go out first. From then on it is a connection like an
+//! accepted one: it counts against `TURBINE_MAX_CONNECTIONS`, has the idle, frame and write
+//! timeouts and backpressure, a panic closes it alone, it drains in a shutdown, and the stats
+//! count it (`outbound` open now, `connects` started, `connect_failures`).
+//!
+//! A connect goes to a [`Connect`](crate::Connect) (or a plain `SocketAddr`): an address, with
+//! `TURBINE_CONNECT_TIMEOUT` or its own [`timeout`](crate::Connect::timeout). A reactor never
+//! resolves names, since a lookup blocks: [`Context::resolve`](crate::Context::resolve) looks
+//! a name up on the worker pool and hands the addresses to a continuation on the connection's
+//! reactor, in request order like an offloaded job's result (section 6); connect to one of
+//! them from there.
+//!
+//! **When a connect fails.** One that cannot even start (out of descriptors, at
+//! `TURBINE_MAX_CONNECTIONS`, an address the system refuses at once, or no reactor at all in a
+//! [`TestConnection`](crate::TestConnection); for `connect_partner`, a partner already linked)
+//! is an `Err` of [`ConnectError`](crate::ConnectError) at once, which hands the handler back
+//! ([`into_parts`](crate::ConnectError::into_parts)) to try elsewhere. One that starts and
+//! then fails (refused, unreachable, timed out) runs the new connection's
+//! [`on_connect_failed`](crate::Handler::on_connect_failed) with the error instead of
+//! `on_open`; the connection then closes with
+//! [`CloseReason::ConnectFailed`](crate::CloseReason::ConnectFailed), and its `on_close` runs
+//! as for any connection.
+//!
+//! **Partners.** [`connect_partner`](crate::Context::connect_partner) links the new connection to
+//! the one opening it, as the two sides of a relay. Each reaches the other with
+//! [`with_partner`](crate::Context::with_partner), directly on the reactor thread: no channel, and
+//! what it sends there is written without waiting for an event, in this turn of the loop or the
+//! next ([`send_encoded`](crate::Context::send_encoded) passes bytes on without encoding them
+//! again). Their backpressure is coupled: each stops reading while the other's output is over the
+//! high watermark, since what it reads is what it sends there, so a fast sender on one side is
+//! slowed by TCP when the reader on the other side lags. When one of the pair closes, the other's
+//! [`on_partner_closed`](crate::Handler::on_partner_closed) runs with the reason; the default
+//! closes it too once its output is written, and a relay that must not pass a failed stream off as
+//! a complete one calls [`reset`](crate::Context::reset) there instead (its peer sees a reset, not
+//! an end). [`pause_reading`](crate::Context::pause_reading) and
+//! [`resume_reading`](crate::Context::resume_reading) hold a side by hand, say while its partner
+//! connects.
+//!
+//! A relay also passes half-closes on. When a peer closes its side,
+//! [`on_peer_closed`](crate::Handler::on_peer_closed) decides: the default,
+//! [`HalfClose::Close`](crate::HalfClose::Close), closes once the replies already sent are
+//! written; [`HalfClose::KeepWriting`](crate::HalfClose::KeepWriting) keeps the connection
+//! writing, and [`close_write`](crate::Context::close_write) on the partner sends the FIN on
+//! after what was queued before it. A connection whose two directions are both done closes
+//! ([`PeerClosed`](crate::CloseReason::PeerClosed)). Here each client of a front server gets
+//! its own connection to an echo back end, opened on its first line:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+//! use turbine::{CloseReason, Config, Context, HalfClose, Handler, LinesCodec, Server};
+//!
+//! /// The back end: echoes lines.
+//! struct Echo;
+//! /// A client of the front server: its lines go to the back end through its partner.
+//! struct Front {
+//!     backend: SocketAddr,
+//! }
+//! /// The front's partner: the outbound connection to the back end.
+//! struct Back;
+//!
+//! impl Handler for Echo {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         ctx.send(line);
+//!     }
+//! }
+//!
+//! impl Handler for Front {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         if ctx.partner().is_none() {
+//!             if let Err(e) = ctx.connect_partner(self.backend, Back) {
+//!                 let (error, _back) = e.into_parts(); // the handler, back
+//!                 ctx.send(format!("ERR back end: {}", error.kind()));
+//!                 return ctx.close();
+//!             }
+//!         }
+//!         // The partner's handler and a context for it. While the connect is under way,
+//!         // what is sent waits in its output.
+//!         ctx.with_partner::<Back, _>(|_back, back| back.send(line));
+//!     }
+//!     fn on_peer_closed(&mut self, ctx: &mut Context<'_, Self>) -> HalfClose {
+//!         // The client is done sending: pass its FIN on, and keep relaying answers.
+//!         match ctx.with_partner::<Back, _>(|_back, back| back.close_write()) {
+//!             Some(()) => HalfClose::KeepWriting,
+//!             None => HalfClose::Close, // no partner: nothing more will come
+//!         }
+//!     }
+//!     fn on_partner_closed(&mut self, ctx: &mut Context<'_, Self>, reason: &CloseReason) {
+//!         if let CloseReason::ConnectFailed(kind) = reason {
+//!             ctx.send(format!("ERR back end: {kind}"));
+//!         }
+//!         ctx.close(); // after what was relayed
+//!     }
+//! }
+//!
+//! impl Handler for Back {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+//!         ctx.with_partner::<Front, _>(|_front, front| front.send(format!("echo: {line}")));
+//!     }
+//!     // The default `on_peer_closed` closes once the back end has closed its side, and the
+//!     // front hears of it in `on_partner_closed`.
+//! }
+//!
+//! let config = || Config::new().addr("127.0.0.1:0".parse().unwrap()).reactors(1);
+//! let echo = Server::bind(config())?.start(|_peer| Echo)?;
+//! let backend = echo.local_addr();
+//! let front = Server::bind(config())?.start(move |_peer| Front { backend })?;
+//!
+//! // Two lines and the client's FIN go through; the answers and the back end's FIN come back.
+//! let client = TcpStream::connect(front.local_addr())?;
+//! (&client).write_all(b"one\ntwo\n")?;
+//! client.shutdown(Shutdown::Write)?;
+//! let mut answers = String::new();
+//! (&client).read_to_string(&mut answers)?;
+//! assert_eq!(answers, "echo: one\necho: two\n");
+//!
+//! // A back end that is not there: the connect is refused, and the front says so.
+//! let nowhere = TcpListener::bind("127.0.0.1:0")?.local_addr()?; // closed again at once
+//! let lost = Server::bind(config())?.start(move |_peer| Front { backend: nowhere })?;
+//! let client = TcpStream::connect(lost.local_addr())?;
+//! (&client).write_all(b"one\n")?;
+//! let mut answer = String::new();
+//! (&client).read_to_string(&mut answer)?;
+//! assert_eq!(answer, "ERR back end: connection refused\n");
+//! drop(client);
+//!
+//! let stats = lost.stats_handle();
+//! lost.shutdown()?;
+//! let total = stats.snapshot().total(); // final once the reactors have stopped
+//! assert_eq!((total.connects, total.connect_failures, total.outbound), (1, 1, 0));
+//! front.shutdown()?;
+//! echo.shutdown()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! **Shared back-end connections.** Any connection can reach another of its reactor by id:
+//! [`with_conn`](crate::Context::with_conn) runs a closure with that connection's handler and
+//! a context for it, directly, as `with_partner` does. It gives `None` (and the closure does
+//! not run) when the id is gone, on another reactor, of another handler type, or a connection
+//! already in a callback further up: the one calling, or one that called into it, since calls
+//! never re-enter a connection. [`reactor_local`](crate::Context::reactor_local) is state kept
+//! per reactor and shared by all its connections with no lock: the place for a reactor's own
+//! connections to a back end, shared by its clients. The gateway example
+//! (`examples/gateway/`) works so: a client sends its query to one of its reactor's Redis
+//! connections with `with_conn` (a [`RespClientCodec`](crate::RespClientCodec) encodes it)
+//! and adds its own id to that connection's queue of waiting requests; the back-end handler
+//! takes the front of the queue as each reply arrives and hands the reply to that client with
+//! `with_conn`; and its `on_close`, whose context reaches the other connections too, answers
+//! the clients still waiting. A timer of the client is the request's deadline (section 7).
+//!
+//! **Shutdown.** A draining connection closes at its first quiet moment (section 2), but the
+//! framework cannot see a request that waits on another connection:
+//! [`Handler::is_busy`](crate::Handler::is_busy) returning `true` holds the close off (it is
+//! asked again after each callback). The gateway's clients are busy while a request waits,
+//! its back-end connections while replies are owed. A session that must run to its end calls
+//! [`keep_open`](crate::Context::keep_open) in `on_shutdown`: it stays open until it closes on
+//! its own or the shutdown deadline passes, as the proxy example (`examples/proxy/`) keeps
+//! each relayed pair. A connection whose connect completes during a shutdown drains from then
+//! on: its `on_shutdown` runs as soon as it is connected.
+//!
+//! **From other threads.** [`Running::connector`](crate::Running::connector) gives a
+//! [`Connector`](crate::Connector) (`Send + Clone`) that opens an outbound connection on a
+//! chosen reactor from setup code or any thread; a closure makes the handler there, so the
+//! handler need not be `Send`. A connect that cannot start there is logged at warn level and
+//! its handler dropped, since no caller is left to hand it back to.
+//!
+//! **Testing.** [`TestConnection::connecting`](crate::TestConnection::connecting) drives an
+//! outbound handler whose connect is under way: nothing runs until the test says
+//! [`connected`](crate::TestConnection::connected) (`on_open`) or
+//! [`connect_fails`](crate::TestConnection::connect_fails) (`on_connect_failed`, then the
+//! close), or [`advance`](crate::TestConnection::advance) passes the connect timeout;
+//! [`is_reset`](crate::TestConnection::is_reset) tells whether a connection ended with
+//! [`reset`](crate::Context::reset). A handler that connects from a `TestConnection` gets a
+//! `ConnectError` (there is no reactor), so relays and shared back ends are tested over
+//! sockets, as above.
+//!
+//! ```
+//! use std::io::ErrorKind;
+//! use std::time::Duration;
+//! use turbine::{CloseReason, Config, Context, Handler, LinesCodec, TestConnection};
+//!
+//! /// A back-end client: logs in as soon as it is connected.
+//! struct Login {
+//!     failed: Option<ErrorKind>,
+//! }
+//!
+//! impl Handler for Login {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+//!         ctx.send("LOGIN app");
+//!     }
+//!     fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+//!     fn on_connect_failed(&mut self, _ctx: &mut Context<'_, Self>, error: std::io::Error) {
+//!         self.failed = Some(error.kind());
+//!     }
+//! }
+//!
+//! let mut conn = TestConnection::connecting(Login { failed: None });
+//! assert_eq!(conn.take_output(), b""); // nothing runs while it connects
+//! conn.connected();
+//! assert_eq!(conn.take_output(), b"LOGIN app\n");
+//!
+//! let mut refused = TestConnection::connecting(Login { failed: None });
+//! refused.connect_fails(ErrorKind::ConnectionRefused.into());
+//! assert_eq!(refused.handler().failed, Some(ErrorKind::ConnectionRefused));
+//! let reason = CloseReason::ConnectFailed(ErrorKind::ConnectionRefused);
+//! assert_eq!(refused.close_reason(), Some(&reason));
+//!
+//! let mut silent = TestConnection::connecting(Login { failed: None });
+//! silent.advance(Duration::from_secs(5)); // TURBINE_CONNECT_TIMEOUT's default
+//! assert_eq!(silent.handler().failed, Some(ErrorKind::TimedOut));
+//! ```
+//!
+//! # 11. Running, stopping, observing
 //!
 //! [`turbine::run`](crate::run) is the whole life of a program. For tests and programs that
 //! embed a server, [`Server::bind`](crate::Server::bind) does everything that can fail before
@@ -699,9 +937,11 @@
 //!
 //! - [`stats`](crate::Running::stats) (or a [`StatsHandle`](crate::StatsHandle) from any
 //!   thread): each reactor's counters (open, accepted, closed, rejected connections, bytes and
-//!   frames each way, output buffered, panics, jobs pending), published once per turn of its
-//!   loop, so a snapshot may lag by one turn; [`pool_stats`](crate::Running::pool_stats) for
-//!   the worker pool.
+//!   frames each way, output buffered, panics, jobs pending, outbound connections open,
+//!   connects started and failed), published once per turn of its loop, so a snapshot may lag
+//!   by one turn; [`pool_stats`](crate::Running::pool_stats) for the worker pool.
+//! - [`connector`](crate::Running::connector) opens outbound connections on the reactors from
+//!   any thread (section 10).
 //! - [`shutdown`](crate::Running::shutdown) stops gracefully and waits;
 //!   [`shutdown_handle`](crate::Running::shutdown_handle) gives a
 //!   [`ShutdownHandle`](crate::ShutdownHandle) that starts it from any thread (`run` calls it
@@ -756,7 +996,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! # 11. Testing without sockets
+//! # 12. Testing without sockets
 //!
 //! [`TestConnection`](crate::TestConnection) runs a handler and its codec through the
 //! reactor's own connection code, over an in-memory socket whose other end is the test; the
@@ -777,6 +1017,8 @@
 //!   [`ConnHandle`](crate::ConnHandle); what handles and broadcasts send, and offloaded
 //!   results, arrive on [`deliver`](crate::TestConnection::deliver) (which `take_output`
 //!   calls) or [`finish_offloads`](crate::TestConnection::finish_offloads) (sections 3, 4, 6).
+//! - **Outbound connections:** [`connecting`](crate::TestConnection::connecting) starts one
+//!   whose connect is under way, which the test completes or fails (section 10).
 //! - **Outcome:** [`close_reason`](crate::TestConnection::close_reason),
 //!   [`stats`](crate::TestConnection::stats), and the handler itself
 //!   ([`handler`](crate::TestConnection::handler)); [`shutdown`](crate::TestConnection::shutdown)
@@ -812,4 +1054,4 @@
 //! ```
 //!
 //! Over real sockets, bind port 0 on `127.0.0.1` and read
-//! [`Running::local_addr`](crate::Running::local_addr), as sections 8 to 10 do.
+//! [`Running::local_addr`](crate::Running::local_addr), as sections 8 to 11 do.

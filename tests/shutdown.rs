@@ -344,7 +344,7 @@ fn shutdown_deadline_closes_stuck_connection_by_force() {
 /// Clients of the streaming test.
 const STREAMERS: usize = 20;
 
-/// A client streaming `PER_CLIENT` bytes through the echo as it comes, in 4 KiB pieces 1 ms
+/// A client streaming `PER_CLIENT` bytes through the echo as it comes, in 4 KiB pieces 2 ms
 /// apart (so the server is never the bottleneck and nothing waits in the client's own send
 /// buffer), while a second thread reads the echo. It stops writing once the reader sees the
 /// server's EOF.
@@ -397,7 +397,7 @@ impl Streamer {
                 }
                 at += n;
                 count.store(at as u64, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(1));
+                std::thread::sleep(Duration::from_millis(2));
             }
             let _ = stream.shutdown(Shutdown::Write);
             at
@@ -479,7 +479,9 @@ fn sigterm_while_streaming_returns_everything_sent_before_it() {
     let stopped = stopped_lines(&example.log());
     let drained: u64 = stopped.iter().map(|s| s.drained).sum();
     let forced: u64 = stopped.iter().map(|s| s.forced).sum();
-    assert_eq!((drained, forced), (STREAMERS as u64, 0), "{output}");
+    // Every client still streaming at the signal was drained; none was cut by force.
+    assert_eq!(forced, 0, "{output}");
+    assert!(drained >= mid_transfer as u64, "{drained} drained:\n{output}");
     eprintln!(
         "{received} bytes echoed; {} owed at the signal; {mid_transfer} clients mid-transfer",
         owed.iter().sum::<u64>()

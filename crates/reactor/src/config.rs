@@ -124,6 +124,30 @@ impl Config {
                 }
             }
         }
+        // A certificate without its key (or the reverse) would silently serve plaintext.
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), None) => {
+                return Err(ConfigError::new(
+                    "TURBINE_TLS_KEY",
+                    "off".to_string(),
+                    format!(
+                        "a PEM private key file, as TURBINE_TLS_CERT is set ({})",
+                        cert.display()
+                    ),
+                ));
+            }
+            (None, Some(key)) => {
+                return Err(ConfigError::new(
+                    "TURBINE_TLS_CERT",
+                    "off".to_string(),
+                    format!(
+                        "a PEM certificate chain file, as TURBINE_TLS_KEY is set ({})",
+                        key.display()
+                    ),
+                ));
+            }
+            _ => {}
+        }
         Ok(())
     }
 }

@@ -36,6 +36,7 @@ use crate::core::Core;
 use crate::handle::ConnShared;
 use crate::offload::{Done, Offloads};
 use crate::output::Output;
+use crate::tls::TlsInfo;
 use crate::{CloseReason, ConnHandle, ConnId, Context, FrameOut, Handler, Payload};
 use life::{Coupling, Finish, Flow, Life, ReadSide, Sending, WriteSide};
 
@@ -71,6 +72,62 @@ pub(crate) trait Transport: Read + Write {
     /// The connect's error (refused, unreachable...). Any error counts: after a failed connect
     /// no second event comes to wait for.
     fn finish_connect(&mut self) -> io::Result<SocketAddr>;
+
+    /// Whether a read that returns less than asked proves the socket drained (so no read is
+    /// needed before the next readable event). True of a plain socket; not of TLS, whose read
+    /// returns the plaintext of the records at hand.
+    fn short_read_drains(&self) -> bool {
+        true
+    }
+
+    /// Whether a TLS handshake must complete before the connection opens.
+    fn is_tls(&self) -> bool {
+        false
+    }
+
+    /// Drives a TLS handshake as far as the socket allows.
+    ///
+    /// # Errors
+    ///
+    /// The handshake failed (bad records, no common version or cipher, the peer left).
+    fn handshake(&mut self) -> io::Result<Handshake> {
+        Ok(Handshake::Done)
+    }
+
+    /// Whether TLS records wait to be written (they are written before anything else, and
+    /// before our FIN).
+    fn has_pending_output(&self) -> bool {
+        false
+    }
+
+    /// Writes the TLS records that wait.
+    ///
+    /// # Errors
+    ///
+    /// The socket's write error, `WouldBlock` included.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Queues a TLS `close_notify` (once): `true` if it was queued now and must be written
+    /// before the FIN.
+    fn close_notify(&mut self) -> bool {
+        false
+    }
+
+    /// The TLS session's facts, once its handshake is done.
+    fn tls_info(&self) -> Option<TlsInfo> {
+        None
+    }
+}
+
+/// How far a TLS handshake is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handshake {
+    /// Done (or there is none): the connection can open.
+    Done,
+    /// Waiting for the socket.
+    Pending,
 }
 
 impl Transport for mio::net::TcpStream {
@@ -201,6 +258,8 @@ pub(crate) struct ConnState<H: Handler> {
     shared: Option<Arc<ConnShared>>,
     /// Whether the connection is in the reactor's run queue.
     queued: bool,
+    /// The TLS session's facts, once its handshake is done.
+    tls: Option<TlsInfo>,
 }
 
 impl<H: Handler, S: Transport> Connection<H, S> {
@@ -269,6 +328,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 accounted: 0,
                 shared: None,
                 queued: false,
+                tls: None,
             },
             socket,
         }
@@ -288,6 +348,11 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             return Step::Open;
         }
         stats.accepted += 1;
+        if self.socket.is_tls() {
+            let deadline = core.now() + core.config().tls_handshake_timeout;
+            self.state.life = Life::Handshaking { deadline };
+            return self.advance_handshake(core);
+        }
         if self
             .callback(core, Route::InOrder, |h, ctx| h.on_open(ctx))
             .is_err()
@@ -300,11 +365,13 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     /// A readiness event: remember what it said, then serve (or, for a connect under way,
     /// learn its outcome).
     pub(crate) fn ready(&mut self, core: &mut Core, readiness: Readiness) -> Step {
-        if matches!(self.state.life, Life::Connecting { .. }) {
-            if !(readiness.writable || readiness.fin) {
-                return Step::Open;
+        match self.state.life {
+            Life::Connecting { .. } if readiness.writable || readiness.fin => {
+                return self.finish_connect(core);
             }
-            return self.finish_connect(core);
+            Life::Connecting { .. } => return Step::Open,
+            Life::Handshaking { .. } => return self.advance_handshake(core),
+            _ => {}
         }
         if readiness.readable {
             self.state.read = self.state.read.readable(readiness.fin);
@@ -505,6 +572,11 @@ impl<H: Handler> ConnState<H> {
     /// The peer's address.
     pub(crate) fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The TLS session's facts, on a TLS connection.
+    pub(crate) fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
     }
 
     /// Output bytes not yet written, those held behind pending jobs included: what the

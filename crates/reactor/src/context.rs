@@ -15,6 +15,7 @@ use crate::offload::OffloadError;
 use turbine_codec::CodecError;
 
 use crate::connection::Step;
+use crate::tls::TlsInfo;
 use crate::{
     CloseReason, Config, ConnHandle, ConnId, Connect, ConnectError, FrameOut, Handler, Payload,
 };
@@ -296,6 +297,13 @@ impl<H: Handler> Context<'_, H> {
     /// The connection's identity, unique in the process.
     pub fn id(&self) -> ConnId {
         self.state.id()
+    }
+
+    /// The TLS session's facts (the server name the client asked for, the protocol ALPN
+    /// settled on, the version), on a TLS connection; `None` on a plain one. A TLS connection's
+    /// `on_open` comes after its handshake, so this is set in every callback.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.state.tls()
     }
 
     /// The peer's address.

@@ -211,6 +211,12 @@ pub enum CloseReason {
     ConnectFailed(std::io::ErrorKind),
     /// This side reset the connection ([`Context::reset`]).
     Reset,
+    /// The TLS handshake failed or a TLS record was bad (the text says why); the peer got an
+    /// alert where one fits. A peer that closes a TLS connection without `close_notify` shows
+    /// as `Io(UnexpectedEof)`, not [`PeerClosed`](CloseReason::PeerClosed).
+    Tls(String),
+    /// The TLS handshake did not complete within `TURBINE_TLS_HANDSHAKE_TIMEOUT`.
+    HandshakeTimeout,
 }
 
 impl fmt::Display for CloseReason {
@@ -230,6 +236,8 @@ impl fmt::Display for CloseReason {
             CloseReason::Panicked => f.write_str("handler panicked"),
             CloseReason::ConnectFailed(kind) => write!(f, "connect failed: {kind}"),
             CloseReason::Reset => f.write_str("reset by this side"),
+            CloseReason::Tls(why) => write!(f, "TLS: {why}"),
+            CloseReason::HandshakeTimeout => f.write_str("TLS handshake timed out"),
         }
     }
 }

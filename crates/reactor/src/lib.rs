@@ -4,22 +4,36 @@
 //! # Layout
 //!
 //! - [`Config`]: every setting declared once in `settings.rs` (field, default, bounds,
-//!   `TURBINE_*` variable, meaning), with the value kinds and their grammar (`settings/`);
-//!   reading, checking and showing them in `config.rs`.
-//! - [`Server`] and [`Running`] (`server.rs`): bind the listeners, start and join the reactors;
-//!   [`run`] (`run.rs`) adds signal handling for a program's `main`.
+//!   `TURBINE_*` variable, meaning) through the macro in `settings/declare.rs`; the value
+//!   kinds (`settings/kind.rs`, the text ones in `settings/text_kinds.rs`) and their grammar
+//!   (`settings/grammar.rs`); `TURBINE_*` variables no setting reads (`settings/unknown.rs`);
+//!   tests holding the README's table to the declarations (`settings/readme.rs`). Reading,
+//!   checking and showing them in `config.rs`, tested in `config/tests.rs`.
+//! - [`Server`] and [`Running`] (`server.rs`): bind the listeners (`listener.rs`), start and
+//!   join the reactors, run periodic tasks on them (`periodic.rs`); [`run`] (`run.rs`) adds
+//!   signal handling for a program's `main`.
 //! - The reactor loop (`reactor.rs`) and its parts (`reactor/`): what a thread is handed
-//!   (`setup.rs`), accepting (`accept.rs`), the connection table (`conns.rs`), draining the
-//!   mailboxes (`inbox.rs`), graceful stop (`stop.rs`). What a reactor lends its connections
-//!   (`core.rs`): clock, buffers, run queue, the deadline heap (`timers.rs`), counters.
+//!   (`setup.rs`), accepting (`accept.rs`), draining the mailboxes (`inbox.rs`), graceful stop
+//!   (`stop.rs`).
+//! - What a reactor lends its connections (`core.rs`): clock, buffers, run queue, the deadline
+//!   heap (`timers.rs`), counters, reactor-local state, and the connections themselves: the
+//!   connection table (`core/conns.rs`), out of which a connection is taken while it runs, so
+//!   that its callbacks can reach the others; opening an outbound connection
+//!   (`core/connect.rs`).
 //! - A connection (`connection.rs` and `connection/`): its state with one owner, the serve path
 //!   top to bottom (`serve.rs`), closing (`close.rs`), deadlines (`deadlines.rs`), messages
-//!   (`deliver.rs`), the state enums (`life.rs`); its output queue (`output.rs`), its own timers
-//!   (`conn_timers.rs`), socket options (`socket.rs`), limits shared across reactors
-//!   (`limits.rs`), the listener socket (`listener.rs`).
+//!   (`deliver.rs`), connecting and what partners do to each other (`outbound.rs`), the state
+//!   enums (`life.rs`); its output queue (`output.rs`), its own timers (`conn_timers.rs`),
+//!   socket options (`socket.rs`), limits shared across reactors (`limits.rs`).
+//! - TLS: the rustls server configuration from `TURBINE_TLS_*`, the certificate that SIGHUP
+//!   reloads and what a handler learns of a session (`tls.rs`); a TCP stream with a rustls
+//!   session on it (`tls_stream.rs`); a connection's socket, plain or TLS (`stream.rs`).
 //! - The user-facing API: [`Handler`] (`handler.rs`), [`Context`] (`context.rs`), [`ConnHandle`]
 //!   (`handle.rs`) backed by each reactor's mailboxes (`mailbox.rs`), [`ShutdownHandle`]
 //!   (`shutdown.rs`) and [`Stats`] (`stats.rs`).
+//! - Outbound connections: [`Context::connect`] and [`Context::connect_partner`] take a
+//!   [`Connect`] and fail to start with a [`ConnectError`] (`connect.rs`); a [`Connector`]
+//!   (`connector.rs`) opens them from other threads.
 //! - Offloading (`offload.rs`): [`Context::offload`] runs CPU-bound jobs on a worker pool
 //!   (`turbine-pool`) and brings results back in request order.
 //! - [`broadcast`] (`broadcast.rs`): one [`Payload`], encoded once, to many connections, one
@@ -30,13 +44,21 @@
 //!
 //! # Guarantees
 //!
-//! - A reactor never blocks: sockets are non-blocking, and every loop over one connection is
-//!   bounded (reads per turn, accepts per turn, mailbox messages per turn).
+//! - A reactor never blocks: sockets are non-blocking, outbound connects included, names are
+//!   never resolved on it ([`Context::resolve`] uses the worker pool), and every loop over one
+//!   connection is bounded (reads per turn, accepts per turn, mailbox messages per turn).
 //! - An idle connection holds no buffer: reads land in the reactor's shared buffer, and a
 //!   connection keeps bytes only for an unfinished frame or unsent output.
-//! - Backpressure is enforced: reading from a connection pauses while its output is above the
-//!   high watermark; sends from other threads fail past the write limit.
+//! - Backpressure is enforced: reading from a connection pauses while its output, or its
+//!   partner's, is above the high watermark; sends from other threads fail past the write
+//!   limit.
 //! - A panic in a handler closes that connection only.
+//! - Outbound connections are connections like the others: the same connection cap, timeouts,
+//!   backpressure, panic isolation, graceful shutdown and stats.
+//! - A callback reaching another connection ([`Context::with_conn`],
+//!   [`Context::with_partner`]) never re-enters it: a connection is out of the reactor's table
+//!   while it runs a callback, so a call that would reach it (from the connection it called,
+//!   say) does nothing and `with_conn` gives `None`.
 //!
 //! # Example
 //!
@@ -86,8 +108,11 @@ mod settings;
 mod shutdown;
 mod socket;
 mod stats;
+mod stream;
 mod test_connection;
 mod timers;
+mod tls;
+mod tls_stream;
 
 pub use broadcast::{Payload, broadcast};
 pub use config::ConfigError;
@@ -104,4 +129,5 @@ pub use settings::{Config, parse_bool, parse_duration, parse_size};
 pub use shutdown::ShutdownHandle;
 pub use stats::{ReactorStats, Stats, StatsHandle};
 pub use test_connection::TestConnection;
+pub use tls::TlsInfo;
 pub use turbine_pool::{JobError, PoolStats, WorkerPriority};

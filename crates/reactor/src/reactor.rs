@@ -107,7 +107,7 @@ impl Reactor {
             listeners: setup
                 .listeners
                 .into_iter()
-                .map(|(socket, acceptor)| Listening::new(socket, acceptor))
+                .map(|(socket, acceptor, tls)| Listening::new(socket, acceptor, tls))
                 .collect(),
             inboxes: Vec::new(),
             bell: setup.bell,

@@ -4,9 +4,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::tls::TlsFiles;
 use crate::{Config, ConfigError, Handler, Server, ShutdownHandle};
 
 /// Exit code for a configuration error, as the README promises: distinct from a failure to run.
@@ -17,6 +18,9 @@ const EXIT_CONFIG: u8 = 2;
 /// - A configuration error is printed to stderr (naming the variable, its value and what is
 ///   accepted) and the exit code is 2, before anything is bound.
 /// - A bind failure is printed and the exit code is 1.
+/// - SIGHUP reloads the TLS certificate and key (`TURBINE_TLS_CERT`, `TURBINE_TLS_KEY`): new
+///   handshakes use the new pair, open connections keep theirs; a pair that does not load
+///   leaves the old one in service and logs an error saying why.
 /// - The first SIGINT or SIGTERM starts a graceful shutdown (listeners close at once, output is
 ///   flushed, connections close, bounded by the shutdown timeout); then `run` returns exit
 ///   code 0. A second signal exits the process at once with 128 + the signal number.
@@ -105,6 +109,14 @@ where
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(e) => {
+            // TLS files that do not load are configuration errors, named by their variable.
+            if let Some(config_error) = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ConfigError>())
+            {
+                eprintln!("configuration error: {config_error}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
             eprintln!("cannot listen on {addr}: {e}");
             return ExitCode::FAILURE;
         }
@@ -116,7 +128,7 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let signals = match Signals::new([SIGINT, SIGTERM]) {
+    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
         Ok(signals) => signals,
         Err(e) => {
             eprintln!("cannot install signal handlers: {e}");
@@ -125,9 +137,10 @@ where
     };
     let signals_handle = signals.handle();
     let shutdown = server.shutdown_handle();
+    let tls = server.tls_files();
     let watcher = std::thread::Builder::new()
         .name("turbine-signals".into())
-        .spawn(move || watch(signals, shutdown));
+        .spawn(move || watch(signals, shutdown, tls));
     let result = server.run(factory);
     signals_handle.close();
     if let Ok(watcher) = watcher {
@@ -142,9 +155,22 @@ where
     }
 }
 
-/// First signal: graceful shutdown. Second: exit now.
-fn watch(mut signals: Signals, shutdown: ShutdownHandle) {
+/// First SIGINT or SIGTERM: graceful shutdown. Second: exit now. SIGHUP: reload the TLS
+/// certificate and key.
+fn watch(mut signals: Signals, shutdown: ShutdownHandle, tls: Option<TlsFiles>) {
     for signal in signals.forever() {
+        if signal == SIGHUP {
+            match &tls {
+                None => log::info!("SIGHUP: no TLS certificate to reload"),
+                Some(files) => match files.reload() {
+                    Ok(()) => log::info!("SIGHUP: TLS certificate reloaded; new handshakes use it"),
+                    Err(e) => {
+                        log::error!("SIGHUP: TLS certificate not reloaded, the old one stays: {e}")
+                    }
+                },
+            }
+            continue;
+        }
         let name = if signal == SIGINT {
             "SIGINT"
         } else {

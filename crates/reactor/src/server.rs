@@ -14,6 +14,7 @@ use crate::mailbox::Bell;
 use crate::offload::PoolCell;
 use crate::periodic::Task;
 use crate::reactor::{Accept, Acceptor, FIRST_LISTENER, Reactor, Setup, WAKER};
+use crate::tls::TlsFiles;
 use crate::{Config, Connector, Handler, PoolStats, ShutdownHandle, Stats, StatsHandle, listener};
 
 /// One address the server listens on: a socket per reactor, and the handler its connections
@@ -25,6 +26,8 @@ struct Listener {
     sockets: Vec<TcpListener>,
     /// Makes its connections; the main listener's is given at `start`.
     acceptor: Option<Arc<dyn Accept>>,
+    /// TLS for its connections, if it speaks TLS.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A bound server: listeners on one or more addresses, not yet serving.
@@ -85,6 +88,8 @@ pub struct Server {
     stats: StatsHandle,
     /// Tasks every reactor runs periodically.
     periodic: Vec<(Duration, Task)>,
+    /// The main listener's certificate files (`TURBINE_TLS_*`), which SIGHUP reloads.
+    tls_files: Option<TlsFiles>,
 }
 
 impl Server {
@@ -92,7 +97,10 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for a configuration that [`Config::validate`] refuses; `AddrInUse` if
+    /// `InvalidInput` for a configuration that [`Config::validate`] refuses, or TLS files
+    /// (`TURBINE_TLS_CERT`, `TURBINE_TLS_KEY`) that cannot be read, do not parse or do not
+    /// match (the error's inner value is the [`ConfigError`](crate::ConfigError) naming the
+    /// variable); `AddrInUse` if
     /// anything, another copy of this server included, already listens on the address (the
     /// reactors share the port among themselves only); otherwise the error from `socket`,
     /// `bind` or `listen`, or from creating the `epoll` instance.
@@ -100,6 +108,8 @@ impl Server {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let tls_files =
+            TlsFiles::load(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let mut config = config;
         fit_descriptor_budget(&mut config);
         let mut reactors = Vec::with_capacity(config.reactors);
@@ -116,8 +126,13 @@ impl Server {
             listeners: Vec::new(),
             periodic: Vec::new(),
             config: Arc::new(config),
+            tls_files,
         };
-        let addr = server.add_listener(server.config.addr, None)?;
+        let tls = server
+            .tls_files
+            .as_ref()
+            .map(|files| Arc::clone(files.server()));
+        let addr = server.add_listener(server.config.addr, None, tls)?;
         Arc::make_mut(&mut server.config).addr = addr;
         log::info!("configuration: {}", server.config);
         log::info!(
@@ -192,9 +207,46 @@ impl Server {
         F: Fn(SocketAddr) -> H + Send + Sync + 'static,
     {
         let acceptor: Arc<dyn Accept> = Arc::new(Acceptor::new(factory));
-        let addr = self.add_listener(addr, Some(acceptor))?;
+        let addr = self.add_listener(addr, Some(acceptor), None)?;
         log::info!("also listening on {addr}");
         Ok(self)
+    }
+
+    /// [`listen`](Server::listen), with TLS from `tls` on that listener.
+    ///
+    /// # Errors
+    ///
+    /// As for [`listen`](Server::listen).
+    pub fn listen_tls<H, F>(
+        mut self,
+        addr: SocketAddr,
+        tls: Arc<rustls::ServerConfig>,
+        factory: F,
+    ) -> io::Result<Server>
+    where
+        H: Handler,
+        F: Fn(SocketAddr) -> H + Send + Sync + 'static,
+    {
+        let acceptor: Arc<dyn Accept> = Arc::new(Acceptor::new(factory));
+        let addr = self.add_listener(addr, Some(acceptor), Some(tls))?;
+        log::info!("also listening on {addr} (TLS)");
+        Ok(self)
+    }
+
+    /// Makes the main listener speak TLS with `tls`, a rustls configuration the program built
+    /// itself (client certificates, its own certificate resolver, session tickets...), instead
+    /// of the one `TURBINE_TLS_CERT` and `TURBINE_TLS_KEY` describe (SIGHUP then reloads
+    /// nothing: the program's resolver decides what to serve). Its ALPN list is the program's
+    /// too.
+    pub fn with_tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.listeners[0].tls = Some(tls);
+        self.tls_files = None;
+        self
+    }
+
+    /// The certificate files SIGHUP reloads, if the main listener's TLS comes from them.
+    pub(crate) fn tls_files(&self) -> Option<TlsFiles> {
+        self.tls_files.clone()
     }
 
     /// Binds a listener's socket on every reactor and registers them; returns the address.
@@ -202,6 +254,7 @@ impl Server {
         &mut self,
         addr: SocketAddr,
         acceptor: Option<Arc<dyn Accept>>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> io::Result<SocketAddr> {
         listener::ensure_free(addr)?;
         let token = Token(FIRST_LISTENER + self.listeners.len());
@@ -219,6 +272,7 @@ impl Server {
             addr: bound,
             sockets,
             acceptor,
+            tls,
         });
         Ok(bound)
     }
@@ -326,7 +380,7 @@ impl Server {
                 .map(|(listener, sockets)| {
                     let socket = sockets.next().expect("one socket per reactor");
                     let acceptor = listener.acceptor.clone().expect("every listener has one");
-                    (socket, acceptor)
+                    (socket, acceptor, listener.tls.clone())
                 })
                 .collect();
             let registry = poll.registry().try_clone()?;

@@ -12,9 +12,11 @@ mod grammar;
 mod kind;
 #[cfg(test)]
 mod readme;
+mod text_kinds;
 mod unknown;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use turbine_pool::WorkerPriority;
@@ -25,6 +27,7 @@ pub(crate) use grammar::render_duration;
 pub use grammar::{parse_bool, parse_duration, parse_size};
 pub(crate) use kind::Kind;
 use kind::{Address, Choice, Count, Flag, OrOff, Size, Time};
+use text_kinds::{FilePath, NameList};
 pub(crate) use unknown::unknown_variables;
 
 /// The number of cores this process may run on, the default for threads per core.
@@ -172,6 +175,23 @@ declare_settings! {
         keepalive_count: Option<u32> = None,
             shown "`off` (kernel default)", var "TURBINE_KEEPALIVE_COUNT",
             accepts OrOff(Count::range(1, 127));
+
+        /// PEM certificate chain: with `TURBINE_TLS_KEY`, the main listener speaks TLS.
+        tls_cert: Option<PathBuf> = None,
+            shown "`off`", var "TURBINE_TLS_CERT", accepts OrOff(FilePath);
+
+        /// PEM private key (PKCS#8, RSA or SEC1) of the certificate in `TURBINE_TLS_CERT`.
+        tls_key: Option<PathBuf> = None,
+            shown "`off`", var "TURBINE_TLS_KEY", accepts OrOff(FilePath);
+
+        /// How long a TLS handshake may take before the connection is closed.
+        tls_handshake_timeout: Duration = Duration::from_secs(10),
+            shown "`10s`", var "TURBINE_TLS_HANDSHAKE_TIMEOUT", accepts Time;
+
+        /// Protocols offered by ALPN, in order of preference; the handler reads the one
+        /// negotiated.
+        tls_alpn: Vec<String> = Vec::new(),
+            shown "`off`", var "TURBINE_TLS_ALPN", accepts NameList;
 
         /// Worker threads for `ctx.offload`, started on first use.
         workers: usize = available_cores(),

@@ -41,6 +41,9 @@ pub struct ReactorStats {
     pub connects: u64,
     /// Outbound connects that failed (refused, timed out, unreachable...) since start.
     pub connect_failures: u64,
+    /// TLS handshakes that failed or timed out (plaintext or garbage sent to a TLS port, no
+    /// common version, a stalled client) since start.
+    pub tls_failures: u64,
 }
 
 impl ReactorStats {
@@ -61,6 +64,7 @@ impl ReactorStats {
         self.outbound += other.outbound;
         self.connects += other.connects;
         self.connect_failures += other.connect_failures;
+        self.tls_failures += other.tls_failures;
     }
 }
 
@@ -90,7 +94,7 @@ impl Stats {
 #[repr(align(128))]
 pub(crate) struct Published {
     /// One atomic per [`ReactorStats`] field, in declaration order.
-    fields: [AtomicU64; 15],
+    fields: [AtomicU64; 16],
 }
 
 impl Published {
@@ -112,6 +116,7 @@ impl Published {
             s.outbound,
             s.connects,
             s.connect_failures,
+            s.tls_failures,
         ];
         for (field, value) in self.fields.iter().zip(values) {
             field.store(value, Relaxed);
@@ -135,6 +140,7 @@ impl Published {
             outbound,
             connects,
             connect_failures,
+            tls_failures,
         ] = self.fields.each_ref().map(|f| f.load(Relaxed));
         ReactorStats {
             open,
@@ -152,6 +158,7 @@ impl Published {
             outbound,
             connects,
             connect_failures,
+            tls_failures,
         }
     }
 }

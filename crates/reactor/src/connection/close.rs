@@ -5,7 +5,9 @@ use std::io;
 
 use turbine_codec::CodecError;
 
-use super::{ConnState, Connection, Finish, Life, Origin, ReadSide, Sending, Step, Transport};
+use super::{
+    ConnState, Connection, Finish, Life, Origin, ReadSide, Sending, Step, Transport, WriteSide,
+};
 use crate::context::Route;
 use crate::core::Core;
 use crate::output::Output;
@@ -44,10 +46,11 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             && state.offloads.is_empty()
             && !matches!(state.life, Life::Connecting { .. })
         {
-            if let Err(e) = self.socket.shutdown_write() {
-                return self.fail(core, e.kind());
+            match self.send_fin() {
+                Ok(true) => {}
+                Ok(false) => return Step::Open, // the close_notify waits for the socket
+                Err(kind) => return self.fail(core, kind),
             }
-            self.state.sending = Sending::Shut;
         }
         let state = &mut self.state;
         if state.sending == Sending::Shut
@@ -62,7 +65,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         let Life::Closing { reason, finish } = &self.state.life else {
             return Step::Open;
         };
-        let output_out = self.state.output.is_empty();
+        let output_out = self.state.output.is_empty() && !self.socket.has_pending_output();
         match finish {
             Finish::Reset => {
                 let reason = reason.clone();
@@ -87,11 +90,14 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             return self.close(core, reason); // both sides are done
         }
         if self.state.sending != Sending::Shut {
-            if let Err(e) = self.socket.shutdown_write() {
-                log::debug!("{}: shutdown: {e}", self.state.peer);
-                return self.close(core, reason);
+            match self.send_fin() {
+                Ok(true) => {}
+                Ok(false) => return Step::Open, // the close_notify waits for the socket
+                Err(kind) => {
+                    log::debug!("{}: shutdown: {kind}", self.state.peer);
+                    return self.close(core, reason);
+                }
             }
-            self.state.sending = Sending::Shut;
         }
         match self.state.linger_until(core) {
             Some(until) => {
@@ -103,6 +109,26 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             }
             None => self.close(core, reason),
         }
+    }
+
+    /// Sends our FIN, after a TLS `close_notify` on a TLS connection: `Ok(false)` while the
+    /// `close_notify` waits for the socket to take it (the next flush tries again).
+    fn send_fin(&mut self) -> Result<bool, io::ErrorKind> {
+        if self.socket.close_notify() || self.socket.has_pending_output() {
+            match self.socket.flush_pending() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.state.write = WriteSide::Blocked {
+                        since: std::time::Instant::now(),
+                    };
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.kind()),
+            }
+        }
+        self.socket.shutdown_write().map_err(|e| e.kind())?;
+        self.state.sending = Sending::Shut;
+        Ok(true)
     }
 
     /// A read returned 0: the peer has closed its side. A lingering connection is done; an
@@ -127,7 +153,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 }
                 Step::Open
             }
-            Life::Connecting { .. } | Life::Closing { .. } => Step::Open,
+            Life::Connecting { .. } | Life::Handshaking { .. } | Life::Closing { .. } => Step::Open,
         }
     }
 
@@ -196,7 +222,7 @@ impl<H: Handler> ConnState<H> {
     pub(crate) fn begin_close(&mut self, reason: CloseReason) {
         let finish = match self.life {
             Life::Open | Life::Draining => Finish::Flush,
-            Life::Connecting { .. } => Finish::Reset,
+            Life::Connecting { .. } | Life::Handshaking { .. } => Finish::Reset,
             _ => return,
         };
         self.life = Life::Closing { reason, finish };
@@ -306,7 +332,9 @@ impl Life {
             Life::Closing { reason, .. }
             | Life::Lingering { reason, .. }
             | Life::Closed(reason) => reason.clone(),
-            Life::Connecting { .. } | Life::Open | Life::Draining => CloseReason::Closed,
+            Life::Connecting { .. } | Life::Handshaking { .. } | Life::Open | Life::Draining => {
+                CloseReason::Closed
+            }
         }
     }
 }

@@ -17,6 +17,11 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         let now = core.now();
         match &self.state.life {
             Life::Closed(_) => return Step::Closed,
+            Life::Handshaking { deadline } if *deadline <= now => {
+                core.stats_mut().tls_failures += 1;
+                log::debug!("{}: TLS handshake timed out", self.state.peer);
+                return self.close(core, CloseReason::HandshakeTimeout);
+            }
             Life::Connecting { deadline } if *deadline <= now => {
                 let timed_out = std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
@@ -87,7 +92,7 @@ impl<H: Handler> ConnState<H> {
     /// The earliest of the connection's deadlines.
     fn next_deadline(&self, config: &Config) -> Option<Instant> {
         let life = match &self.life {
-            Life::Connecting { deadline } => Some(*deadline),
+            Life::Connecting { deadline } | Life::Handshaking { deadline } => Some(*deadline),
             Life::Lingering { until, .. } => Some(*until),
             Life::Closing {
                 finish: Finish::Abort { deadline },

@@ -20,6 +20,11 @@ pub(crate) enum Life {
         /// When the connect times out.
         deadline: Instant,
     },
+    /// A TLS connection whose handshake has not completed; `on_open` comes after it.
+    Handshaking {
+        /// When the handshake times out (`TURBINE_TLS_HANDSHAKE_TIMEOUT`).
+        deadline: Instant,
+    },
     /// Frames are decoded and delivered; replies flow.
     Open,
     /// The server is shutting down: served as usual until the first quiet moment (no partial
@@ -57,7 +62,7 @@ impl Life {
         match self {
             Life::Connecting { .. } | Life::Open | Life::Draining => true,
             Life::Closing { finish, .. } => matches!(finish, Finish::Flush | Finish::Abort { .. }),
-            Life::Lingering { .. } | Life::Closed(_) => false,
+            Life::Handshaking { .. } | Life::Lingering { .. } | Life::Closed(_) => false,
         }
     }
 

@@ -4,7 +4,9 @@
 
 use std::io;
 
-use super::{ConnState, Connection, Flow, Life, Panicked, ReadSide, Sending, Step, Transport};
+use super::{
+    ConnState, Connection, Flow, Handshake, Life, Panicked, ReadSide, Sending, Step, Transport,
+};
 use crate::context::Route;
 use crate::core::Core;
 use crate::{CloseReason, ConnId, Context, Handler};
@@ -32,6 +34,39 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 self.serve(core)
             }
             Err(e) => self.connect_failed(core, e),
+        }
+    }
+
+    /// Drives a TLS handshake: once done the connection opens (`on_open`, then what arrived
+    /// with the last handshake records is read); a handshake that fails closes it, counted.
+    pub(super) fn advance_handshake(&mut self, core: &mut Core) -> Step {
+        match self.socket.handshake() {
+            Ok(Handshake::Done) => {
+                self.state.life = Life::Open;
+                self.state.tls = self.socket.tls_info();
+                self.state.idle_since = core.now();
+                // Application data may have come with the handshake's last records.
+                self.state.read = ReadSide::Ready { fin: false };
+                if self
+                    .callback(core, Route::InOrder, |h, ctx| h.on_open(ctx))
+                    .is_err()
+                {
+                    return self.panicked(core);
+                }
+                if core.is_stopping() {
+                    return self.shutdown(core); // opened during a graceful shutdown
+                }
+                self.serve(core)
+            }
+            Ok(Handshake::Pending) => {
+                self.state.arm(core);
+                Step::Open
+            }
+            Err(e) => {
+                core.stats_mut().tls_failures += 1;
+                log::debug!("{}: TLS handshake failed: {e}", self.state.peer);
+                self.close(core, CloseReason::Tls(e.to_string()))
+            }
         }
     }
 

@@ -90,7 +90,10 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                     self.state.last_input = Some(core.now());
                     // A short read drained the socket, unless the peer's FIN was reported: it
                     // will not be reported again, so read on until 0.
-                    if n < space && self.state.read != (ReadSide::Ready { fin: true }) {
+                    if n < space
+                        && self.state.read != (ReadSide::Ready { fin: true })
+                        && self.socket.short_read_drains()
+                    {
                         self.state.read = ReadSide::Drained;
                     }
                     match intake {
@@ -204,10 +207,19 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         if matches!(state.life, Life::Connecting { .. }) {
             return Ok(()); // what is queued waits for the connect
         }
-        while !state.output.is_empty() && state.write == WriteSide::Writable {
-            match state.output.write_to(&mut self.socket) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero),
-                Ok(n) => core.stats_mut().bytes_out += n as u64,
+        while state.write == WriteSide::Writable {
+            // Plaintext output first; on TLS, the records it (or the session) left to write.
+            let written = if !state.output.is_empty() {
+                state.output.write_to(&mut self.socket).map(Some)
+            } else if self.socket.has_pending_output() {
+                self.socket.flush_pending().map(|()| None)
+            } else {
+                break;
+            };
+            match written {
+                Ok(Some(0)) => return Err(io::ErrorKind::WriteZero),
+                Ok(Some(n)) => core.stats_mut().bytes_out += n as u64,
+                Ok(None) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     state.write = WriteSide::Blocked { since: core.now() };
                 }

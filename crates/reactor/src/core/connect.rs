@@ -8,6 +8,7 @@ use mio::{Interest, Token};
 
 use super::Core;
 use crate::connection::Connection;
+use crate::stream::Stream;
 use crate::{ConnId, Connect, ConnectError, Handler, socket};
 
 impl Core {
@@ -67,6 +68,7 @@ impl Core {
         };
         let id = ConnId::new(self.index, key, self.next_serial());
         let deadline = self.now + to.own_timeout().unwrap_or(self.config.connect_timeout);
+        let stream = Stream::Plain(stream);
         let conn = Connection::connecting(handler, codec, stream, id, to.addr(), deadline, partner);
         self.insert(Box::new(conn));
         Ok(id)

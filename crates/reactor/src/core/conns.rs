@@ -4,10 +4,9 @@ use std::any::Any;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use super::Core;
 use crate::connection::{Conn, Connection, Origin, Readiness, Step};
+use crate::stream::Stream;
 use crate::{CloseReason, ConnId, Handler};
 
 impl Core {
@@ -69,10 +68,10 @@ impl Core {
         &mut self,
         key: usize,
         serial: u64,
-        f: impl FnOnce(&mut Connection<H, TcpStream>, &mut Core) -> Step,
+        f: impl FnOnce(&mut Connection<H, Stream>, &mut Core) -> Step,
     ) {
         self.step(key, Some(serial), |conn, core| {
-            match conn.as_any_mut().downcast_mut::<Connection<H, TcpStream>>() {
+            match conn.as_any_mut().downcast_mut::<Connection<H, Stream>>() {
                 Some(conn) => f(conn, core),
                 None => Step::Open, // another handler type under that id: not for us
             }

@@ -13,6 +13,8 @@ use mio::{Interest, Registry, Token};
 use super::Reactor;
 use crate::connection::{Conn, Connection};
 use crate::core::Core;
+use crate::stream::Stream;
+use crate::tls_stream::TlsStream;
 use crate::{ConnId, Handler, Rejection, socket};
 
 /// Connections accepted per listener per turn before the reactor serves the others.
@@ -27,7 +29,7 @@ pub(crate) trait Accept: Send + Sync {
     /// The handler and codec for a new connection from `peer`; `None` if the factory panicked.
     fn connection(
         &self,
-        stream: TcpStream,
+        stream: Stream,
         peer: SocketAddr,
         id: ConnId,
         core: &Core,
@@ -61,7 +63,7 @@ where
 {
     fn connection(
         &self,
-        stream: TcpStream,
+        stream: Stream,
         peer: SocketAddr,
         id: ConnId,
         core: &Core,
@@ -87,15 +89,22 @@ pub(crate) struct Listening {
     socket: Option<TcpListener>,
     /// Makes connections of the listener's handler type.
     acceptor: Arc<dyn Accept>,
+    /// TLS for its connections, if it speaks TLS.
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// The accept budget ran out with connections possibly waiting.
     pub(super) more: bool,
 }
 
 impl Listening {
-    pub(super) fn new(socket: TcpListener, acceptor: Arc<dyn Accept>) -> Self {
+    pub(super) fn new(
+        socket: TcpListener,
+        acceptor: Arc<dyn Accept>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
         Listening {
             socket: Some(socket),
             acceptor,
+            tls,
             more: false,
         }
     }
@@ -130,12 +139,13 @@ impl Reactor {
             return;
         };
         let acceptor = Arc::clone(&listening.acceptor);
+        let tls = listening.tls.clone();
         let mut more = true;
         for _ in 0..ACCEPTS_PER_TURN {
             match socket.accept() {
                 Ok((stream, peer)) => {
                     self.accept_delay = BACKOFF.0;
-                    self.admit(&*acceptor, stream, peer);
+                    self.admit(&*acceptor, tls.as_ref(), stream, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // The backlog is empty: whatever ran out of descriptors has passed.
@@ -193,7 +203,13 @@ impl Reactor {
     }
 
     /// Sets up an accepted connection and opens it, unless a cap refuses it.
-    fn admit(&mut self, acceptor: &dyn Accept, mut stream: TcpStream, peer: SocketAddr) {
+    fn admit(
+        &mut self,
+        acceptor: &dyn Accept,
+        tls: Option<&Arc<rustls::ServerConfig>>,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+    ) {
         if let Err(reason) = self.core.limits().admit(peer.ip()) {
             self.core.stats_mut().rejected += 1;
             log::debug!("{peer}: refused ({reason:?})");
@@ -218,6 +234,17 @@ impl Reactor {
             self.core.limits().release(peer.ip());
             return;
         }
+        let stream = match tls {
+            None => Stream::Plain(stream),
+            Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
+                Ok(session) => Stream::Tls(Box::new(TlsStream::server(stream, session))),
+                Err(e) => {
+                    log::warn!("{peer}: no TLS session: {e}");
+                    self.core.limits().release(peer.ip());
+                    return;
+                }
+            },
+        };
         let id = ConnId::new(self.core.index(), key, self.core.next_serial());
         match acceptor.connection(stream, peer, id, &self.core) {
             Some(conn) => self.core.insert(conn),

@@ -16,6 +16,13 @@ use crate::periodic::Task;
 use crate::stats::StatsHandle;
 use crate::{Config, ShutdownHandle};
 
+/// A reactor's socket of one listener, the acceptor of its handler type, and its TLS.
+pub(crate) type Listener = (
+    TcpListener,
+    Arc<dyn Accept>,
+    Option<Arc<rustls::ServerConfig>>,
+);
+
 /// What the server hands a reactor thread when it starts it.
 pub(crate) struct Setup {
     /// The reactor's index.
@@ -30,7 +37,7 @@ pub(crate) struct Setup {
     pub(crate) spare_fd: Option<std::fs::File>,
     /// Its socket of each of the server's listeners, with the acceptor of that listener's
     /// handler, in the order of their tokens.
-    pub(crate) listeners: Vec<(TcpListener, Arc<dyn Accept>)>,
+    pub(crate) listeners: Vec<Listener>,
     /// Rung to wake it.
     pub(crate) bell: Arc<Bell>,
     /// The server's configuration.
