@@ -343,3 +343,61 @@ fn test_connection_outbound() {
         Event::Failed(io::ErrorKind::TimedOut)
     );
 }
+
+/// A panic in a callback run on a partner (`with_partner`) closes the partner, and the caller
+/// still hears of it once its own callback ends: its `on_partner_closed` runs (by default it
+/// closes too), so it is never left linked to a partner that is gone.
+#[test]
+fn partner_closed_by_a_panic_is_still_reported() {
+    /// `go <addr>` connects a partner; `boom` panics inside a call on it.
+    struct Front;
+    /// The partner: does nothing itself.
+    struct Back;
+    impl Handler for Back {
+        type Codec = LinesCodec;
+        fn codec(&mut self, config: &Config) -> LinesCodec {
+            LinesCodec::new(config.frame_limits())
+        }
+        fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+    }
+    impl Handler for Front {
+        type Codec = LinesCodec;
+        fn codec(&mut self, config: &Config) -> LinesCodec {
+            LinesCodec::new(config.frame_limits())
+        }
+        fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+            if let Some(addr) = line.strip_prefix("go ") {
+                ctx.connect_partner(addr.parse::<SocketAddr>().unwrap(), Back)
+                    .unwrap();
+                ctx.send("ok");
+            } else if line == "boom" {
+                ctx.with_partner::<Back, _>(|_, _| panic!("deliberate, in a call on the partner"));
+            }
+        }
+        fn on_partner_closed(&mut self, ctx: &mut Context<'_, Self>, reason: &CloseReason) {
+            ctx.send(format!("partner closed: {reason}"));
+            ctx.close();
+        }
+    }
+    let echo = start(config().reactors(1), |_| Echo::lines());
+    let running = start(config().reactors(1), |_| Front);
+    let mut client = connect(running.local_addr());
+    let go = format!("go {}", echo.local_addr());
+    assert_eq!(util::hardening::echo_line(&mut client, &go).unwrap(), "ok");
+    assert!(wait_until(Duration::from_secs(5), || running
+        .stats()
+        .total()
+        .open
+        == 2));
+    std::io::Write::write_all(&mut client, b"boom\n").unwrap();
+    let (got, end) = util::hardening::read_until_end(&mut client, Duration::from_secs(10));
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        "partner closed: handler panicked\n"
+    );
+    assert_eq!(end, util::hardening::End::Eof);
+    assert!(wait_until(Duration::from_secs(5), || {
+        let total = running.stats().total();
+        (total.open, total.panics) == (0, 1)
+    }));
+}

@@ -481,7 +481,10 @@ fn sigterm_while_streaming_returns_everything_sent_before_it() {
     let forced: u64 = stopped.iter().map(|s| s.forced).sum();
     // Every client still streaming at the signal was drained; none was cut by force.
     assert_eq!(forced, 0, "{output}");
-    assert!(drained >= mid_transfer as u64, "{drained} drained:\n{output}");
+    assert!(
+        drained >= mid_transfer as u64,
+        "{drained} drained:\n{output}"
+    );
     eprintln!(
         "{received} bytes echoed; {} owed at the signal; {mid_transfer} clients mid-transfer",
         owed.iter().sum::<u64>()

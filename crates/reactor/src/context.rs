@@ -186,11 +186,14 @@ impl<H: Handler> Context<'_, H> {
     }
 
     /// Runs `f` with the handler and a context of connection `id`, another connection of this
-    /// reactor whose handler is a `P`, directly: no channel, no copy. What `f` sends goes out
-    /// in this turn of the loop; it can close that connection, pause its reading, read its
-    /// handler's state. Returns `None` (and `f` does not run) if `id` is not an open connection
-    /// of this reactor with a `P` handler, or is the connection running this callback (or one
-    /// that called into it: calls never nest back). A panic in `f` closes that connection.
+    /// reactor whose handler is a `P`, directly: no channel, no copy. What `f` sends is
+    /// written in this turn of the loop or the next; it can close that connection, pause its
+    /// reading, read its handler's state. A connection that is closing still runs `f` (what it
+    /// sends then follows its context's rules: kept before its FIN, dropped after). Returns
+    /// `None` (and `f` does not run) if `id` is not a connection of this reactor with a `P`
+    /// handler (closed, another reactor's, another type), or is the connection running this
+    /// callback (or one that called into it: calls never nest back). A panic in `f` closes
+    /// that connection (its partner, if it was this one, hears of it when this callback ends).
     pub fn with_conn<P: Handler, R>(
         &mut self,
         id: ConnId,

@@ -19,7 +19,7 @@ use crate::mailbox::{Mailbox, Mailboxes};
 use crate::offload::PoolCell;
 use crate::output::Output;
 use crate::timers::Timers;
-use crate::{Config, FrameOut, Handler, ReactorStats};
+use crate::{CloseReason, Config, ConnId, FrameOut, Handler, ReactorStats};
 
 /// Serial numbers handed to connections, unique in the process for its whole life.
 static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
@@ -71,6 +71,9 @@ pub(crate) struct Core {
     locals: HashMap<TypeId, Box<dyn Any>>,
     /// A graceful shutdown has begun: connections that open from now on drain at once.
     stopping: bool,
+    /// Partner closes for connections that were out of the table (stepping) when they came:
+    /// told as soon as their step ends.
+    partner_closes: Vec<(ConnId, CloseReason)>,
 }
 
 impl Core {
@@ -88,6 +91,7 @@ impl Core {
             registry,
             locals: HashMap::new(),
             stopping: false,
+            partner_closes: Vec::new(),
             index,
             read_buf: ReadBuf::with_capacity(config.read_buffer),
             config,

@@ -154,12 +154,6 @@ impl Reactor {
                     self.begin_shutdown();
                 }
             }
-            if woken {
-                // Few and cheap (a connect each): all of them, then the mailboxes.
-                while let Ok(command) = self.commands.try_recv() {
-                    command(&mut self.core);
-                }
-            }
             if woken || self.inbox_more {
                 self.drain_inboxes();
             }
@@ -196,6 +190,15 @@ impl Reactor {
     fn drain_inboxes(&mut self) {
         self.inboxes.extend(self.core.mailboxes().take_opened());
         let mut budget = MAILBOX_PER_TURN;
+        // Connects from other threads first (each a socket and a connect: cheap), within the
+        // same budget.
+        while budget > 0 {
+            let Ok(command) = self.commands.try_recv() else {
+                break;
+            };
+            command(&mut self.core);
+            budget -= 1;
+        }
         for inbox in &self.inboxes {
             budget -= inbox.drain(&mut self.core, budget);
             if budget == 0 {

@@ -123,10 +123,10 @@ impl<H: Handler> ConnState<H> {
         Some(since + config.write_timeout?)
     }
 
-    /// When the connection is idle long enough to close. A paused connection is waiting for its
-    /// peer to read, not idle.
+    /// When the connection is idle long enough to close. A connection not read (paused by
+    /// backpressure, or by its handler) is waiting, not idle.
     fn idle_due(&self, config: &Config) -> Option<Instant> {
-        if !self.life.delivers_frames() || self.flow == Flow::Paused {
+        if !self.life.delivers_frames() || self.flow != Flow::Flowing {
             return None;
         }
         Some(self.idle_since + config.idle_timeout?)

@@ -52,6 +52,7 @@ impl Core {
             return; // out for its own step, or the slot was reused by a later connection
         }
         let mut conn = std::mem::replace(slot, Box::new(Vacant));
+        let id = conn.id();
         let step = f(conn.as_mut(), self);
         match step {
             Step::Open => self.conns[key] = conn,
@@ -59,6 +60,12 @@ impl Core {
                 self.conns.remove(key);
                 self.release(conn.as_ref());
             }
+        }
+        // Its partner closed while it was out (a callback of its own into the partner ended
+        // it): it hears of it now.
+        if let Some(i) = self.partner_closes.iter().position(|(to, _)| *to == id) {
+            let (_, reason) = self.partner_closes.swap_remove(i);
+            self.partner_closed(id, &reason);
         }
     }
 
@@ -92,8 +99,17 @@ impl Core {
         });
     }
 
-    /// Tells connection `id` that its partner closed, and why.
+    /// Tells connection `id` that its partner closed, and why: now, or, if `id` is out of the
+    /// table for its own step, as soon as that step ends.
     pub(crate) fn partner_closed(&mut self, id: ConnId, reason: &CloseReason) {
+        let stepping = self
+            .conns
+            .get(id.slot())
+            .is_some_and(|slot| slot.is_vacant());
+        if stepping {
+            self.partner_closes.push((id, reason.clone()));
+            return;
+        }
         self.step(id.slot(), Some(id.serial()), |c, core| {
             c.partner_closed(core, reason)
         });
