@@ -1,15 +1,16 @@
 //! The binary's command line: hand-written parsing into a [`Command`].
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use turbine_load::{HoldConfig, LoadConfig, MAX_SIZE, RateConfig};
+use turbine_load::{HoldConfig, LoadConfig, MAX_SIZE, RateConfig, TlsConfig, TlsVersion};
 
 /// `--help` text.
 pub(crate) const USAGE: &str = "\
-turbine-load: echo load (closed loop, fixed rate or churn) with checked replies, latency and
-server CPU figures
+turbine-load: echo load (closed loop, fixed rate or churn) over TCP or TLS, with checked
+replies, latency and server CPU figures
 
 USAGE:
     turbine-load [OPTIONS]               closed loop: keep --depth messages in flight per connection
@@ -40,8 +41,24 @@ OPTIONS:
         --framing KIND        raw, lines or length, as the server's ECHO_FRAMING [default: raw]
         --pid PID             server process: report its CPU time (load) or memory (--hold)
         --no-progress         no progress line each second on stderr
-        --hold N              hold mode: open N connections (uses --addr, --size, --framing, --pid)
+        --hold N              hold mode: open N connections (uses --addr, --size, --framing, --pid
+                              and the TLS options)
     -h, --help                this text
+
+TLS (every mode):
+        --tls                 speak TLS to the server (rustls client, ring crypto); the messages
+                              are the plaintext. Load runs complete each connection's handshake
+                              before the warm-up; churn makes a full handshake every cycle and
+                              reports handshakes/s (and per server CPU-second with --pid); hold
+                              completes each handshake before holding. Sessions are never
+                              resumed. A failed handshake counts as a failed connect; the first
+                              of each thread is printed with its reason
+        --ca FILE             PEM certificate(s) to trust: the server's self-signed certificate,
+                              or the CA that signed it; required with --tls
+        --server-name NAME    name sent as SNI and that the certificate must be valid for; a DNS
+                              name or an IP address [default: localhost]
+        --tls-version V       1.2 or 1.3: the one version offered [default: 1.3]
+        --alpn PROTO          an ALPN protocol to offer, e.g. h2 [default: none offered]
 
 EXAMPLES:
     turbine-load --addr 127.0.0.1:7878 -c 100 --depth 16 --duration 10s --pid $(pgrep -f examples/echo)
@@ -49,6 +66,8 @@ EXAMPLES:
     turbine-load --rate 50000 -c 100 --duration 30s --pid $(pgrep -f examples/echo)
     turbine-load --churn -c 32 --duration 10s --pid $(pgrep -f examples/echo)
     turbine-load --hold 10000 --pid $(pgrep -f examples/echo)
+    turbine-load --tls --ca cert.pem --addr 127.0.0.1:7443 -c 100 --depth 16
+    turbine-load --tls --ca cert.pem --tls-version 1.2 --churn -c 32 --pid $SERVER_PID
 ";
 
 /// What the command line asks for.
@@ -93,6 +112,11 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, A
     let mut depth_given = false;
     // The first option given that only a load run uses, to refuse it with --hold.
     let mut load_only: Option<String> = None;
+    let mut tls = false;
+    let mut settings = TlsConfig::new("");
+    let mut ca: Option<PathBuf> = None;
+    // The first TLS option given, to refuse it without --tls.
+    let mut tls_only: Option<String> = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -135,6 +159,39 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, A
             }
             "--no-progress" if inline.is_none() => load.progress = false,
             "--hold" => hold = Some(count(&name, &value(COUNT)?)?),
+            "--tls" if inline.is_none() => tls = true,
+            "--ca" => {
+                let v = value("a PEM file")?;
+                if v.is_empty() {
+                    return Err(bad(&name, &v, "a PEM file"));
+                }
+                ca = Some(PathBuf::from(v));
+            }
+            "--server-name" => {
+                let v = value(SERVER_NAME)?;
+                let name_only = TlsConfig {
+                    server_name: v.clone(),
+                    ..TlsConfig::new("")
+                };
+                if name_only.validate().is_err() {
+                    return Err(bad(&name, &v, SERVER_NAME));
+                }
+                settings.server_name = v;
+            }
+            "--tls-version" => {
+                settings.version = match value("1.2 or 1.3")?.as_str() {
+                    "1.2" => TlsVersion::Tls12,
+                    "1.3" => TlsVersion::Tls13,
+                    v => return Err(bad(&name, v, "1.2 or 1.3")),
+                };
+            }
+            "--alpn" => {
+                let v = value(ALPN)?;
+                if !(1..=255).contains(&v.len()) {
+                    return Err(bad(&name, &v, ALPN));
+                }
+                settings.alpn = Some(v);
+            }
             _ => {
                 return Err(ArgError(format!(
                     "unknown argument {arg:?}: see --help for the options"
@@ -154,6 +211,10 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, A
             "--max-outstanding",
             "--churn",
         ];
+        let only_for_tls = ["--ca", "--server-name", "--tls-version", "--alpn"];
+        if tls_only.is_none() && only_for_tls.contains(&name.as_str()) {
+            tls_only = Some(name.clone());
+        }
         if load_only.is_none() && only_for_load.contains(&name.as_str()) {
             load_only = Some(name);
         }
@@ -166,6 +227,24 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, A
             load.framing.min_size()
         )));
     }
+    load.tls = match (tls, ca) {
+        (false, _) => match tls_only {
+            Some(option) => {
+                return Err(ArgError(format!(
+                    "{option} applies to --tls runs only: add --tls to speak TLS"
+                )));
+            }
+            None => None,
+        },
+        (true, None) => {
+            return Err(ArgError(
+                "--tls needs --ca FILE: the PEM certificate to trust, the server's own \
+                 (self-signed) or its CA's"
+                    .into(),
+            ));
+        }
+        (true, Some(ca)) => Some(TlsConfig { ca, ..settings }),
+    };
     if let Some(connections) = hold {
         if let Some(option) = load_only {
             return Err(ArgError(format!(
@@ -178,6 +257,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, A
             server_pid: load.server_pid,
             size: load.size,
             framing: load.framing,
+            tls: load.tls,
         }));
     }
     match (rate, churn) {
@@ -213,6 +293,12 @@ const COUNT: &str = "a whole number, at least 1";
 
 /// What a size accepts.
 const SIZE: &str = "a byte count with an optional unit B, KiB or MiB, e.g. 64 or 4KiB";
+
+/// What `--server-name` accepts.
+const SERVER_NAME: &str = "a DNS name or an IP address, e.g. localhost";
+
+/// What `--alpn` accepts.
+const ALPN: &str = "a protocol name of 1 to 255 bytes, e.g. h2";
 
 /// What a duration accepts.
 const DURATION: &str = "a whole number with a unit ms, s, m or h, e.g. 500ms or 10s";
@@ -382,6 +468,69 @@ mod tests {
         assert_eq!(c.connections, 32);
         assert_eq!(c.duration, Duration::from_secs(1));
         assert_eq!(c.framing, Framing::Lines);
+    }
+
+    /// `--tls` with `--ca` speaks TLS in every mode; the other TLS options fill in the rest.
+    #[test]
+    fn tls_options() {
+        let Ok(Command::Load(c)) = parse_str("--tls --ca cert.pem -c 2") else {
+            panic!("did not parse");
+        };
+        assert_eq!(c.tls, Some(TlsConfig::new("cert.pem")));
+        let Ok(Command::Churn(c)) = parse_str(
+            "--churn --tls --ca=/tmp/ca.pem --server-name echo.example --tls-version 1.2 \
+             --alpn http/1.1",
+        ) else {
+            panic!("did not parse");
+        };
+        let want = TlsConfig {
+            ca: "/tmp/ca.pem".into(),
+            server_name: "echo.example".into(),
+            version: TlsVersion::Tls12,
+            alpn: Some("http/1.1".into()),
+        };
+        assert_eq!(c.tls, Some(want));
+        let Ok(Command::Rate(r)) = parse_str("--rate 10 --server-name 127.0.0.1 --tls --ca c.pem")
+        else {
+            panic!("did not parse");
+        };
+        let tls = r.load.tls.expect("TLS settings");
+        assert_eq!(
+            (tls.server_name.as_str(), tls.version),
+            ("127.0.0.1", TlsVersion::Tls13)
+        );
+        let Ok(Command::Hold(h)) = parse_str("--hold 5 --tls --ca c.pem --tls-version=1.3") else {
+            panic!("did not parse");
+        };
+        assert_eq!(h.tls, Some(TlsConfig::new("c.pem")));
+    }
+
+    /// TLS options are checked, need `--tls`, and `--tls` needs `--ca`.
+    #[test]
+    fn tls_errors() {
+        let err = |line| parse_str(line).unwrap_err().to_string();
+        assert!(
+            err("--tls").starts_with("--tls needs --ca FILE"),
+            "{}",
+            err("--tls")
+        );
+        assert_eq!(
+            err("--ca cert.pem"),
+            "--ca applies to --tls runs only: add --tls to speak TLS"
+        );
+        assert!(err("--hold 3 --alpn h2 --server-name x").starts_with("--alpn applies to --tls"));
+        assert_eq!(
+            err("--tls --ca c.pem --tls-version 1.1"),
+            "--tls-version \"1.1\": expected 1.2 or 1.3"
+        );
+        assert!(
+            err("--tls --ca c.pem --server-name bad!name")
+                .contains("--server-name \"bad!name\": expected a DNS name or an IP address")
+        );
+        assert!(err("--tls --ca c.pem --alpn=").contains("--alpn \"\": expected a protocol name"));
+        assert!(err("--tls --ca=").contains("--ca \"\": expected a PEM file"));
+        assert!(err("--tls=yes").contains("unknown argument \"--tls=yes\""));
+        assert!(err("--tls --ca").contains("--ca needs a value"));
     }
 
     /// Modes that do not mix are refused, naming both options and why.

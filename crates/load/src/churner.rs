@@ -10,15 +10,17 @@ use mio::{Events, Poll, Token};
 
 use crate::crew::Client;
 use crate::progress::{PUBLISH_EVERY, Progress, Unpublished};
-use crate::slot::{Slot, Step};
+use crate::slot::{Slot, Stage, Step};
 use crate::tally::Schedule;
+use crate::tls::{Tls, log_failed_handshake};
 use crate::{ChurnReport, Framing};
 
-/// How long a slot waits after a failed connect before it tries again, so a server that
-/// refuses connections is not hammered by a tight loop of failures.
+/// How long a slot waits after a failed connect (or TLS handshake) before it tries again, so
+/// a server that refuses connections is not hammered by a tight loop of failures.
 const RETRY_AFTER: Duration = Duration::from_millis(10);
 
-/// How long a cycle may take, connect and echo together, before it counts as failed.
+/// How long a cycle may take, connect, handshake and echo together, before it counts as
+/// failed.
 const CYCLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Bytes one read may take.
@@ -40,20 +42,23 @@ pub(crate) struct Churner {
     buf: Vec<u8>,
     /// The server.
     addr: SocketAddr,
+    /// The TLS client, when the run speaks TLS: each cycle starts a new session from it.
+    tls: Option<Tls>,
     /// Slots waiting to retry after a failed connect, and when they may, earliest first
     /// (every wait is [`RETRY_AFTER`], so arrival order is time order).
     resting: VecDeque<(Instant, usize)>,
 }
 
 impl Churner {
-    /// A thread for slots number `ids`, cycling `size`-byte `framing` messages to `addr`.
-    /// Nothing connects until the run starts.
+    /// A thread for slots number `ids`, cycling `size`-byte `framing` messages to `addr`,
+    /// over TLS when `tls` is given. Nothing connects until the run starts.
     ///
     /// # Errors
     ///
     /// The event loop cannot be created.
     pub(crate) fn new(
         addr: SocketAddr,
+        tls: Option<Tls>,
         ids: Range<u64>,
         framing: Framing,
         size: usize,
@@ -64,6 +69,7 @@ impl Churner {
             slots: ids.map(|id| Slot::new(id, framing, size)).collect(),
             buf: vec![0; READ_BUFFER],
             addr,
+            tls,
             resting: VecDeque::new(),
         })
     }
@@ -126,6 +132,11 @@ impl Churner {
                         self.resting.push_back((now + RETRY_AFTER, i));
                         continue;
                     }
+                    Step::HandshakeFailed(e) => {
+                        tally.failed_handshake(&e);
+                        self.resting.push_back((now + RETRY_AFTER, i));
+                        continue;
+                    }
                     Step::Failed(e) => {
                         log::debug!("churn connection failed: {e}");
                         tally.error();
@@ -142,30 +153,44 @@ impl Churner {
 
     /// Begins slot `i`'s next cycle, or sends it resting when the connect fails at once.
     fn begin(&mut self, i: usize, now: Instant, tally: &mut ChurnTally) {
-        if let Err(e) = self.slots[i].begin(self.addr, self.poll.registry(), Token(i), now) {
+        let registry = self.poll.registry();
+        if let Err(e) = self.slots[i].begin(self.addr, self.tls.as_ref(), registry, Token(i), now) {
             tally.failed_connect(&e);
             self.resting.push_back((now + RETRY_AFTER, i));
         }
     }
 
-    /// Fails every cycle older than [`CYCLE_TIMEOUT`]: a connect as a failed connect (the
-    /// slot rests), an echo as an error (the slot starts over).
+    /// Fails every cycle older than [`CYCLE_TIMEOUT`]: a connect or handshake as a failed
+    /// connect (the slot rests), an echo as an error (the slot starts over).
     fn expire(&mut self, now: Instant, tally: &mut ChurnTally) {
         for i in 0..self.slots.len() {
-            let Some((started, connecting)) = self.slots[i].started() else {
+            let Some((started, stage)) = self.slots[i].started() else {
                 continue;
             };
             if now.saturating_duration_since(started) < CYCLE_TIMEOUT {
                 continue;
             }
             self.slots[i].close(self.poll.registry());
-            if connecting {
-                tally.failed_connect(&io::ErrorKind::TimedOut.into());
-                self.resting.push_back((now + RETRY_AFTER, i));
-            } else {
-                log::debug!("no echo within {CYCLE_TIMEOUT:?}");
-                tally.error();
-                self.begin(i, now, tally);
+            let late = |what| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{what} within {CYCLE_TIMEOUT:?}"),
+                )
+            };
+            match stage {
+                Stage::Connecting => {
+                    tally.failed_connect(&late("not connected"));
+                    self.resting.push_back((now + RETRY_AFTER, i));
+                }
+                Stage::Handshaking => {
+                    tally.failed_handshake(&late("TLS handshake not done"));
+                    self.resting.push_back((now + RETRY_AFTER, i));
+                }
+                Stage::Echoing { .. } => {
+                    log::debug!("no echo within {CYCLE_TIMEOUT:?}");
+                    tally.error();
+                    self.begin(i, now, tally);
+                }
             }
         }
     }
@@ -225,7 +250,15 @@ impl ChurnTally {
         }
     }
 
-    /// Counts a cycle ended by an error after connecting.
+    /// Counts a failed TLS handshake, as a failed connect too.
+    fn failed_handshake(&mut self, e: &io::Error) {
+        self.report.failed_connects += 1;
+        self.unpublished.failed_connects += 1;
+        self.report.failed_handshakes += 1;
+        log_failed_handshake(self.report.failed_handshakes, e);
+    }
+
+    /// Counts a cycle ended by an error after its handshake.
     fn error(&mut self) {
         self.report.errors += 1;
         self.unpublished.errors += 1;

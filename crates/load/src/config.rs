@@ -1,11 +1,11 @@
 //! `LoadConfig`, `RateConfig` and `HoldConfig`: what a load run (closed loop, fixed rate or
-//! churn) and a hold run do, and their checks.
+//! churn) and a hold run do, and their checks. (TLS settings are in `tls.rs`.)
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::Framing;
+use crate::{Framing, TlsConfig};
 
 /// Largest message size accepted, in bytes: far above any sensible echo message, and small
 /// enough that a length header always fits in 32 bits.
@@ -47,6 +47,11 @@ pub struct LoadConfig {
     pub server_pid: Option<u32>,
     /// Whether to print a progress line to stderr once a second. Default `true`.
     pub progress: bool,
+    /// Speak TLS to the server, as these settings say; `None`, the default, for plain TCP.
+    /// The messages are the plaintext. Closed-loop and fixed-rate runs complete each
+    /// connection's handshake before the warm-up (a failed one counts as a failed connect);
+    /// a churn run makes a full handshake every cycle.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for LoadConfig {
@@ -62,6 +67,7 @@ impl Default for LoadConfig {
             framing: Framing::Raw,
             server_pid: None,
             progress: true,
+            tls: None,
         }
     }
 }
@@ -82,7 +88,7 @@ impl LoadConfig {
                 "duration is 0: expected a positive duration".into(),
             ));
         }
-        Ok(())
+        self.tls.as_ref().map_or(Ok(()), TlsConfig::validate)
     }
 
     /// Checks the bounds, and that `depth` is 1, for a run that has no depth: `what` names
@@ -190,10 +196,14 @@ pub struct HoldConfig {
     pub size: usize,
     /// How messages are delimited; must match the server.
     pub framing: Framing,
+    /// Speak TLS to the server, as these settings say; `None` for plain TCP. Each connection
+    /// completes its handshake before it is held, so the server's memory is read with every
+    /// session established.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for HoldConfig {
-    /// 127.0.0.1:7878, 10 000 connections, no pid, 64-byte raw messages.
+    /// 127.0.0.1:7878, 10 000 connections, no pid, 64-byte raw messages, plain TCP.
     fn default() -> Self {
         HoldConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 7878)),
@@ -201,18 +211,21 @@ impl Default for HoldConfig {
             server_pid: None,
             size: 64,
             framing: Framing::Raw,
+            tls: None,
         }
     }
 }
 
 impl HoldConfig {
-    /// Checks the message size; any number of connections, even 0, is accepted.
+    /// Checks the message size and the TLS settings; any number of connections, even 0, is
+    /// accepted.
     ///
     /// # Errors
     ///
-    /// `InvalidInput`, naming the size and what is accepted.
+    /// `InvalidInput`, naming the field, its value and what is accepted.
     pub fn validate(&self) -> io::Result<()> {
-        check_size(self.framing, self.size)
+        check_size(self.framing, self.size)?;
+        self.tls.as_ref().map_or(Ok(()), TlsConfig::validate)
     }
 }
 

@@ -1,8 +1,9 @@
-//! `Connection`: one non-blocking client connection that keeps `depth` messages in flight, or
-//! sends them when a fixed-rate timetable says they are due.
+//! `Connection`: one non-blocking client connection, plain or TLS (through `Stream`), that
+//! keeps `depth` messages in flight, or sends them when a fixed-rate timetable says they are
+//! due.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -11,8 +12,10 @@ use mio::net::TcpStream;
 use crate::Framing;
 use crate::message::write_message;
 use crate::reply::{Outcome, Reply};
+use crate::stream::Stream;
 use crate::tally::Tally;
 use crate::timetable::Timetable;
+use crate::tls::Tls;
 
 /// Most bytes a fixed-rate connection queues beyond what its socket has taken: due messages
 /// past this wait for the socket instead of piling up in memory.
@@ -71,12 +74,14 @@ struct Due {
     waiting_for: Option<Wait>,
 }
 
-/// Whether the TCP handshake is done.
+/// How far the connection is from carrying messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
     /// `connect` was issued; the first writable event tells how it went.
     Connecting,
-    /// Established: messages may flow.
+    /// TLS only: connected, and the TLS handshake is under way.
+    Handshaking,
+    /// Established (over TLS: handshake complete): messages may flow.
     Open,
 }
 
@@ -103,9 +108,10 @@ impl From<io::Error> for Closed {
 /// [`WRITE_BATCH`] bytes: messages due beyond either bound wait, counted, in `due`.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    /// The non-blocking socket, registered READABLE | WRITABLE (edge-triggered) by the worker.
-    pub(crate) stream: TcpStream,
-    /// Whether the handshake is done; changed by [`Connection::check_connected`].
+    /// The non-blocking socket, plain or TLS, registered READABLE | WRITABLE (edge-triggered)
+    /// by the worker.
+    pub(crate) stream: Stream<TcpStream>,
+    /// How far the connect and the TLS handshake are; changed by [`Connection::establish`].
     pub(crate) state: State,
     /// The run-wide connection number, which seeds its messages' contents.
     id: u64,
@@ -125,13 +131,20 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Starts a non-blocking connect to `addr` for connection number `id`.
+    /// Starts a non-blocking connect to `addr` for connection number `id`, over TLS when
+    /// `tls` is given.
     ///
     /// # Errors
     ///
-    /// Creating the socket or starting the connect failed at once.
-    pub(crate) fn connect(addr: SocketAddr, id: u64, shape: Shape) -> io::Result<Connection> {
-        let stream = TcpStream::connect(addr)?;
+    /// Creating the socket or starting the connect failed at once, or rustls refused to
+    /// start a session.
+    pub(crate) fn connect(
+        addr: SocketAddr,
+        id: u64,
+        shape: Shape,
+        tls: Option<&Tls>,
+    ) -> io::Result<Connection> {
+        let stream = Stream::new(TcpStream::connect(addr)?, tls)?;
         let mut reply = Reply::new(shape.framing, shape.size);
         reply.expect(id, 0);
         // Closed loop, `depth` messages are always in flight; at a fixed rate usually few.
@@ -152,27 +165,28 @@ impl Connection {
         })
     }
 
-    /// After an event on a connecting socket: `Ok(true)` once established (and then
-    /// `TCP_NODELAY` is set, so pipelined small messages are not held back), `Ok(false)` if
-    /// the event was spurious and the handshake is still going.
+    /// After an event on a connection not yet open: takes it through the TCP connect and,
+    /// over TLS, the handshake, as far as they go without waiting. `Ok(true)` once open,
+    /// `Ok(false)` while either still waits (or the event was spurious).
     ///
     /// # Errors
     ///
-    /// The connect failed (refused, unreachable, reset).
-    pub(crate) fn check_connected(&mut self) -> io::Result<bool> {
-        // mio's recipe: a pending error means failure; otherwise a peer address means success.
-        if let Some(e) = self.stream.take_error()? {
-            return Err(e);
-        }
-        match self.stream.peer_addr() {
-            Ok(_) => {
-                self.stream.set_nodelay(true)?;
-                self.state = State::Open;
-                Ok(true)
+    /// The connect failed (refused, unreachable, reset), or in [`State::Handshaking`] the
+    /// TLS handshake did (see [`Stream::handshake`]).
+    pub(crate) fn establish(&mut self) -> io::Result<bool> {
+        if self.state == State::Connecting {
+            if !self.stream.connected()? {
+                return Ok(false);
             }
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-            Err(e) => Err(e),
+            self.state = State::Handshaking;
         }
+        if self.state == State::Handshaking {
+            if !self.stream.handshake()? {
+                return Ok(false);
+            }
+            self.state = State::Open;
+        }
+        Ok(true)
     }
 
     /// Closed loop, puts the first `depth` messages in flight; either way, reads whatever
@@ -304,7 +318,8 @@ impl Connection {
         self.sent.push_back(at);
     }
 
-    /// Reads until the socket is drained, feeding every byte to the reply checker.
+    /// Reads until the socket is drained, feeding every byte (the plaintext, over TLS) to the
+    /// reply checker.
     fn read(&mut self, shape: Shape, buf: &mut [u8], tally: &mut Tally) -> Result<(), Closed> {
         loop {
             match self.stream.read(buf) {
@@ -367,20 +382,14 @@ impl Connection {
         Ok(())
     }
 
-    /// Writes queued bytes until all are written or the socket is full; a writable event
-    /// resumes the rest.
+    /// Writes queued bytes (and TLS records still waiting) until all are written or the
+    /// socket is full; a writable event resumes the rest.
     fn flush(&mut self) -> io::Result<()> {
-        while self.written < self.out.len() {
-            match self.stream.write(&self.out[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        self.stream.write_rest(&self.out, &mut self.written)?;
+        if self.written == self.out.len() {
+            self.out.clear();
+            self.written = 0;
         }
-        self.out.clear();
-        self.written = 0;
         Ok(())
     }
 }

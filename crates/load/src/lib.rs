@@ -1,6 +1,6 @@
-//! A load generator for echo-style TCP servers such as Turbine's `echo` example: load over
-//! many connections with every reply byte checked, latency percentiles, and the server's CPU
-//! time and memory read from `/proc`.
+//! A load generator for echo-style TCP servers such as Turbine's `echo` example, over plain
+//! TCP or TLS: load over many connections with every reply byte checked, latency percentiles,
+//! and the server's CPU time and memory read from `/proc`.
 //!
 //! It is both this library, for benchmark harnesses, and the `turbine-load` binary:
 //!
@@ -11,6 +11,7 @@
 //! cargo run --release -p turbine-load -- --rate 50000 -c 100 --pid $(pgrep -f examples/echo)
 //! cargo run --release -p turbine-load -- --churn -c 32 --pid $(pgrep -f examples/echo)
 //! cargo run --release -p turbine-load -- --hold 10000 --pid $(pgrep -f examples/echo)
+//! cargo run --release -p turbine-load -- --tls --ca cert.pem --addr 127.0.0.1:7443 --churn
 //! ```
 //!
 //! # Modes
@@ -25,6 +26,13 @@
 //! - Churn, [`churn()`]: slots that connect, send one message, check its echo, close and
 //!   start over; connections per second and per server CPU-second ([`ChurnReport`]).
 //! - Hold, [`hold()`]: many idle connections and the server's memory per connection.
+//!
+//! Every mode speaks TLS when given a [`TlsConfig`] ([`LoadConfig::tls`],
+//! [`HoldConfig::tls`]): the messages are then the plaintext, checked as ever. Closed-loop
+//! and fixed-rate runs complete each handshake before the warm-up, so latency is that of
+//! messages; a churn run makes a full handshake every cycle (sessions are never resumed) and
+//! so measures handshakes per second and per server CPU-second; a hold run completes every
+//! handshake before it reads the server's memory. The client is rustls (`ring` provider).
 //!
 //! # Layout
 //!
@@ -42,6 +50,9 @@
 //!   a `Reply` (`reply.rs`) regenerates what it expects and checks each byte as it arrives.
 //! - [`hold()`] (`hold.rs`) opens many idle connections and reports the server's memory per
 //!   connection in a [`HoldReport`].
+//! - TLS: [`TlsConfig`] (`tls.rs`) makes a run's rustls client; every connection's socket is
+//!   a `Stream` (`stream.rs`), plain or TLS, which drives the rustls session without
+//!   blocking, so connections, slots and `hold` have one code path either way.
 //! - [`Histogram`] (`histogram.rs`): log-linear latency histogram.
 //! - [`server_cpu_time`] and [`server_rss`] (`procfs.rs`) read `/proc/PID/`.
 //! - The binary: `main.rs` and its argument parser `args.rs`.
@@ -128,8 +139,10 @@ mod reply;
 mod report;
 mod run;
 mod slot;
+mod stream;
 mod tally;
 mod timetable;
+mod tls;
 mod units;
 mod worker;
 
@@ -142,3 +155,4 @@ pub use pacing::Pacing;
 pub use procfs::{CLK_TCK, server_cpu_time, server_rss};
 pub use report::Report;
 pub use run::{run, run_at_rate};
+pub use tls::{TlsConfig, TlsVersion};

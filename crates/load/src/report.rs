@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::units::Nanos;
-use crate::{Histogram, Pacing};
+use crate::{Histogram, Pacing, TlsVersion};
 
 /// What [`run`](crate::run()) or [`run_at_rate`](crate::run_at_rate()) measured during its
 /// measured window (warm-up excluded).
@@ -29,8 +29,16 @@ pub struct Report {
     /// replies could no longer be delimited (which are then closed), during the whole run
     /// (warm-up included: a wrong byte is wrong whenever it comes).
     pub mismatches: u64,
-    /// Connections that could not be established: refused, failed or not done within 5 s.
+    /// Connections that could not be established: refused, failed or not done within 5 s,
+    /// TLS handshake included.
     pub failed_connects: u64,
+    /// Of `failed_connects`, those that connected but whose TLS handshake failed (an
+    /// untrusted certificate or one not valid for the server name, an alert from the server,
+    /// the server closing) or did not finish within the 5 s; the first failure of each client
+    /// thread is logged at warning level with rustls's reason.
+    pub failed_handshakes: u64,
+    /// The TLS version spoken, or `None` for plain TCP.
+    pub tls: Option<TlsVersion>,
     /// CPU time the server process used during the window, when its pid was given (10 ms
     /// resolution; see [`server_cpu_time`](crate::server_cpu_time)).
     pub server_cpu: Option<Duration>,
@@ -114,6 +122,9 @@ impl fmt::Display for Report {
     /// server     9.87 s CPU (98.7 % of a core), 1250831 msgs per CPU-second
     /// ```
     ///
+    /// Over TLS the errors line adds the failed handshakes among the failed connects:
+    /// `failed connects 3, of which TLS handshakes 3`.
+    ///
     /// A fixed-rate run adds its pacing after the latency, and a warning when messages did
     /// not go out on schedule:
     ///
@@ -146,9 +157,13 @@ impl fmt::Display for Report {
         }
         write!(
             f,
-            "errors     {} (mismatches {}, failed connects {})",
+            "errors     {} (mismatches {}, failed connects {}",
             self.errors, self.mismatches, self.failed_connects
         )?;
+        if self.tls.is_some() {
+            write!(f, ", of which TLS handshakes {}", self.failed_handshakes)?;
+        }
+        f.write_str(")")?;
         if let Some(cpu) = self.server_cpu {
             write!(
                 f,
@@ -219,5 +234,22 @@ mod tests {
         }
         let text = r.to_string();
         assert!(text.contains("behind     10 messages"), "{text}");
+    }
+
+    /// A TLS run counts its failed handshakes among the failed connects.
+    #[test]
+    fn tls_handshakes() {
+        let mut r = Report {
+            failed_connects: 4,
+            failed_handshakes: 3,
+            ..Report::default()
+        };
+        assert!(r.to_string().ends_with("failed connects 4)"), "{r}");
+        r.tls = Some(TlsVersion::Tls13);
+        let text = r.to_string();
+        assert!(
+            text.ends_with("failed connects 4, of which TLS handshakes 3)"),
+            "{text}"
+        );
     }
 }

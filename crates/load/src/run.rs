@@ -5,6 +5,7 @@ use std::io;
 use crate::connection::{Pace, Shape};
 use crate::crew::{Crew, Outcome};
 use crate::progress::Columns;
+use crate::tls::Tls;
 use crate::worker::Worker;
 use crate::{LoadConfig, RateConfig, Report, server_cpu_time};
 
@@ -14,7 +15,9 @@ use crate::{LoadConfig, RateConfig, Report, server_cpu_time};
 ///
 /// 1. Connect: each of `threads` client threads (named `turbine-load-N`, no more threads
 ///    than connections) opens its share of the connections, non-blocking, and waits up to
-///    5 s for them; those that fail count in [`Report::failed_connects`].
+///    5 s for them, TLS handshakes included with [`LoadConfig::tls`]; those that fail count
+///    in [`Report::failed_connects`] (failed handshakes also in
+///    [`Report::failed_handshakes`]). Handshakes are thus outside the measured window.
 /// 2. Warm-up, then the measured window: every connection writes `depth` messages, then
 ///    answers each complete reply with the next message, checking every byte of every reply.
 ///    Only replies completed in the `duration` after `warmup` count in `messages`, `bytes`
@@ -27,10 +30,13 @@ use crate::{LoadConfig, RateConfig, Report, server_cpu_time};
 /// # Errors
 ///
 /// - `InvalidInput` when the configuration is out of bounds (see [`LoadConfig::validate`]).
+/// - With `tls`, the error reading its certificate file, or `InvalidInput` or
+///   `InvalidData` when it holds no usable certificate.
 /// - The error from `/proc` when `server_pid` is given but its CPU time cannot be read.
 /// - An error when a client thread cannot create its event loop or panics.
 ///
-/// Refused or failed connections are not errors: they are counted in the report.
+/// Refused or failed connections, failed TLS handshakes included, are not errors: they are
+/// counted in the report.
 ///
 /// # Examples
 ///
@@ -122,8 +128,12 @@ fn apply(config: &LoadConfig, pace: Pace, columns: Columns) -> io::Result<Report
         size: config.size,
         pace,
     };
+    // Read the certificates once, before anything connects; threads share the client.
+    let tls = config.tls.as_ref().map(Tls::new).transpose()?;
     let addr = config.addr;
-    let crew = Crew::start(config, move |ids| Worker::connect(addr, ids, shape))?;
+    let crew = Crew::start(config, move |ids| {
+        Worker::connect(addr, ids, shape, tls.clone())
+    })?;
     let Outcome { parts, server_cpu } = crew.run(config, columns)?;
     let mut report = Report::default();
     for part in &parts {
@@ -131,6 +141,7 @@ fn apply(config: &LoadConfig, pace: Pace, columns: Columns) -> io::Result<Report
     }
     report.elapsed = config.duration;
     report.server_cpu = server_cpu;
+    report.tls = config.tls.as_ref().map(|tls| tls.version);
     Ok(report)
 }
 
@@ -142,6 +153,7 @@ fn merge(report: &mut Report, part: &Report) {
     report.errors += part.errors;
     report.mismatches += part.mismatches;
     report.failed_connects += part.failed_connects;
+    report.failed_handshakes += part.failed_handshakes;
     if let Some(theirs) = &part.pacing {
         report
             .pacing

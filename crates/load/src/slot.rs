@@ -1,7 +1,7 @@
-//! `Slot`: one churn slot, which connects, sends one message, checks its echo, closes, and
-//! starts over.
+//! `Slot`: one churn slot, which connects (over TLS: and makes a full handshake), sends one
+//! message, checks its echo, closes, and starts over.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -11,25 +11,29 @@ use mio::{Interest, Registry, Token};
 use crate::Framing;
 use crate::message::write_message;
 use crate::reply::{Outcome, Reply};
+use crate::stream::Stream;
+use crate::tls::Tls;
 
-/// Where a slot is in its cycle.
+/// A cycle under way: its connection, when it began, and how far it got.
 #[derive(Debug)]
-enum Phase {
-    /// No connection: between cycles, or waiting before retrying a failed connect.
-    Idle,
-    /// `connect` was issued at `started`; the first writable event tells how it went.
-    Connecting {
-        /// The non-blocking socket, registered READABLE | WRITABLE.
-        stream: TcpStream,
-        /// When the cycle began, just before `connect`.
-        started: Instant,
-    },
-    /// Connected: sending the message and reading its echo.
+struct Cycle {
+    /// The non-blocking socket, plain or TLS, registered READABLE | WRITABLE.
+    stream: Stream<TcpStream>,
+    /// When the cycle began, just before `connect`.
+    started: Instant,
+    /// How far it got; changed by [`Slot::on_event`].
+    stage: Stage,
+}
+
+/// How far a cycle got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// `connect` was issued; the first writable event tells how it went.
+    Connecting,
+    /// Connected; the TLS handshake is under way (a plain cycle passes straight through).
+    Handshaking,
+    /// Sending the message and reading its echo.
     Echoing {
-        /// The socket.
-        stream: TcpStream,
-        /// When the cycle began.
-        started: Instant,
         /// How much of the message the socket has taken.
         written: usize,
     },
@@ -50,7 +54,9 @@ pub(crate) enum Step {
     },
     /// The connect failed (refused, reset, unreachable).
     ConnectFailed(io::Error),
-    /// After connecting, a read or write failed or the server closed first.
+    /// The TLS handshake failed (see [`Stream::handshake`]).
+    HandshakeFailed(io::Error),
+    /// After the handshake, a read or write failed or the server closed first.
     Failed(io::Error),
     /// The echo could not be delimited any more: a mismatch.
     Desync,
@@ -66,8 +72,9 @@ pub(crate) struct Slot {
     id: u64,
     /// Cycles begun; the number of the next cycle's message.
     cycle: u64,
-    /// The current connection, if any; changed by `begin`, `on_event` and `close`.
-    phase: Phase,
+    /// The cycle under way; `None` between cycles and while resting after a failed connect.
+    /// Set by `begin`, advanced by `on_event`, ended by `close`.
+    current: Option<Cycle>,
     /// How messages are delimited.
     framing: Framing,
     /// Bytes per message on the wire.
@@ -84,7 +91,7 @@ impl Slot {
         Slot {
             id,
             cycle: 0,
-            phase: Phase::Idle,
+            current: None,
             framing,
             size,
             message: Vec::with_capacity(size),
@@ -93,7 +100,8 @@ impl Slot {
     }
 
     /// Begins a cycle at `now`: prepares its message and starts a non-blocking connect to
-    /// `addr`, registered with `token`. The kernel picks the source address and port in
+    /// `addr`, registered with `token`, with a new TLS session from `tls` when given (so
+    /// every cycle makes a full handshake). The kernel picks the source address and port in
     /// `connect`, which lets it reuse ports in TIME_WAIT (see [`churn`](crate::churn())).
     ///
     /// # Errors
@@ -103,11 +111,12 @@ impl Slot {
     pub(crate) fn begin(
         &mut self,
         addr: SocketAddr,
+        tls: Option<&Tls>,
         registry: &Registry,
         token: Token,
         now: Instant,
     ) -> io::Result<()> {
-        debug_assert!(matches!(self.phase, Phase::Idle));
+        debug_assert!(self.current.is_none());
         self.message.clear();
         write_message(
             self.framing,
@@ -118,57 +127,54 @@ impl Slot {
         );
         self.reply.expect(self.id, self.cycle);
         self.cycle += 1;
-        let mut stream = TcpStream::connect(addr)?;
-        registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
-        self.phase = Phase::Connecting {
+        let mut stream = Stream::new(TcpStream::connect(addr)?, tls)?;
+        registry.register(
+            stream.socket_mut(),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        self.current = Some(Cycle {
             stream,
             started: now,
-        };
+            stage: Stage::Connecting,
+        });
         Ok(())
     }
 
-    /// When the current cycle began, and whether it is still connecting; `None` when idle.
-    pub(crate) fn started(&self) -> Option<(Instant, bool)> {
-        match &self.phase {
-            Phase::Idle => None,
-            Phase::Connecting { started, .. } => Some((*started, true)),
-            Phase::Echoing { started, .. } => Some((*started, false)),
-        }
+    /// When the current cycle began, and how far it got; `None` when idle.
+    pub(crate) fn started(&self) -> Option<(Instant, Stage)> {
+        self.current.as_ref().map(|c| (c.started, c.stage))
     }
 
-    /// Handles a readiness event: finishes the handshake, writes what is left of the
-    /// message, and reads and checks what came back. Spurious events are harmless.
+    /// Handles a readiness event: finishes the connect and the TLS handshake, writes what is
+    /// left of the message, and reads and checks what came back. Spurious events are
+    /// harmless.
     pub(crate) fn on_event(&mut self, buf: &mut [u8]) -> Step {
-        if let Phase::Connecting { stream, started } = &self.phase {
-            match connected(stream) {
-                Ok(true) => {}
+        let Some(cycle) = self.current.as_mut() else {
+            return Step::Pending;
+        };
+        if cycle.stage == Stage::Connecting {
+            match cycle.stream.connected() {
+                Ok(true) => cycle.stage = Stage::Handshaking,
                 Ok(false) => return Step::Pending,
                 Err(e) => return Step::ConnectFailed(e),
             }
-            let started = *started;
-            if let Phase::Connecting { stream, .. } =
-                std::mem::replace(&mut self.phase, Phase::Idle)
-            {
-                self.phase = Phase::Echoing {
-                    stream,
-                    started,
-                    written: 0,
-                };
+        }
+        if cycle.stage == Stage::Handshaking {
+            match cycle.stream.handshake() {
+                Ok(true) => cycle.stage = Stage::Echoing { written: 0 },
+                Ok(false) => return Step::Pending,
+                Err(e) => return Step::HandshakeFailed(e),
             }
         }
-        let Phase::Echoing {
-            stream,
-            started,
-            written,
-        } = &mut self.phase
-        else {
+        let Stage::Echoing { written } = &mut cycle.stage else {
             return Step::Pending;
         };
-        if let Err(e) = write_rest(stream, &self.message, written) {
+        if let Err(e) = cycle.stream.write_rest(&self.message, written) {
             return Step::Failed(e);
         }
         loop {
-            let n = match stream.read(buf) {
+            let n = match cycle.stream.read(buf) {
                 Ok(0) => {
                     return Step::Failed(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -187,7 +193,7 @@ impl Slot {
                 // Bytes after the echo are bytes nobody asked for.
                 Outcome::Complete { intact } => {
                     return Step::Echoed {
-                        started: *started,
+                        started: cycle.started,
                         intact: intact && used == n,
                     };
                 }
@@ -197,46 +203,12 @@ impl Slot {
     }
 
     /// Closes the current connection, if any, and leaves the slot idle. With the echo read in
-    /// full, closing sends a FIN (a normal close); this side then holds the port in
-    /// TIME_WAIT.
+    /// full, closing sends a FIN (a normal close), after a TLS `close_notify`; this side then
+    /// holds the port in TIME_WAIT.
     pub(crate) fn close(&mut self, registry: &Registry) {
-        match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::Idle => {}
-            Phase::Connecting { mut stream, .. } | Phase::Echoing { mut stream, .. } => {
-                // Dropping the socket removes it from epoll anyway; this keeps mio's view tidy.
-                let _ = registry.deregister(&mut stream);
-            }
+        if let Some(mut cycle) = self.current.take() {
+            // Dropping the socket removes it from epoll anyway; this keeps mio's view tidy.
+            let _ = registry.deregister(cycle.stream.socket_mut());
         }
     }
-}
-
-/// After an event on a connecting socket: `Ok(true)` once established (and then
-/// `TCP_NODELAY` is set), `Ok(false)` if the event was spurious.
-fn connected(stream: &TcpStream) -> io::Result<bool> {
-    // mio's recipe: a pending error means failure; otherwise a peer address means success.
-    if let Some(e) = stream.take_error()? {
-        return Err(e);
-    }
-    match stream.peer_addr() {
-        Ok(_) => {
-            stream.set_nodelay(true)?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes `message[*written..]` until it is all written or the socket is full.
-fn write_rest(stream: &mut TcpStream, message: &[u8], written: &mut usize) -> io::Result<()> {
-    while *written < message.len() {
-        match stream.write(&message[*written..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => *written += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }

@@ -13,8 +13,9 @@ use crate::crew::Client;
 use crate::progress::{PUBLISH_EVERY, Progress};
 use crate::tally::{Schedule, Tally};
 use crate::timetable::Timetable;
+use crate::tls::{Tls, log_failed_handshake};
 
-/// How long a connect may take before it counts as failed.
+/// How long a connect may take, TLS handshake included, before it counts as failed.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Bytes one read may take: many replies at once, so a busy connection needs few reads.
@@ -42,28 +43,37 @@ pub(crate) struct Worker {
     shape: Shape,
     /// Connections that could not be established.
     failed_connects: u64,
+    /// Of `failed_connects`, those whose TLS handshake failed or did not finish.
+    failed_handshakes: u64,
     /// The run-wide numbers of this thread's connections; connection `ids.start + i` has
     /// token `i`.
     ids: Range<u64>,
 }
 
 impl Worker {
-    /// Connects connections number `ids` to `addr`, all at once, and waits until each has
-    /// succeeded, failed, or run out of [`CONNECT_TIMEOUT`].
+    /// Connects connections number `ids` to `addr`, over TLS when `tls` is given, all at
+    /// once, and waits until each has succeeded (handshake included), failed, or run out of
+    /// [`CONNECT_TIMEOUT`].
     ///
     /// # Errors
     ///
-    /// Only if the event loop itself cannot be created or polled; failed connects are counted.
-    pub(crate) fn connect(addr: SocketAddr, ids: Range<u64>, shape: Shape) -> io::Result<Worker> {
+    /// Only if the event loop itself cannot be created or polled; failed connects and
+    /// handshakes are counted.
+    pub(crate) fn connect(
+        addr: SocketAddr,
+        ids: Range<u64>,
+        shape: Shape,
+        tls: Option<Tls>,
+    ) -> io::Result<Worker> {
         let poll = Poll::new()?;
         let mut conns = Vec::with_capacity(ids.clone().count());
         let mut failed_connects = 0;
         for id in ids.clone() {
             let token = Token(conns.len());
-            let conn = Connection::connect(addr, id, shape).and_then(|mut conn| {
+            let conn = Connection::connect(addr, id, shape, tls.as_ref()).and_then(|mut conn| {
                 let interest = Interest::READABLE | Interest::WRITABLE;
                 poll.registry()
-                    .register(&mut conn.stream, token, interest)?;
+                    .register(conn.stream.socket_mut(), token, interest)?;
                 Ok(conn)
             });
             match conn {
@@ -82,16 +92,19 @@ impl Worker {
             buf: vec![0; READ_BUFFER],
             shape,
             failed_connects,
+            failed_handshakes: 0,
             ids,
         };
         worker.await_connects()?;
         Ok(worker)
     }
 
-    /// Polls until no connection is still connecting; those left at the deadline fail.
+    /// Polls until no connection is still connecting or handshaking; those left at the
+    /// deadline fail.
     fn await_connects(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + CONNECT_TIMEOUT;
         let mut pending = self.conns.iter().flatten().count();
+        let mut failed = Vec::new();
         while pending > 0 {
             let now = Instant::now();
             if now >= deadline {
@@ -108,31 +121,49 @@ impl Worker {
                 let Some(conn) = self.conns[i].as_mut() else {
                     continue;
                 };
-                if conn.state != State::Connecting {
+                if conn.state == State::Open {
                     continue;
                 }
-                match conn.check_connected() {
+                match conn.establish() {
                     Ok(true) => pending -= 1,
                     Ok(false) => {}
                     Err(e) => {
-                        log::debug!("connect failed: {e}");
                         pending -= 1;
-                        self.failed_connects += 1;
-                        // Closing the socket also takes it out of epoll.
-                        self.conns[i] = None;
+                        failed.push((i, conn.state, e));
                     }
                 }
+            }
+            for (i, state, e) in failed.drain(..) {
+                // Closing the socket also takes it out of epoll.
+                self.conns[i] = None;
+                self.connect_failed(state, &e);
             }
         }
         for i in 0..self.conns.len() {
             if let Some(conn) = &self.conns[i] {
-                if conn.state == State::Connecting {
-                    self.failed_connects += 1;
+                let state = conn.state;
+                if state != State::Open {
                     self.close(i);
+                    let e = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("not connected within {CONNECT_TIMEOUT:?}"),
+                    );
+                    self.connect_failed(state, &e);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Counts a connection that failed in `state`, a failed handshake included, and logs why.
+    fn connect_failed(&mut self, state: State, e: &io::Error) {
+        self.failed_connects += 1;
+        if state == State::Handshaking {
+            self.failed_handshakes += 1;
+            log_failed_handshake(self.failed_handshakes, e);
+        } else {
+            log::debug!("connect failed: {e}");
+        }
     }
 
     /// Runs the load until `schedule.until`, publishing counts to `progress` as it goes, and
@@ -159,6 +190,7 @@ impl Worker {
             Pace::Replies { .. } => (None, None),
         };
         let mut tally = Tally::new(schedule, self.failed_connects, target);
+        tally.report.failed_handshakes = self.failed_handshakes;
         for i in 0..self.conns.len() {
             if let Some(conn) = self.conns[i].as_mut() {
                 if let Err(closed) = conn.start(shape, &mut self.buf, &mut tally) {
@@ -295,7 +327,7 @@ impl Worker {
     fn close(&mut self, i: usize) {
         if let Some(mut conn) = self.conns[i].take() {
             // Dropping the socket removes it from epoll anyway; this only keeps mio's view tidy.
-            let _ = self.poll.registry().deregister(&mut conn.stream);
+            let _ = self.poll.registry().deregister(conn.stream.socket_mut());
         }
     }
 }

@@ -19,6 +19,7 @@ fn hold_twenty() {
                     server_pid: Some(std::process::id()),
                     size: 32,
                     framing,
+                    tls: None,
                 })
                 .expect("hold");
                 assert_eq!(report.connections, 20, "{report}");
@@ -42,6 +43,7 @@ fn hold_sees_corruption() {
         server_pid: None,
         size: 16,
         framing: Framing::Raw,
+        tls: None,
     })
     .expect("hold");
     assert_eq!((report.echoed_ok, report.mismatches), (0, 5), "{report}");

@@ -20,6 +20,7 @@ fn short_run(echo: Echo, framing: Framing, size: usize) -> Report {
         framing,
         server_pid: Some(std::process::id()),
         progress: false,
+        tls: None,
     };
     turbine_load::run(&config).expect("run")
 }

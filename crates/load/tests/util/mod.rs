@@ -1,8 +1,10 @@
-//! Test servers: tiny thread-per-connection echo servers on `127.0.0.1:0`; and a thread's CPU
-//! time, to check that an idle client thread sleeps.
+//! Test servers: tiny thread-per-connection echo servers on `127.0.0.1:0`, plain and (in
+//! `tls.rs`) TLS; and a thread's CPU time, to check that an idle client thread sleeps.
 //!
 //! Every test file includes this module, and none uses all of it.
 #![allow(dead_code)]
+
+pub(crate) mod tls;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
