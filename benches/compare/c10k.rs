@@ -82,6 +82,7 @@ fn hold(peer: Peer, settings: &Settings) -> io::Result<HoldReport> {
         server_pid: Some(server.pid()),
         size: settings.size,
         framing: Framing::Raw,
+        tls: None,
     });
     server.kill()?;
     report

@@ -220,6 +220,7 @@ fn measure(peer: Peer, scenario: Scenario, settings: &Settings) -> io::Result<Re
         framing: scenario.wire.framing(),
         server_pid: Some(server.pid()),
         progress: false,
+        tls: None,
     };
     let report = turbine_load::run(&config);
     server.kill()?;

@@ -354,5 +354,6 @@ fn load(peer: Peer, settings: &Settings, depth: usize, addr: SocketAddr) -> io::
         framing: peer.wire().framing(),
         server_pid: None,
         progress: false,
+        tls: None,
     })
 }
