@@ -10,8 +10,9 @@
 //! 8. [Periodic housekeeping](#8-periodic-housekeeping)
 //! 9. [Several listeners](#9-several-listeners)
 //! 10. [Talking to other servers](#10-talking-to-other-servers)
-//! 11. [Running, stopping, observing](#11-running-stopping-observing)
-//! 12. [Testing without sockets](#12-testing-without-sockets)
+//! 11. [Speaking TLS](#11-speaking-tls)
+//! 12. [Running, stopping, observing](#12-running-stopping-observing)
+//! 13. [Testing without sockets](#13-testing-without-sockets)
 //!
 //! # 1. A protocol is a codec and a handler
 //!
@@ -46,7 +47,7 @@
 //!     }
 //! }
 //!
-//! // A connection without a socket (section 12): bytes in, bytes out.
+//! // A connection without a socket (section 13): bytes in, bytes out.
 //! let mut conn = TestConnection::new(Counter { lines: 0 });
 //! conn.push(b"one\ntwo\n");
 //! assert_eq!(conn.take_output(), b"1 one\n2 two\n");
@@ -928,7 +929,101 @@
 //! assert_eq!(silent.handler().failed, Some(ErrorKind::TimedOut));
 //! ```
 //!
-//! # 11. Running, stopping, observing
+//! # 11. Speaking TLS
+//!
+//! TLS is a layer of the connection, below the codec: set `TURBINE_TLS_CERT` (a PEM certificate
+//! chain) and `TURBINE_TLS_KEY` (its PEM private key: PKCS#8, RSA or SEC1) and the main
+//! listener speaks TLS 1.3 and 1.2 (rustls, with the `ring` provider), with every codec and
+//! handler unchanged:
+//!
+//! ```text
+//! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+//!     -subj /CN=localhost -addext subjectAltName=DNS:localhost -keyout key.pem -out cert.pem
+//! TURBINE_TLS_CERT=cert.pem TURBINE_TLS_KEY=key.pem cargo run --release --example echo
+//! openssl s_client -connect 127.0.0.1:7878 -CAfile cert.pem -servername localhost -quiet
+//! ```
+//!
+//! What changes for a handler:
+//!
+//! - **`on_open` comes after the handshake**, so a handler never sees a connection whose peer
+//!   has not proved it speaks TLS; from then on [`ctx.tls()`](crate::Context::tls) gives the
+//!   [`TlsInfo`](crate::TlsInfo): the server name the client asked for (SNI), the protocol
+//!   ALPN settled on (`TURBINE_TLS_ALPN` lists the ones offered, in order of preference), the
+//!   version. A handshake not done within `TURBINE_TLS_HANDSHAKE_TIMEOUT` (10 s) is closed.
+//! - **Close reasons tell a clean end from a cut one.** A peer that sends `close_notify`
+//!   closes as [`PeerClosed`](crate::CloseReason::PeerClosed); one that drops the TCP
+//!   connection without it shows as `Io(UnexpectedEof)`, which is also what a truncation
+//!   attack looks like, so a protocol whose messages carry no length of their own should not
+//!   take that input as complete. A bad handshake or record is
+//!   [`Tls`](crate::CloseReason::Tls) with rustls's reason (the client got an alert where one
+//!   fits, and the reactor's `tls_failures` counts it); a stalled one is
+//!   [`HandshakeTimeout`](crate::CloseReason::HandshakeTimeout). Every close this side makes,
+//!   even a half-close, sends `close_notify` before the FIN, and a peer's `close_notify` is
+//!   answered with ours.
+//! - **SIGHUP reloads the certificate and key** (under [`run`](crate::run)): new handshakes
+//!   use the new pair, sessions already open keep theirs, and a pair that does not load is
+//!   logged with the reason and the old one stays. A bad pair at start is a configuration
+//!   error, exit code 2, naming the variable.
+//!
+//! A program that needs more (client certificates, its own certificate resolver, several
+//! names) builds its own rustls `ServerConfig`, with the rustls Turbine re-exports so the
+//! versions agree, and hands it to [`Server::with_tls`](crate::Server::with_tls) for the main
+//! listener or [`Server::listen_tls`](crate::Server::listen_tls) for another one:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use turbine::rustls::{self, pki_types::pem::PemObject};
+//! use turbine::{Config, Context, Handler, RawCodec, Server};
+//!
+//! struct Echo;
+//! impl Handler for Echo {
+//!     type Codec = RawCodec;
+//!     fn codec(&mut self, _config: &Config) -> RawCodec {
+//!         RawCodec::new()
+//!     }
+//!     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, bytes: Vec<u8>) {
+//!         ctx.send(bytes);
+//!     }
+//! }
+//!
+//! let certs = rustls::pki_types::CertificateDer::pem_file_iter("cert.pem")?
+//!     .collect::<Result<Vec<_>, _>>()?;
+//! let key = rustls::pki_types::PrivateKeyDer::from_pem_file("key.pem")?;
+//! let provider = Arc::new(rustls::crypto::ring::default_provider());
+//! let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+//!     .with_safe_default_protocol_versions()?
+//!     .with_no_client_auth()
+//!     .with_single_cert(certs, key)?;
+//! tls.alpn_protocols = vec![b"echo/1".to_vec()];
+//! let running = Server::bind(Config::from_env()?)?
+//!     .with_tls(Arc::new(tls))
+//!     .start(|_peer| Echo)?;
+//! running.join();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **A handshake costs the reactor CPU.** rustls is sans-I/O, so the whole handshake runs on
+//! the reactor thread, and while it runs the reactor's other connections wait. Measured with
+//! `cargo bench --bench tls` (BENCHMARKS.md) on this project's 2-core test machine, one full
+//! TLS 1.3 handshake takes the server about **0.2 ms** with an ECDSA P-256 certificate and
+//! about **1.2 ms** with RSA-2048 (signing with an RSA key is several times dearer; TLS 1.2
+//! costs a little less than 1.3 for each). So a reactor completes some 4,500 full
+//! ECDSA handshakes per second of CPU, or some 850 RSA ones, and a burst of new connections on
+//! one reactor delays its established ones by the sum of their handshakes. What follows:
+//!
+//! - Use an **ECDSA P-256** certificate unless clients that only know RSA must connect: five
+//!   times the handshakes per core, and a fifth of the stall each one causes.
+//! - Run **one reactor per core** (the default): SO_REUSEPORT spreads new connections, and so
+//!   handshakes, over every reactor.
+//! - Expect **reconnect storms** (after a restart, or a load balancer's failover) to be
+//!   handshake-bound: a server that must take N clients back at once needs N x 0.2 ms (ECDSA)
+//!   of CPU spread over its reactors; `TURBINE_MAX_CONNECTIONS` caps what a reactor takes on.
+//! - Keep `TURBINE_TLS_HANDSHAKE_TIMEOUT` short where clients are near, so that connections
+//!   that never finish do not hold slots.
+//! - Resumed sessions skip the certificate's signature: rustls's server keeps the last 256
+//!   sessions of the process and resumes clients that offer one.
+//!
+//! # 12. Running, stopping, observing
 //!
 //! [`turbine::run`](crate::run) is the whole life of a program. For tests and programs that
 //! embed a server, [`Server::bind`](crate::Server::bind) does everything that can fail before
@@ -996,7 +1091,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! # 12. Testing without sockets
+//! # 13. Testing without sockets
 //!
 //! [`TestConnection`](crate::TestConnection) runs a handler and its codec through the
 //! reactor's own connection code, over an in-memory socket whose other end is the test; the
@@ -1054,4 +1149,4 @@
 //! ```
 //!
 //! Over real sockets, bind port 0 on `127.0.0.1` and read
-//! [`Running::local_addr`](crate::Running::local_addr), as sections 8 to 11 do.
+//! [`Running::local_addr`](crate::Running::local_addr), as sections 8 to 12 do.

@@ -18,8 +18,8 @@ pub use turbine_reactor::{
     CloseReason, Config, ConfigError, ConnHandle, ConnId, Connect, ConnectError, Connector,
     Context, FrameIn, FrameOut, HalfClose, Handler, JobError, MAX_FRAMES_IN_FLIGHT, MAX_TIMERS,
     OffloadError, Payload, PoolStats, ReactorStats, Rejection, Running, SendError, Server,
-    ShutdownHandle, Stats, StatsHandle, TestConnection, TimerError, TimerId, WorkerPriority,
-    broadcast, parse_bool, parse_duration, parse_size, run, run_with,
+    ShutdownHandle, Stats, StatsHandle, TestConnection, TimerError, TimerId, TlsInfo,
+    WorkerPriority, broadcast, parse_bool, parse_duration, parse_size, run, run_with, rustls,
 };
 
 /// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.

@@ -75,7 +75,7 @@ pub(crate) fn run(settings: &Settings) -> Vec<Held> {
 
 /// Starts `peer`, holds the connections, kills it.
 fn hold(peer: Peer, settings: &Settings) -> io::Result<HoldReport> {
-    let server = ServerChild::spawn(peer, settings.server_core, None)?;
+    let server = ServerChild::spawn(peer.name(), &peer.serve_args(), settings.server_core, None)?;
     let report = turbine_load::hold(&HoldConfig {
         addr: server.addr(),
         connections: CONNECTIONS,

@@ -44,13 +44,15 @@
 //!
 //! - `peer.rs`: the list of servers and `--serve`; one file per server: `turbine_echo.rs`,
 //!   `mio_echo.rs`, `tokio_echo.rs`, `blocking_echo.rs`.
-//! - `child.rs`: a server in a child process; `settings.rs`: the workload and `COMPARE_*`.
+//! - `../common/child.rs`: a server in a child process; `settings.rs`: the workload and `COMPARE_*`.
 //! - `rounds.rs`: the timed runs; `syscalls.rs`: the system call counts; `c10k.rs`: `--c10k`.
-//! - `machine.rs`, `report.rs`, `plot.rs`: the Markdown and the SVG chart.
+//! - `../common/machine.rs`, `report.rs`, `plot.rs`: the Markdown and the SVG chart.
 
 mod blocking_echo;
 mod c10k;
+#[path = "../common/child.rs"]
 mod child;
+#[path = "../common/machine.rs"]
 mod machine;
 mod mio_echo;
 mod peer;

@@ -84,6 +84,11 @@ impl Peer {
         Peer::ALL.into_iter().find(|peer| peer.name() == name)
     }
 
+    /// The arguments that make this binary serve this peer (see the `--serve` mode).
+    pub(crate) fn serve_args(self) -> [&'static str; 2] {
+        ["--serve", self.name()]
+    }
+
     /// What the server expects on the wire.
     pub(crate) fn wire(self) -> Wire {
         match self {

@@ -208,7 +208,7 @@ pub(crate) fn run(settings: &Settings) -> Vec<Row> {
 
 /// Starts `peer` in a child process, drives it and kills it.
 fn measure(peer: Peer, scenario: Scenario, settings: &Settings) -> io::Result<Report> {
-    let server = ServerChild::spawn(peer, settings.server_core, None)?;
+    let server = ServerChild::spawn(peer.name(), &peer.serve_args(), settings.server_core, None)?;
     let config = LoadConfig {
         addr: server.addr(),
         connections: settings.connections,

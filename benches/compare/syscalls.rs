@@ -330,7 +330,12 @@ fn trace<R>(
         peer.name()
     ));
     let wrapper = counter.wrapper(&file);
-    let server = ServerChild::spawn(peer, settings.server_core, Some(&wrapper))?;
+    let server = ServerChild::spawn(
+        peer.name(),
+        &peer.serve_args(),
+        settings.server_core,
+        Some(&wrapper),
+    )?;
     let outcome = drive(server.addr());
     let status = server.finish();
     let text = fs::read_to_string(&file);

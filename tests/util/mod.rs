@@ -22,6 +22,7 @@ use turbine::{
 pub(crate) mod hardening;
 pub(crate) mod redis;
 pub(crate) mod resp_client;
+pub(crate) mod tls;
 
 /// Read and write timeout of every client socket: a bug fails the test instead of hanging it.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(20);

@@ -124,6 +124,10 @@ pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, HalfClose, Handler, Rejection};
 pub use offload::OffloadError;
 pub use run::{run, run_with};
+/// The rustls this crate is built with, for programs that build their own `ServerConfig`
+/// ([`Server::with_tls`], [`Server::listen_tls`]): naming it from here keeps the versions in
+/// step.
+pub use rustls;
 pub use server::{Running, Server};
 pub use settings::{Config, parse_bool, parse_duration, parse_size};
 pub use shutdown::ShutdownHandle;

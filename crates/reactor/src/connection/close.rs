@@ -86,10 +86,11 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     /// Output is out: sends our FIN, then lingers if the peer may still be sending, or closes.
     fn finish(&mut self, core: &mut Core) -> Step {
         let reason = self.state.life.reason();
-        if self.state.read == ReadSide::Eof {
-            return self.close(core, reason); // both sides are done
-        }
-        if self.state.sending != Sending::Shut {
+        // After the peer's FIN a plain connection owes nothing more (dropping the socket sends
+        // ours), but a TLS peer is owed our `close_notify` (RFC 8446 6.1), or a strict client
+        // reports a truncated session.
+        let owed = self.state.read != ReadSide::Eof || self.socket.is_tls();
+        if owed && self.state.sending != Sending::Shut {
             match self.send_fin() {
                 Ok(true) => {}
                 Ok(false) => return Step::Open, // the close_notify waits for the socket
@@ -98,6 +99,9 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                     return self.close(core, reason);
                 }
             }
+        }
+        if self.state.read == ReadSide::Eof {
+            return self.close(core, reason); // both sides are done
         }
         match self.state.linger_until(core) {
             Some(until) => {

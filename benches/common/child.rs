@@ -1,4 +1,5 @@
-//! `ServerChild`: one peer running in a child process (this same binary with `--serve`).
+//! `ServerChild`: a benchmark's server running in a child process: this same benchmark binary,
+//! started with arguments that make it serve (such as `--serve NAME`).
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader};
@@ -6,8 +7,6 @@ use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use crate::peer::Peer;
 
 /// How long [`ServerChild::finish`] waits for the child to exit after its stdin closes.
 const EXIT_GRACE: Duration = Duration::from_secs(10);
@@ -26,7 +25,8 @@ pub(crate) struct ServerChild {
 }
 
 impl ServerChild {
-    /// Starts `peer` on `127.0.0.1:0` and waits for its `listening on ADDR` line.
+    /// Starts this binary with `serve` (the arguments that make it serve, named `name` in
+    /// errors) and `--addr 127.0.0.1:0`, and waits for its `listening on ADDR` line.
     ///
     /// With `core`, the server pins itself to that core before it starts any thread. With a
     /// `wrapper` (such as `strace -f -c -o FILE --`), the server runs under that command, and
@@ -36,7 +36,8 @@ impl ServerChild {
     ///
     /// The process could not be started, or it closed its stdout without a valid address line.
     pub(crate) fn spawn(
-        peer: Peer,
+        name: &str,
+        serve: &[&str],
         core: Option<usize>,
         wrapper: Option<&[OsString]>,
     ) -> io::Result<ServerChild> {
@@ -49,7 +50,7 @@ impl ServerChild {
             }
             _ => Command::new(exe),
         };
-        command.args(["--serve", peer.name(), "--addr", "127.0.0.1:0"]);
+        command.args(serve).args(["--addr", "127.0.0.1:0"]);
         if let Some(core) = core {
             command.args(["--core", &core.to_string()]);
         }
@@ -76,8 +77,7 @@ impl ServerChild {
             .and_then(|addr| addr.parse().ok())
             .ok_or_else(|| {
                 io::Error::other(format!(
-                    "{}: expected `listening on ADDR`, got {line:?}",
-                    peer.name()
+                    "{name}: expected `listening on ADDR`, got {line:?}"
                 ))
             })?;
         Ok(server)

@@ -14,7 +14,7 @@ pub(crate) struct Machine {
     pub kernel: String,
     /// `rustc --version`.
     pub rustc: String,
-    /// Versions of the peers' crates, from `Cargo.lock`.
+    /// Versions of the crates the benchmarks' peers are built on, from `Cargo.lock`.
     pub crates: String,
     /// The commit measured, and whether the tree had changes on top of it.
     pub commit: String,
@@ -49,11 +49,18 @@ impl Machine {
             None => unknown(),
         };
         let lock = fs::read_to_string(format!("{root}/Cargo.lock")).unwrap_or_default();
-        let crates = ["tokio", "tokio-util", "mio", "socket2"]
-            .iter()
-            .map(|name| format!("{name} {}", locked_version(&lock, name)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let crates = [
+            "tokio",
+            "tokio-util",
+            "mio",
+            "socket2",
+            "rustls",
+            "tokio-rustls",
+        ]
+        .iter()
+        .map(|name| format!("{name} {}", locked_version(&lock, name)))
+        .collect::<Vec<_>>()
+        .join(", ");
         Machine {
             cores: output("nproc", &[]).unwrap_or_else(unknown),
             cpu,
