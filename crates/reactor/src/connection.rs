@@ -30,6 +30,7 @@ use std::time::Instant;
 
 use turbine_codec::{CodecError, Encoder, ReadBuf};
 
+use crate::addrs::Addrs;
 use crate::conn_timers::{ConnTimers, TimerError, TimerId};
 use crate::context::Route;
 use crate::core::Core;
@@ -49,6 +50,10 @@ pub(crate) enum Step {
     Open,
     /// Gone.
     Closed,
+    /// Gone, replaced in its slot by the connection it handed to
+    /// [`Core::hand_over`](crate::core::Core::hand_over) (an accepted socket whose PROXY header
+    /// has arrived becomes the handler's connection).
+    Replaced,
 }
 
 /// A handler callback panicked; the connection must close.
@@ -64,8 +69,8 @@ pub(crate) trait Transport: Read + Write {
     /// Makes the close that follows a reset (SO_LINGER 0) instead of a FIN.
     fn set_reset_on_close(&mut self);
 
-    /// After the first writable (or error) event of a connecting socket: the peer's address if
-    /// the connect succeeded, else why not.
+    /// After the first writable (or error) event of a connecting socket: the local address
+    /// the connect went out from if it succeeded, else why not.
     ///
     /// # Errors
     ///
@@ -145,7 +150,8 @@ impl Transport for mio::net::TcpStream {
         if let Some(e) = self.take_error()? {
             return Err(e);
         }
-        self.peer_addr()
+        self.peer_addr()?;
+        self.local_addr()
     }
 }
 
@@ -156,6 +162,9 @@ pub(crate) enum Origin {
     Accepted,
     /// A handler (or the program) connected it.
     Connected,
+    /// A listener accepted it and its PROXY header has not arrived: it holds a connection
+    /// slot, but no per-address count yet (the address is the header's).
+    Pending,
 }
 
 /// What a readiness event said.
@@ -214,8 +223,8 @@ pub(crate) struct Connection<H: Handler, S> {
 pub(crate) struct ConnState<H: Handler> {
     /// Reactor, slot and serial number.
     id: ConnId,
-    /// The peer's address.
-    peer: SocketAddr,
+    /// The client's address and the one it reached (from a PROXY header, if any).
+    addrs: Addrs,
     /// Accepted or outbound.
     origin: Origin,
     /// The linked connection on the same reactor, if any: coupled backpressure, told of
@@ -264,14 +273,8 @@ pub(crate) struct ConnState<H: Handler> {
 
 impl<H: Handler, S: Transport> Connection<H, S> {
     /// An accepted connection; nothing runs until [`open`](Connection::open).
-    pub(crate) fn new(
-        handler: H,
-        codec: H::Codec,
-        socket: S,
-        id: ConnId,
-        peer: SocketAddr,
-    ) -> Self {
-        Connection::with_life(handler, codec, socket, id, peer, Life::Open, None)
+    pub(crate) fn new(handler: H, codec: H::Codec, socket: S, id: ConnId, addrs: Addrs) -> Self {
+        Connection::with_life(handler, codec, socket, id, addrs, Life::Open, None)
     }
 
     /// An outbound connection whose connect is under way, timing out at `deadline`, linked to
@@ -286,7 +289,8 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         partner: Option<ConnId>,
     ) -> Self {
         let life = Life::Connecting { deadline };
-        Connection::with_life(handler, codec, socket, id, peer, life, partner)
+        let addrs = Addrs::outbound(peer);
+        Connection::with_life(handler, codec, socket, id, addrs, life, partner)
     }
 
     fn with_life(
@@ -294,7 +298,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         codec: H::Codec,
         socket: S,
         id: ConnId,
-        peer: SocketAddr,
+        addrs: Addrs,
         life: Life,
         partner: Option<ConnId>,
     ) -> Self {
@@ -307,7 +311,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             handler,
             state: ConnState {
                 id,
-                peer,
+                addrs,
                 origin,
                 partner,
                 codec,
@@ -389,7 +393,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
 
     /// The peer's address.
     pub(crate) fn peer(&self) -> SocketAddr {
-        self.state.peer
+        self.state.addrs.peer()
     }
 
     /// The handler.
@@ -571,7 +575,17 @@ impl<H: Handler> ConnState<H> {
 
     /// The peer's address.
     pub(crate) fn peer(&self) -> SocketAddr {
-        self.peer
+        self.addrs.peer()
+    }
+
+    /// The address the client reached.
+    pub(crate) fn local(&self) -> SocketAddr {
+        self.addrs.local()
+    }
+
+    /// The PROXY header the connection started with, if any.
+    pub(crate) fn proxy(&self) -> Option<&crate::ProxyHeader> {
+        self.addrs.proxy()
     }
 
     /// The TLS session's facts, on a TLS connection.
@@ -608,7 +622,10 @@ impl<H: Handler> ConnState<H> {
     /// the output (a job's continuation). An encoder refusal starts the close.
     pub(crate) fn send(&mut self, frame: FrameOut<H>, route: Route, core: &mut Core) {
         if !self.life.accepts_output() || !self.sends() {
-            log::trace!("{}: frame dropped: the connection is closing", self.peer);
+            log::trace!(
+                "{}: frame dropped: the connection is closing",
+                self.addrs.peer()
+            );
             return;
         }
         let codec = &mut self.codec;

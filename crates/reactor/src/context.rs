@@ -14,6 +14,7 @@ use crate::mailbox::Message;
 use crate::offload::OffloadError;
 use turbine_codec::CodecError;
 
+use crate::ProxyHeader;
 use crate::connection::Step;
 use crate::tls::TlsInfo;
 use crate::{
@@ -309,9 +310,24 @@ impl<H: Handler> Context<'_, H> {
         self.state.tls()
     }
 
-    /// The peer's address.
+    /// The peer's address: the client's, from the PROXY header when the listener takes them
+    /// (`TURBINE_PROXY_PROTOCOL`; [`proxy`](Context::proxy) has the balancer's), else the
+    /// socket's peer.
     pub fn peer_addr(&self) -> SocketAddr {
         self.state.peer()
+    }
+
+    /// The address the peer reached: the destination a PROXY header names, else the socket's
+    /// local address. An outbound connection's is the local end of its socket, known once it
+    /// connects (`0.0.0.0:0` in `on_connect_failed`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.local()
+    }
+
+    /// The PROXY header the connection started with, on a listener that takes them
+    /// (`TURBINE_PROXY_PROTOCOL`): the balancer's address, the TLVs. `None` otherwise.
+    pub fn proxy(&self) -> Option<&ProxyHeader> {
+        self.state.proxy()
     }
 
     /// Calls [`Handler::on_timer`] with `tag` once `after` has passed, unless cancelled or the

@@ -74,6 +74,8 @@ pub(crate) struct Core {
     /// Partner closes for connections that were out of the table (stepping) when they came:
     /// told as soon as their step ends.
     partner_closes: Vec<(ConnId, CloseReason)>,
+    /// What a connection that returned [`Step::Replaced`] handed over to take its slot.
+    successor: Option<Box<dyn Conn>>,
 }
 
 impl Core {
@@ -92,6 +94,7 @@ impl Core {
             locals: HashMap::new(),
             stopping: false,
             partner_closes: Vec::new(),
+            successor: None,
             index,
             read_buf: ReadBuf::with_capacity(config.read_buffer),
             config,

@@ -84,7 +84,9 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod addrs;
 mod broadcast;
+mod cidr;
 mod config;
 mod conn_timers;
 mod connect;
@@ -101,6 +103,8 @@ mod memory_socket;
 mod offload;
 mod output;
 mod periodic;
+mod preface;
+mod proxy_protocol;
 mod reactor;
 mod run;
 mod server;
@@ -115,6 +119,7 @@ mod tls;
 mod tls_stream;
 
 pub use broadcast::{Payload, broadcast};
+pub use cidr::Cidr;
 pub use config::ConfigError;
 pub use conn_timers::{MAX_TIMERS, TimerError, TimerId};
 pub use connect::{Connect, ConnectError};
@@ -123,6 +128,9 @@ pub use context::Context;
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, HalfClose, Handler, Rejection};
 pub use offload::OffloadError;
+pub use proxy_protocol::{
+    MAX_PROXY_HEADER, ProxyHeader, ProxyProtocol, ProxyRead, ProxyVersion, Tlv,
+};
 pub use run::{run, run_with};
 /// The rustls this crate is built with, for programs that build their own `ServerConfig`
 /// ([`Server::with_tls`], [`Server::listen_tls`]): naming it from here keeps the versions in

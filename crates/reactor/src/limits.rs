@@ -33,37 +33,43 @@ impl Limits {
 
     /// Counts a new connection from `ip`, or says which cap refuses it.
     pub(crate) fn admit(&self, ip: IpAddr) -> Result<(), Rejection> {
+        self.admit_slot()?;
+        self.admit_address(ip).inspect_err(|_| self.release_slot())
+    }
+
+    /// Counts a connection in the total only: an outbound one (the per-address limit is for
+    /// peers that connect to us), or an accepted one whose address a PROXY header will give.
+    pub(crate) fn admit_slot(&self) -> Result<(), Rejection> {
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.max_open {
             self.open.fetch_sub(1, Ordering::AcqRel);
             return Err(Rejection::MaxConnections);
-        }
-        if self.per_ip > 0 && !self.ip_counts.try_add(ip, self.per_ip) {
-            self.open.fetch_sub(1, Ordering::AcqRel);
-            return Err(Rejection::MaxConnectionsPerIp);
         }
         Ok(())
     }
 
-    /// Counts a new outbound connection: it takes a descriptor like any other, but the
-    /// per-address limit is for peers that connect to us.
-    pub(crate) fn admit_outbound(&self) -> Result<(), Rejection> {
-        if self.open.fetch_add(1, Ordering::AcqRel) >= self.max_open {
-            self.open.fetch_sub(1, Ordering::AcqRel);
-            return Err(Rejection::MaxConnections);
+    /// Counts a connection holding a slot already against `ip`'s limit.
+    pub(crate) fn admit_address(&self, ip: IpAddr) -> Result<(), Rejection> {
+        if self.per_ip > 0 && !self.ip_counts.try_add(ip, self.per_ip) {
+            return Err(Rejection::MaxConnectionsPerIp);
         }
         Ok(())
     }
 
     /// Releases what an accepted connection from `ip` held.
     pub(crate) fn release(&self, ip: IpAddr) {
-        self.open.fetch_sub(1, Ordering::AcqRel);
+        self.release_slot();
+        self.release_address(ip);
+    }
+
+    /// Releases `ip`'s count taken with [`admit_address`](Self::admit_address).
+    pub(crate) fn release_address(&self, ip: IpAddr) {
         if self.per_ip > 0 {
             self.ip_counts.remove(ip);
         }
     }
 
-    /// Releases what an outbound connection held.
-    pub(crate) fn release_outbound(&self) {
+    /// Releases a slot taken with [`admit_slot`](Self::admit_slot).
+    pub(crate) fn release_slot(&self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
     }
 }

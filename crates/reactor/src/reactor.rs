@@ -40,7 +40,7 @@ use crate::mailbox::{Bell, Mailboxes};
 use crate::periodic::Periodic;
 use crate::stats::StatsHandle;
 use accept::Listening;
-pub(crate) use accept::{Accept, Acceptor};
+pub(crate) use accept::{Accept, Acceptor, Entrance, refuse};
 pub(crate) use inbox::{Inbox, inbox_for};
 pub(crate) use setup::Setup;
 use std::sync::Arc;

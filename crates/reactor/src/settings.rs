@@ -21,13 +21,15 @@ use std::time::Duration;
 
 use turbine_pool::WorkerPriority;
 
+use crate::{Cidr, ProxyProtocol};
+
 use declare::declare_settings;
 pub(crate) use declare::{Setting, Visit, VisitMut};
 pub(crate) use grammar::render_duration;
 pub use grammar::{parse_bool, parse_duration, parse_size};
 pub(crate) use kind::Kind;
 use kind::{Address, Choice, Count, Flag, OrOff, Size, Time};
-use text_kinds::{FilePath, NameList};
+use text_kinds::{CidrList, FilePath, NameList};
 pub(crate) use unknown::unknown_variables;
 
 /// The number of cores this process may run on, the default for threads per core.
@@ -192,6 +194,18 @@ declare_settings! {
         /// negotiated.
         tls_alpn: Vec<String> = Vec::new(),
             shown "`off`", var "TURBINE_TLS_ALPN", accepts NameList;
+
+        /// Whether every connection must start with a PROXY protocol header (HAProxy's: `v1`
+        /// text, `v2` binary, or `any`), whose client address the handler, the logs and the
+        /// per-IP limit then use.
+        proxy_protocol: ProxyProtocol = ProxyProtocol::Off,
+            shown "`off`", var "TURBINE_PROXY_PROTOCOL",
+            accepts Choice::<ProxyProtocol>::of(&["off", "v1", "v2", "any"]);
+
+        /// With `TURBINE_PROXY_PROTOCOL`, the addresses that may send PROXY headers (the load
+        /// balancers); a connection from any other is closed at once.
+        proxy_trusted: Vec<Cidr> = Cidr::loopback(),
+            shown "`127.0.0.0/8,::1/128`", var "TURBINE_PROXY_TRUSTED", accepts CidrList;
 
         /// Worker threads for `ctx.offload`, started on first use.
         workers: usize = available_cores(),

@@ -44,6 +44,10 @@ pub struct ReactorStats {
     /// TLS handshakes that failed or timed out (plaintext or garbage sent to a TLS port, no
     /// common version, a stalled client) since start.
     pub tls_failures: u64,
+    /// Connections closed before their PROXY header was read (`TURBINE_PROXY_PROTOCOL`): from
+    /// an address not in `TURBINE_PROXY_TRUSTED`, with a malformed header or none within the
+    /// frame timeout, or one of a version not taken; since start.
+    pub proxy_failures: u64,
 }
 
 impl ReactorStats {
@@ -65,6 +69,7 @@ impl ReactorStats {
         self.connects += other.connects;
         self.connect_failures += other.connect_failures;
         self.tls_failures += other.tls_failures;
+        self.proxy_failures += other.proxy_failures;
     }
 }
 
@@ -94,7 +99,7 @@ impl Stats {
 #[repr(align(128))]
 pub(crate) struct Published {
     /// One atomic per [`ReactorStats`] field, in declaration order.
-    fields: [AtomicU64; 16],
+    fields: [AtomicU64; 17],
 }
 
 impl Published {
@@ -117,6 +122,7 @@ impl Published {
             s.connects,
             s.connect_failures,
             s.tls_failures,
+            s.proxy_failures,
         ];
         for (field, value) in self.fields.iter().zip(values) {
             field.store(value, Relaxed);
@@ -141,6 +147,7 @@ impl Published {
             connects,
             connect_failures,
             tls_failures,
+            proxy_failures,
         ] = self.fields.each_ref().map(|f| f.load(Relaxed));
         ReactorStats {
             open,
@@ -159,6 +166,7 @@ impl Published {
             connects,
             connect_failures,
             tls_failures,
+            proxy_failures,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `TestConnection`: a handler and its codec driven over an in-memory socket, no reactor.
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use crossbeam_channel::Receiver;
 use mio::{Poll, Token, Waker};
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
+use crate::addrs::Addrs;
 use crate::connection::{Connection, Readiness, Step};
 use crate::core::Core;
 use crate::limits::Limits;
@@ -16,6 +17,13 @@ use crate::mailbox::{Bell, Mailboxes, Message};
 use crate::memory_socket::MemorySocket;
 use crate::offload::PoolCell;
 use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler, ReactorStats};
+
+/// The peer of every test connection (the server an outbound one connects to).
+const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 49152);
+/// The local address of an accepted test connection.
+const LOCAL: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7878);
+/// Where an outbound test connection connects from.
+const CONNECTED_FROM: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 49153);
 
 /// Drives one handler and its codec exactly as a reactor does, over an in-memory socket whose
 /// other end is the test.
@@ -44,7 +52,8 @@ use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler, ReactorS
 ///   does, so `on_close` follows at once.
 ///
 /// The connection is reported as reactor 0 with a process-unique [`ConnId`], peer
-/// `127.0.0.1:49152`.
+/// `127.0.0.1:49152` and local address `127.0.0.1:7878` (an outbound one: connected to
+/// `127.0.0.1:49152` from `127.0.0.1:49153`).
 ///
 /// # Examples
 ///
@@ -134,8 +143,9 @@ impl<H: Handler> TestConnection<H> {
 
     /// The connect under way succeeds: `on_open` runs, and what waited goes out.
     pub fn connected(&mut self) {
-        let peer = self.conn.peer();
-        self.conn.socket_mut().set_connect_outcome(Ok(peer));
+        self.conn
+            .socket_mut()
+            .set_connect_outcome(Ok(CONNECTED_FROM));
         self.step(|conn, core| conn.ready(core, Readiness::WRITABLE));
     }
 
@@ -168,13 +178,12 @@ impl<H: Handler> TestConnection<H> {
         let inbox = core.mailboxes().inbox::<H>();
         let codec = handler.codec(core.config());
         let id = ConnId::new(0, 0, core.next_serial());
-        let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 49152));
         let socket = MemorySocket::default();
         let conn = match connecting {
             Some(deadline) => {
-                Connection::connecting(handler, codec, socket, id, peer, deadline, None)
+                Connection::connecting(handler, codec, socket, id, PEER, deadline, None)
             }
-            None => Connection::new(handler, codec, socket, id, peer),
+            None => Connection::new(handler, codec, socket, id, Addrs::new(PEER, LOCAL)),
         };
         let mut test = TestConnection {
             conn,

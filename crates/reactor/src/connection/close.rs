@@ -95,7 +95,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 Ok(true) => {}
                 Ok(false) => return Step::Open, // the close_notify waits for the socket
                 Err(kind) => {
-                    log::debug!("{}: shutdown: {kind}", self.state.peer);
+                    log::debug!("{}: shutdown: {kind}", self.state.addrs.peer());
                     return self.close(core, reason);
                 }
             }
@@ -167,14 +167,17 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             Life::Lingering { reason, .. } => reason.clone(),
             _ => CloseReason::Io(kind),
         };
-        log::debug!("{}: closed: {kind}", self.state.peer);
+        log::debug!("{}: closed: {kind}", self.state.addrs.peer());
         self.close(core, reason)
     }
 
     /// A handler or codec callback panicked: the connection closes at once.
     pub(crate) fn panicked(&mut self, core: &mut Core) -> Step {
         core.stats_mut().panics += 1;
-        log::error!("{}: handler panicked; connection closed", self.state.peer);
+        log::error!(
+            "{}: handler panicked; connection closed",
+            self.state.addrs.peer()
+        );
         self.close(core, CloseReason::Panicked)
     }
 
@@ -185,7 +188,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         if matches!(self.state.life, Life::Closed(_)) {
             return Step::Closed;
         }
-        log::trace!("{}: closed: {reason}", self.state.peer);
+        log::trace!("{}: closed: {reason}", self.state.addrs.peer());
         self.state.life = Life::Closed(reason.clone());
         let state = &mut self.state;
         if let Some(shared) = &state.shared {
@@ -210,7 +213,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             .is_err()
         {
             core.stats_mut().panics += 1;
-            log::error!("{}: handler panicked in on_close", self.state.peer);
+            log::error!("{}: handler panicked in on_close", self.state.addrs.peer());
         }
         if let Some(partner) = partner {
             core.partner_closed(partner, &reason);
@@ -265,7 +268,7 @@ impl<H: Handler> ConnState<H> {
         core.stats_mut().offloads -= jobs as u64;
         log::debug!(
             "{}: closing now ({reason}): {dropped} bytes of output and {jobs} jobs dropped",
-            self.peer
+            self.addrs.peer()
         );
         let deadline = core.config().write_timeout.map(|t| core.now() + t);
         self.life = Life::Closing {
@@ -279,7 +282,10 @@ impl<H: Handler> ConnState<H> {
     /// What came before is flushed, then the connection closes with [`CloseReason::Encode`],
     /// unless it was already closing for another reason, which stays.
     pub(super) fn refuse_output(&mut self, error: CodecError) {
-        log::error!("{}: encoder refused a frame, closing: {error}", self.peer);
+        log::error!(
+            "{}: encoder refused a frame, closing: {error}",
+            self.addrs.peer()
+        );
         match &mut self.life {
             Life::Open | Life::Draining => {
                 self.life = Life::Closing {

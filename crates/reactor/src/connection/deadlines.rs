@@ -19,7 +19,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             Life::Closed(_) => return Step::Closed,
             Life::Handshaking { deadline } if *deadline <= now => {
                 core.stats_mut().tls_failures += 1;
-                log::debug!("{}: TLS handshake timed out", self.state.peer);
+                log::debug!("{}: TLS handshake timed out", self.state.addrs.peer());
                 return self.close(core, CloseReason::HandshakeTimeout);
             }
             Life::Connecting { deadline } if *deadline <= now => {
@@ -37,7 +37,10 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 reason,
                 finish: Finish::Abort { deadline: Some(d) },
             } if *d <= now => {
-                log::debug!("{}: last output not read in time, closing", self.state.peer);
+                log::debug!(
+                    "{}: last output not read in time, closing",
+                    self.state.addrs.peer()
+                );
                 let reason = reason.clone();
                 return self.close(core, reason);
             }
@@ -46,14 +49,17 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         let config = std::sync::Arc::clone(core.config());
         if self.state.write_due(&config).is_some_and(|due| due <= now) {
             // The peer is not reading: output cannot drain, so do not wait for it.
-            log::debug!("{}: output stuck, closing", self.state.peer);
+            log::debug!("{}: output stuck, closing", self.state.addrs.peer());
             return self.close(core, CloseReason::WriteTimeout);
         }
         if self.state.idle_due(&config).is_some_and(|due| due <= now) {
-            log::debug!("{}: idle, closing", self.state.peer);
+            log::debug!("{}: idle, closing", self.state.addrs.peer());
             self.state.begin_close(CloseReason::IdleTimeout);
         } else if self.state.frame_due(&config).is_some_and(|due| due <= now) {
-            log::debug!("{}: frame unfinished in time, closing", self.state.peer);
+            log::debug!(
+                "{}: frame unfinished in time, closing",
+                self.state.addrs.peer()
+            );
             self.state.begin_close(CloseReason::FrameTimeout);
         }
         // Only the timers due on entry: one set again from `on_timer` for now fires next turn,

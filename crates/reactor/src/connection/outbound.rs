@@ -16,7 +16,8 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     /// failed.
     pub(super) fn finish_connect(&mut self, core: &mut Core) -> Step {
         match self.socket.finish_connect() {
-            Ok(_) => {
+            Ok(local) => {
+                self.state.addrs.connected_from(local);
                 self.state.life = Life::Open;
                 self.state.idle_since = core.now();
                 // Input may have arrived with the connect: no other edge would say so.
@@ -64,7 +65,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             }
             Err(e) => {
                 core.stats_mut().tls_failures += 1;
-                log::debug!("{}: TLS handshake failed: {e}", self.state.peer);
+                log::debug!("{}: TLS handshake failed: {e}", self.state.addrs.peer());
                 self.close(core, CloseReason::Tls(e.to_string()))
             }
         }
@@ -74,7 +75,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     /// [`CloseReason::ConnectFailed`], which its partner hears of.
     pub(super) fn connect_failed(&mut self, core: &mut Core, error: io::Error) -> Step {
         core.stats_mut().connect_failures += 1;
-        log::debug!("{}: connect failed: {error}", self.state.peer);
+        log::debug!("{}: connect failed: {error}", self.state.addrs.peer());
         let kind = error.kind();
         if self
             .callback(core, Route::InOrder, |h, ctx| {

@@ -34,13 +34,13 @@ impl Core {
                 handler,
             ));
         };
-        if self.limits.admit_outbound().is_err() {
+        if self.limits.admit_slot().is_err() {
             let why = "TURBINE_MAX_CONNECTIONS connections are open";
             self.stats.connect_failures += 1;
             return Err(ConnectError::new(io::Error::other(why), handler));
         }
         let fail = |core: &mut Core, error: io::Error, handler: P| {
-            core.limits.release_outbound();
+            core.limits.release_slot();
             core.stats.connect_failures += 1;
             Err(ConnectError::new(error, handler))
         };

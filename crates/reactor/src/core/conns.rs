@@ -53,10 +53,21 @@ impl Core {
         }
         let mut conn = std::mem::replace(slot, Box::new(Vacant));
         let id = conn.id();
-        let step = f(conn.as_mut(), self);
+        let mut step = f(conn.as_mut(), self);
+        while step == Step::Replaced {
+            conn = self
+                .successor
+                .take()
+                .expect("Step::Replaced without a hand-over");
+            // Input that came with what the old one read makes no new edge: read it now.
+            step = match conn.open(self) {
+                Step::Open => conn.ready(self, Readiness::READABLE),
+                other => other,
+            };
+        }
         match step {
             Step::Open => self.conns[key] = conn,
-            Step::Closed => {
+            Step::Closed | Step::Replaced => {
                 self.conns.remove(key);
                 self.release(conn.as_ref());
             }
@@ -67,6 +78,13 @@ impl Core {
             let (_, reason) = self.partner_closes.swap_remove(i);
             self.partner_closed(id, &reason);
         }
+    }
+
+    /// Ends the step of the connection in the table's slot `next.id().slot()`: `next` (same id,
+    /// same socket registration) takes its place and opens. Returns the step to end with.
+    pub(crate) fn hand_over(&mut self, next: Box<dyn Conn>) -> Step {
+        self.successor = Some(next);
+        Step::Replaced
     }
 
     /// [`step`](Self::step) for a connection known to have handler `H` (a message from its
@@ -131,7 +149,7 @@ impl Core {
     fn release(&self, conn: &dyn Conn) {
         match conn.origin() {
             Origin::Accepted => self.limits.release(conn.peer().ip()),
-            Origin::Connected => self.limits.release_outbound(),
+            Origin::Connected | Origin::Pending => self.limits.release_slot(),
         }
     }
 }

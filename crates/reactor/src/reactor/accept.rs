@@ -1,4 +1,5 @@
-//! Accepting: a listener's new connections, the connection caps, running out of descriptors.
+//! Accepting: a listener's new connections, the connection caps, running out of descriptors,
+//! and opening a connection on an accepted socket (at once, or once its PROXY header is read).
 
 use std::io::{self, Write};
 use std::marker::PhantomData;
@@ -11,8 +12,10 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
 use super::Reactor;
+use crate::addrs::Addrs;
 use crate::connection::{Conn, Connection};
 use crate::core::Core;
+use crate::preface::Preface;
 use crate::stream::Stream;
 use crate::tls_stream::TlsStream;
 use crate::{ConnId, Handler, Rejection, socket};
@@ -26,11 +29,12 @@ pub(super) const BACKOFF: (Duration, Duration) =
 /// Makes a connection for each socket one listener accepts: that listener's handler type,
 /// erased so one reactor can serve several listeners.
 pub(crate) trait Accept: Send + Sync {
-    /// The handler and codec for a new connection from `peer`; `None` if the factory panicked.
+    /// The handler and codec for a new connection from `addrs.peer()`; `None` if the factory
+    /// panicked.
     fn connection(
         &self,
         stream: Stream,
-        peer: SocketAddr,
+        addrs: Addrs,
         id: ConnId,
         core: &Core,
     ) -> Option<Box<dyn Conn>>;
@@ -64,18 +68,18 @@ where
     fn connection(
         &self,
         stream: Stream,
-        peer: SocketAddr,
+        addrs: Addrs,
         id: ConnId,
         core: &Core,
     ) -> Option<Box<dyn Conn>> {
         let config = core.config();
         let made = catch_unwind(AssertUnwindSafe(|| {
-            let mut handler = (self.factory)(peer);
+            let mut handler = (self.factory)(addrs.peer());
             let codec = handler.codec(config);
             (handler, codec)
         }));
         let (handler, codec) = made.ok()?;
-        Some(Box::new(Connection::new(handler, codec, stream, id, peer)))
+        Some(Box::new(Connection::new(handler, codec, stream, id, addrs)))
     }
 
     fn rejection(&self, reason: Rejection) -> Option<Vec<u8>> {
@@ -83,14 +87,70 @@ where
     }
 }
 
-/// A reactor's socket of one listener.
-pub(crate) struct Listening {
-    /// The socket; `None` once shutdown has begun.
-    socket: Option<TcpListener>,
+/// What opens a listener's connections on their accepted sockets: its handler type, its TLS,
+/// its address.
+pub(crate) struct Entrance {
     /// Makes connections of the listener's handler type.
     acceptor: Arc<dyn Accept>,
     /// TLS for its connections, if it speaks TLS.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// The address the listener is bound to.
+    bound: SocketAddr,
+}
+
+impl Entrance {
+    /// The local address of a socket accepted on this listener: the listener's own, unless
+    /// it is bound to a wildcard address (then the kernel is asked which one the client
+    /// reached).
+    fn local_addr(&self, stream: &TcpStream) -> SocketAddr {
+        if self.bound.ip().is_unspecified() {
+            stream.local_addr().unwrap_or(self.bound)
+        } else {
+            self.bound
+        }
+    }
+
+    /// The connection for an accepted socket, registered under `id`, with TLS if the
+    /// listener speaks it; `None` (logged and counted) if no TLS session could be made or the
+    /// handler factory panicked. The caller releases the connection's caps then.
+    pub(crate) fn open(
+        &self,
+        stream: TcpStream,
+        addrs: Addrs,
+        id: ConnId,
+        core: &mut Core,
+    ) -> Option<Box<dyn Conn>> {
+        let peer = addrs.peer();
+        let stream = match &self.tls {
+            None => Stream::Plain(stream),
+            Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
+                Ok(session) => Stream::Tls(Box::new(TlsStream::server(stream, session))),
+                Err(e) => {
+                    log::warn!("{peer}: no TLS session: {e}");
+                    return None;
+                }
+            },
+        };
+        let conn = self.acceptor.connection(stream, addrs, id, core);
+        if conn.is_none() {
+            log::error!("{peer}: handler factory panicked; connection closed");
+            core.stats_mut().panics += 1;
+        }
+        conn
+    }
+
+    /// What the handler type writes to a connection refused by a cap.
+    pub(crate) fn rejection(&self, reason: Rejection) -> Option<Vec<u8>> {
+        self.acceptor.rejection(reason)
+    }
+}
+
+/// A reactor's socket of one listener.
+pub(crate) struct Listening {
+    /// The socket; `None` once shutdown has begun.
+    socket: Option<TcpListener>,
+    /// Opens its connections.
+    entrance: Arc<Entrance>,
     /// The accept budget ran out with connections possibly waiting.
     pub(super) more: bool,
 }
@@ -101,10 +161,16 @@ impl Listening {
         acceptor: Arc<dyn Accept>,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
+        let bound = socket
+            .local_addr()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
         Listening {
             socket: Some(socket),
-            acceptor,
-            tls,
+            entrance: Arc::new(Entrance {
+                acceptor,
+                tls,
+                bound,
+            }),
             more: false,
         }
     }
@@ -138,14 +204,13 @@ impl Reactor {
         let Some(socket) = listening.socket.take() else {
             return;
         };
-        let acceptor = Arc::clone(&listening.acceptor);
-        let tls = listening.tls.clone();
+        let entrance = Arc::clone(&listening.entrance);
         let mut more = true;
         for _ in 0..ACCEPTS_PER_TURN {
             match socket.accept() {
                 Ok((stream, peer)) => {
                     self.accept_delay = BACKOFF.0;
-                    self.admit(&*acceptor, tls.as_ref(), stream, peer);
+                    self.admit(&entrance, stream, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // The backlog is empty: whatever ran out of descriptors has passed.
@@ -202,24 +267,32 @@ impl Reactor {
         shed
     }
 
-    /// Sets up an accepted connection and opens it, unless a cap refuses it.
-    fn admit(
-        &mut self,
-        acceptor: &dyn Accept,
-        tls: Option<&Arc<rustls::ServerConfig>>,
-        mut stream: TcpStream,
-        peer: SocketAddr,
-    ) {
-        if let Err(reason) = self.core.limits().admit(peer.ip()) {
-            self.core.stats_mut().rejected += 1;
-            log::debug!("{peer}: refused ({reason:?})");
-            if let Some(bytes) = acceptor.rejection(reason) {
-                // A fresh socket has an empty send buffer: a short line goes out whole, or not
-                // at all; nothing waits for it.
-                let _ = stream.write(&bytes);
-            }
+    /// Sets up an accepted connection and opens it, unless a cap refuses it. On a listener
+    /// that takes PROXY headers, a socket from an untrusted address is closed at once, and one
+    /// from a balancer waits for its header (the per-address cap applies to the header's).
+    fn admit(&mut self, entrance: &Arc<Entrance>, mut stream: TcpStream, peer: SocketAddr) {
+        let proxied = self.core.config().proxy_protocol.is_on();
+        if proxied && !self.is_trusted(peer) {
+            self.core.stats_mut().proxy_failures += 1;
+            log::debug!("{peer}: not in TURBINE_PROXY_TRUSTED; closed");
             return; // dropping the stream closes it
         }
+        let admitted = if proxied {
+            self.core.limits().admit_slot()
+        } else {
+            self.core.limits().admit(peer.ip())
+        };
+        if let Err(reason) = admitted {
+            refuse(&mut self.core, entrance, &mut stream, peer, reason);
+            return;
+        }
+        let release = |core: &Core| {
+            if proxied {
+                core.limits().release_slot();
+            } else {
+                core.limits().release(peer.ip());
+            }
+        };
         if let Err(e) = socket::tune(&stream, self.core.config()) {
             log::debug!("{peer}: socket option refused: {e}");
         }
@@ -231,29 +304,48 @@ impl Reactor {
             .register(&mut stream, Token(key), interest)
         {
             log::warn!("{peer}: cannot register: {e}");
-            self.core.limits().release(peer.ip());
+            release(&self.core);
             return;
         }
-        let stream = match tls {
-            None => Stream::Plain(stream),
-            Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
-                Ok(session) => Stream::Tls(Box::new(TlsStream::server(stream, session))),
-                Err(e) => {
-                    log::warn!("{peer}: no TLS session: {e}");
-                    self.core.limits().release(peer.ip());
-                    return;
-                }
-            },
-        };
+        let addrs = Addrs::new(peer, entrance.local_addr(&stream));
         let id = ConnId::new(self.core.index(), key, self.core.next_serial());
-        match acceptor.connection(stream, peer, id, &self.core) {
-            Some(conn) => self.core.insert(conn),
-            None => {
-                log::error!("{peer}: handler factory panicked; connection closed");
-                self.core.stats_mut().panics += 1;
-                self.core.limits().release(peer.ip());
-            }
+        if proxied {
+            // The header is the connection's first frame; with no frame timeout, the idle one.
+            let config = self.core.config();
+            let wait = config.frame_timeout.or(config.idle_timeout);
+            let deadline = wait.map(|wait| self.core.now() + wait);
+            let preface = Preface::new(stream, addrs, id, Arc::clone(entrance), deadline);
+            self.core.insert(Box::new(preface));
+            return;
         }
+        match entrance.open(stream, addrs, id, &mut self.core) {
+            Some(conn) => self.core.insert(conn),
+            None => release(&self.core),
+        }
+    }
+
+    /// Whether `peer` may send PROXY headers (`TURBINE_PROXY_TRUSTED`).
+    fn is_trusted(&self, peer: SocketAddr) -> bool {
+        let trusted = &self.core.config().proxy_trusted;
+        trusted.iter().any(|block| block.contains(peer.ip()))
+    }
+}
+
+/// Refuses a connection a cap does not admit: counts it, and writes the handler type's
+/// rejection line if it has one (dropping the stream then closes it).
+pub(crate) fn refuse(
+    core: &mut Core,
+    entrance: &Entrance,
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    reason: Rejection,
+) {
+    core.stats_mut().rejected += 1;
+    log::debug!("{peer}: refused ({reason:?})");
+    if let Some(bytes) = entrance.rejection(reason) {
+        // A fresh socket has an empty send buffer: a short line goes out whole, or not at
+        // all; nothing waits for it.
+        let _ = stream.write(&bytes);
     }
 }
 

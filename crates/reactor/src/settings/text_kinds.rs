@@ -1,8 +1,9 @@
-//! Value kinds of text: a file path, and a comma-separated list of names.
+//! Value kinds of text: a file path, a comma-separated list of names, and one of CIDR blocks.
 
 use std::path::PathBuf;
 
 use super::kind::Kind;
+use crate::Cidr;
 
 /// A path to a file (read when the server is set up, not here).
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +69,38 @@ impl Kind for NameList {
     }
 }
 
+/// A comma-separated list of CIDR blocks (`10.0.0.0/8,::1/128`), at least one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CidrList;
+
+impl Kind for CidrList {
+    type Value = Vec<Cidr>;
+
+    fn parse(&self, text: &str) -> Option<Vec<Cidr>> {
+        text.split(',')
+            .map(|block| block.trim().parse().ok())
+            .collect()
+    }
+
+    fn render(&self, value: &Vec<Cidr>) -> String {
+        value
+            .iter()
+            .map(Cidr::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn expected(&self) -> String {
+        "a comma-separated list of CIDR blocks, e.g. 10.0.0.0/8,::1/128 (0.0.0.0/0,::/0 trusts \
+         every address)"
+            .into()
+    }
+
+    fn accepted(&self) -> String {
+        "comma-separated CIDR blocks".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +121,10 @@ mod tests {
             Some(PathBuf::from("/etc/x.pem"))
         );
         assert_eq!(FilePath.parse(""), None);
+        let blocks = CidrList.parse("10.0.0.0/8, ::1").unwrap();
+        assert_eq!(CidrList.render(&blocks), "10.0.0.0/8,::1/128");
+        assert_eq!(CidrList.parse(""), None);
+        assert_eq!(CidrList.parse("10.0.0.0/8,"), None);
+        assert_eq!(CidrList.parse("10.0.0.0/40"), None);
     }
 }
