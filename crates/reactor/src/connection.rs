@@ -267,6 +267,8 @@ pub(crate) struct ConnState<H: Handler> {
     shared: Option<Arc<ConnShared>>,
     /// Whether the connection is in the reactor's run queue.
     queued: bool,
+    /// The transport held records it could not write yet (TLS), as of the last flush.
+    transport_pending: bool,
     /// The TLS session's facts, once its handshake is done.
     tls: Option<TlsInfo>,
 }
@@ -332,6 +334,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 accounted: 0,
                 shared: None,
                 queued: false,
+                transport_pending: false,
                 tls: None,
             },
             socket,

@@ -118,12 +118,15 @@ impl<H: Handler> ConnState<H> {
         .min()
     }
 
-    /// When pending output that stopped moving times out.
+    /// When pending output that stopped moving times out: the connection's own, or on TLS the
+    /// records the session still holds (its output may be empty then).
     fn write_due(&self, config: &Config) -> Option<Instant> {
         let WriteSide::Blocked { since } = self.write else {
             return None;
         };
-        if self.output.is_empty() || matches!(self.life, Life::Lingering { .. } | Life::Closed(_)) {
+        if (self.output.is_empty() && !self.transport_pending)
+            || matches!(self.life, Life::Lingering { .. } | Life::Closed(_))
+        {
             return None;
         }
         Some(since + config.write_timeout?)

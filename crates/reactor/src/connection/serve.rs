@@ -194,6 +194,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         self.state.account(core);
         let step = self.settle(core);
         if step == Step::Open {
+            self.state.transport_pending = self.socket.has_pending_output();
             self.state.arm(core);
         }
         step
