@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of turbine-codec for SECONDS seconds each (default 30).
+# Runs every fuzz target (the codecs' decoders, the PROXY header parser) for SECONDS seconds
+# each (default 30).
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #

@@ -19,6 +19,7 @@ use turbine::{
     RawCodec, Running, Server,
 };
 
+pub(crate) mod haproxy;
 pub(crate) mod hardening;
 pub(crate) mod redis;
 pub(crate) mod resp_client;

@@ -263,3 +263,66 @@ fn setting_names() {
     }
     assert!("v3".parse::<ProxyProtocol>().is_err());
 }
+
+/// What the fuzz target (`fuzz/fuzz_targets/proxy_header.rs`) checks, on valid headers with
+/// random bytes changed, cut or added: the verdict never depends on how much has arrived.
+#[test]
+fn more_bytes_never_change_the_verdict() {
+    let seeds = [
+        b"PROXY TCP4 203.0.113.7 192.0.2.1 51000 443\r\n".to_vec(),
+        b"PROXY TCP6 2001:db8::7 2001:db8::1 51000 443\r\n".to_vec(),
+        b"PROXY UNKNOWN\r\n".to_vec(),
+        v2(0x21, 0x11, &ipv4_body([1, 2, 3, 4], [5, 6, 7, 8], 1, 2)),
+        v2(
+            0x21,
+            0x11,
+            &[
+                ipv4_body([1, 2, 3, 4], [5, 6, 7, 8], 1, 2),
+                vec![0x02, 0, 1, b'x'],
+            ]
+            .concat(),
+        ),
+        v2(0x20, 0x00, &[]),
+    ];
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..3000 {
+        let mut input = seeds[round % seeds.len()].clone();
+        for _ in 0..(next() % 4) {
+            let at = (next() as usize) % (input.len() + 1);
+            match next() % 3 {
+                0 if at < input.len() => input[at] = next() as u8,
+                1 => input.truncate(at),
+                _ => input.insert(at, next() as u8),
+            }
+        }
+        input.extend_from_slice(b"payload");
+        let accepts = [ProxyProtocol::V1, ProxyProtocol::V2, ProxyProtocol::Any][round % 3];
+        let mut settled: Option<ProxyRead> = None;
+        for end in 0..=input.len() {
+            let read = ProxyHeader::parse(&input[..end], accepts, balancer());
+            match (&settled, read) {
+                (None, ProxyRead::Incomplete) => assert!(end < MAX_PROXY_HEADER),
+                (None, read) => {
+                    if let ProxyRead::Complete { len, .. } = &read {
+                        assert_eq!(*len, end, "{input:?}: complete before its last byte");
+                    }
+                    settled = Some(read);
+                }
+                (Some(ProxyRead::Invalid(_)), ProxyRead::Invalid(_)) => {}
+                (
+                    Some(ProxyRead::Complete { header, len }),
+                    ProxyRead::Complete { header: h, len: l },
+                ) => {
+                    assert_eq!((header, *len), (&h, l), "{input:?}");
+                }
+                (Some(before), after) => panic!("{input:?}: {before:?} became {after:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! An `haproxy` of the test's own (Debian's package): TCP mode on a free loopback port, in
+//! front of the test's servers, stopped when dropped.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::redis::free_port;
+use super::tls::TempDir;
+
+/// A running `haproxy -db` (foreground) with one frontend and one backend.
+pub(crate) struct Haproxy {
+    /// The process.
+    child: Child,
+    /// The frontend: where clients connect.
+    addr: SocketAddr,
+    /// Its configuration file's directory.
+    _dir: TempDir,
+}
+
+impl Haproxy {
+    /// Starts one balancing `leastconn` over `backends`, each `server` line ending with
+    /// `options` (`send-proxy-v2`, `send-proxy`, `check`...); `None` (and the reason printed)
+    /// if `haproxy` is not installed or does not come up, so the calling test can skip.
+    pub(crate) fn start(backends: &[SocketAddr], options: &str) -> Option<Haproxy> {
+        let dir = TempDir::new();
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut config = format!(
+            "global\n    maxconn 4000\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 60s\n    \
+             timeout server 60s\n\
+             frontend front\n    bind {addr}\n    default_backend back\n\
+             backend back\n    balance leastconn\n"
+        );
+        for (i, backend) in backends.iter().enumerate() {
+            let _ = writeln!(config, "    server s{i} {backend} {options}");
+        }
+        let path = dir.join("haproxy.cfg");
+        fs::write(&path, config).expect("write haproxy.cfg");
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) => {
+                eprintln!("SKIPPED: haproxy cannot be run ({e}); install Debian's haproxy");
+                return None;
+            }
+        };
+        let mut haproxy = Haproxy {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(addr).is_err() {
+            if Instant::now() > deadline || haproxy.child.try_wait().ok().flatten().is_some() {
+                eprintln!("SKIPPED: haproxy did not come up on {addr}");
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(haproxy)
+    }
+
+    /// Where clients connect.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
