@@ -711,7 +711,8 @@
 //! resolves names, since a lookup blocks: [`Context::resolve`](crate::Context::resolve) looks
 //! a name up on the worker pool and hands the addresses to a continuation on the connection's
 //! reactor, in request order like an offloaded job's result (section 6); connect to one of
-//! them from there.
+//! them from there. [`Connect::tls`](crate::Connect::tls) speaks TLS over the connection
+//! (section 11).
 //!
 //! **When a connect fails.** One that cannot even start (out of descriptors, at
 //! `TURBINE_MAX_CONNECTIONS`, an address the system refuses at once, or no reactor at all in a
@@ -964,6 +965,38 @@
 //!   use the new pair, sessions already open keep theirs, and a pair that does not load is
 //!   logged with the reason and the old one stays. A bad pair at start is a configuration
 //!   error, exit code 2, naming the variable.
+//!
+//! **Outbound connections over TLS.** [`Connect::tls`](crate::Connect::tls) takes a rustls
+//! client configuration and the name the server's certificate must be valid for;
+//! [`tls_client_config`](crate::tls_client_config) makes the configuration from a CA file
+//! (TLS 1.3 and 1.2, ring, those roots only). The handshake follows the connect on the
+//! reactor, bounded by `TURBINE_TLS_HANDSHAKE_TIMEOUT`; `on_open` runs once it is done, with
+//! [`ctx.tls()`](crate::Context::tls) set, and a handshake that fails (an untrusted
+//! certificate, the wrong name, a server that does not speak TLS) or stalls ends in
+//! `on_connect_failed`, like a connect that fails, closing with `CloseReason::Tls` or
+//! `HandshakeTimeout`:
+//!
+//! ```no_run
+//! use turbine::rustls::pki_types::ServerName;
+//! use turbine::{Config, Connect, Context, Handler, LinesCodec, tls_client_config};
+//!
+//! struct Backend;
+//! impl Handler for Backend {
+//!     type Codec = LinesCodec;
+//!     fn codec(&mut self, config: &Config) -> LinesCodec {
+//!         LinesCodec::new(config.frame_limits())
+//!     }
+//!     fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+//! }
+//!
+//! # fn open(ctx: &mut Context<'_, Backend>) -> Result<(), Box<dyn std::error::Error>> {
+//! let tls = tls_client_config("/etc/backend/ca.pem")?; // once, at start-up
+//! let to = Connect::to("10.0.0.7:7000".parse()?).tls(tls, ServerName::try_from("backend")?);
+//! let id = ctx.connect(to, Backend).map_err(|e| e.to_string())?;
+//! # let _ = id;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! A program that needs more (client certificates, its own certificate resolver, several
 //! names) builds its own rustls `ServerConfig`, with the rustls Turbine re-exports so the

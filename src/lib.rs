@@ -20,7 +20,7 @@ pub use turbine_reactor::{
     MAX_PROXY_HEADER, MAX_TIMERS, OffloadError, Payload, PoolStats, ProxyHeader, ProxyProtocol,
     ProxyRead, ProxyVersion, ReactorStats, Rejection, Running, SendError, Server, ShutdownHandle,
     Stats, StatsHandle, TestConnection, TimerError, TimerId, TlsInfo, Tlv, WorkerPriority,
-    broadcast, parse_bool, parse_duration, parse_size, run, run_with, rustls,
+    broadcast, parse_bool, parse_duration, parse_size, run, run_with, rustls, tls_client_config,
 };
 
 /// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.

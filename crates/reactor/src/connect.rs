@@ -3,19 +3,25 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
 
 /// Where and how to open an outbound connection ([`Context::connect`](crate::Context::connect)).
 ///
 /// A resolved address: a reactor never resolves names, since a DNS lookup blocks. Resolve on
 /// the worker pool with [`Context::resolve`](crate::Context::resolve), or before the server
-/// starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// starts. Over TLS with [`tls`](Connect::tls).
+#[derive(Debug, Clone)]
 pub struct Connect {
     /// The address to connect to.
     addr: SocketAddr,
     /// How long the connect may take; `None` for `TURBINE_CONNECT_TIMEOUT`.
     timeout: Option<Duration>,
+    /// The TLS client configuration and the server's name, for a connection over TLS.
+    tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
 }
 
 impl Connect {
@@ -24,7 +30,20 @@ impl Connect {
         Connect {
             addr,
             timeout: None,
+            tls: None,
         }
+    }
+
+    /// Speaks TLS over the connection, as a client with `config` (trusted roots, versions,
+    /// ALPN: [`tls_client_config`](crate::tls_client_config) makes one from a CA file), to a
+    /// server whose certificate must be valid for `server_name` (sent as SNI when it is a DNS
+    /// name). The handshake follows the connect: `on_open` runs once it is done, within
+    /// `TURBINE_TLS_HANDSHAKE_TIMEOUT`; a handshake that fails or times out ends in
+    /// `on_connect_failed`, like a failed connect, and is counted in `tls_failures` too.
+    #[must_use]
+    pub fn tls(mut self, config: Arc<ClientConfig>, server_name: ServerName<'static>) -> Self {
+        self.tls = Some((config, server_name));
+        self
     }
 
     /// Sets this connect's own timeout.
@@ -42,6 +61,11 @@ impl Connect {
     /// The connect's own timeout, if it has one.
     pub fn own_timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+
+    /// The TLS client configuration and server name, for a connect over TLS.
+    pub(crate) fn client_tls(&self) -> Option<&(Arc<ClientConfig>, ServerName<'static>)> {
+        self.tls.as_ref()
     }
 }
 

@@ -356,8 +356,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         }
         stats.accepted += 1;
         if self.socket.is_tls() {
-            let deadline = core.now() + core.config().tls_handshake_timeout;
-            self.state.life = Life::Handshaking { deadline };
+            self.begin_handshake(core);
             return self.advance_handshake(core);
         }
         if self

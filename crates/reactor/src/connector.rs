@@ -60,8 +60,9 @@ impl Connector {
         };
         let to = to.into();
         let command: Command = Box::new(move |core: &mut Core| {
+            let addr = to.addr();
             if let Err(e) = core.connect(to, make(), None) {
-                log::warn!("connect to {} not started: {}", to.addr(), e.error());
+                log::warn!("connect to {addr} not started: {}", e.error());
             }
         });
         commands

@@ -141,5 +141,5 @@ pub use settings::{Config, parse_bool, parse_duration, parse_size};
 pub use shutdown::ShutdownHandle;
 pub use stats::{ReactorStats, Stats, StatsHandle};
 pub use test_connection::TestConnection;
-pub use tls::TlsInfo;
+pub use tls::{TlsInfo, tls_client_config};
 pub use turbine_pool::{JobError, PoolStats, WorkerPriority};

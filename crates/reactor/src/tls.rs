@@ -1,16 +1,17 @@
-//! TLS for a listener: the rustls server configuration from `TURBINE_TLS_*`, the certificate
-//! that SIGHUP reloads, and what a handler learns of a TLS connection.
+//! TLS: for a listener, the rustls server configuration from `TURBINE_TLS_*` and the
+//! certificate that SIGHUP reloads; for outbound connections, a client configuration trusting
+//! a CA file; and what a handler learns of a TLS connection.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use rustls::ServerConfig;
 use rustls::crypto::ring;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use crate::{Config, ConfigError};
 
@@ -18,12 +19,59 @@ use crate::{Config, ConfigError};
 /// ([`Context::tls`](crate::Context::tls)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsInfo {
-    /// The server name the client asked for (SNI), if it sent one.
+    /// The server name the client asked for (SNI), if it sent one; on an outbound connection,
+    /// the name the server's certificate was checked against.
     pub server_name: Option<String>,
     /// The protocol ALPN settled on, if the client offered one we offer (`TURBINE_TLS_ALPN`).
     pub alpn: Option<Vec<u8>>,
     /// The protocol version: `TLSv1.3` or `TLSv1.2`.
     pub version: &'static str,
+}
+
+/// A rustls client configuration for [`Connect::tls`](crate::Connect::tls): TLS 1.3 and 1.2
+/// with the `ring` provider (as the listeners), trusting the certificates in the PEM file
+/// `ca` (a private CA, or a server's self-signed certificate) and nothing else, with no client
+/// certificate. Set `alpn_protocols` on it (through `Arc::get_mut` or before wrapping it)
+/// to offer ALPN.
+///
+/// # Errors
+///
+/// The file cannot be read, holds no certificate, or one that cannot be a trust anchor.
+///
+/// # Examples
+///
+/// ```no_run
+/// use turbine_reactor::{Connect, tls_client_config};
+/// use turbine_reactor::rustls::pki_types::ServerName;
+///
+/// let config = tls_client_config("ca.pem")?;
+/// let to = Connect::to("10.0.0.7:6380".parse()?)
+///     .tls(config, ServerName::try_from("kv.internal")?);
+/// # let _ = to;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn tls_client_config(ca: impl AsRef<Path>) -> std::io::Result<Arc<ClientConfig>> {
+    let ca = ca.as_ref();
+    let invalid = |why: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {why}", ca.display()),
+        )
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| invalid(e.to_string()))? {
+        let cert = cert.map_err(|e| invalid(e.to_string()))?;
+        roots.add(cert).map_err(|e| invalid(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid("no CERTIFICATE block".into()));
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .expect("the ring provider supports TLS 1.2 and 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// The certificate and key a listener serves, swapped whole on reload: new handshakes use the

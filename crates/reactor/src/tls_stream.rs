@@ -1,4 +1,5 @@
-//! `TlsStream`: a TCP stream with a rustls session on it, as a connection's transport.
+//! `TlsStream`: a TCP stream with a rustls session on it (the server's side of an accepted
+//! connection, or the client's side of an outbound one), as a connection's transport.
 //!
 //! rustls is sans-I/O: ciphertext goes in with `read_tls` and out with `write_tls`, and this
 //! type moves it between the session and the non-blocking socket. The connection above sees
@@ -9,7 +10,8 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
 
 use mio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, Connection, ServerConnection};
 
 use crate::connection::{Handshake, Transport};
 use crate::tls::TlsInfo;
@@ -20,7 +22,10 @@ pub(crate) struct TlsStream {
     /// The socket: ciphertext.
     tcp: TcpStream,
     /// The session: records in and out, plaintext buffered between.
-    tls: ServerConnection,
+    tls: Connection,
+    /// The server name asked for, on the client's side (the server's side reads it from the
+    /// session).
+    asked: Option<String>,
     /// The socket returned 0: no more ciphertext will come.
     eof: bool,
     /// Our `close_notify` is queued (it is sent once).
@@ -33,7 +38,24 @@ impl TlsStream {
     pub(crate) fn server(tcp: TcpStream, tls: ServerConnection) -> TlsStream {
         TlsStream {
             tcp,
-            tls,
+            tls: Connection::Server(tls),
+            asked: None,
+            eof: false,
+            notified: false,
+        }
+    }
+
+    /// A client session to `name` on a connecting socket; the handshake starts once it is
+    /// connected.
+    pub(crate) fn client(
+        tcp: TcpStream,
+        tls: ClientConnection,
+        name: &ServerName<'static>,
+    ) -> TlsStream {
+        TlsStream {
+            tcp,
+            tls: Connection::Client(tls),
+            asked: Some(name.to_str().into_owned()),
             eof: false,
             notified: false,
         }
@@ -180,8 +202,12 @@ impl Transport for TlsStream {
             Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
             _ => "TLSv1.3",
         };
+        let server_name = match &self.tls {
+            Connection::Server(server) => server.server_name().map(str::to_string),
+            Connection::Client(_) => self.asked.clone(),
+        };
         Some(TlsInfo {
-            server_name: self.tls.server_name().map(str::to_string),
+            server_name,
             alpn: self.tls.alpn_protocol().map(<[u8]>::to_vec),
             version,
         })

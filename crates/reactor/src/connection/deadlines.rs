@@ -18,16 +18,19 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         match &self.state.life {
             Life::Closed(_) => return Step::Closed,
             Life::Handshaking { deadline } if *deadline <= now => {
-                core.stats_mut().tls_failures += 1;
-                log::debug!("{}: TLS handshake timed out", self.state.addrs.peer());
-                return self.close(core, CloseReason::HandshakeTimeout);
+                let timed_out = std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "TLS handshake timed out (TURBINE_TLS_HANDSHAKE_TIMEOUT)",
+                );
+                return self.handshake_failed(core, timed_out, CloseReason::HandshakeTimeout);
             }
             Life::Connecting { deadline } if *deadline <= now => {
                 let timed_out = std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     "connect timed out (TURBINE_CONNECT_TIMEOUT)",
                 );
-                return self.connect_failed(core, timed_out);
+                let reason = CloseReason::ConnectFailed(timed_out.kind());
+                return self.connect_failed(core, timed_out, reason);
             }
             Life::Lingering { reason, until } if *until <= now => {
                 let reason = reason.clone();

@@ -5,7 +5,8 @@
 use std::io;
 
 use super::{
-    ConnState, Connection, Flow, Handshake, Life, Panicked, ReadSide, Sending, Step, Transport,
+    ConnState, Connection, Flow, Handshake, Life, Origin, Panicked, ReadSide, Sending, Step,
+    Transport,
 };
 use crate::context::Route;
 use crate::core::Core;
@@ -18,65 +19,94 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         match self.socket.finish_connect() {
             Ok(local) => {
                 self.state.addrs.connected_from(local);
-                self.state.life = Life::Open;
-                self.state.idle_since = core.now();
-                // Input may have arrived with the connect: no other edge would say so.
-                self.state.read = ReadSide::Ready { fin: false };
-                if self
-                    .callback(core, Route::InOrder, |h, ctx| h.on_open(ctx))
-                    .is_err()
-                {
-                    return self.panicked(core);
+                if self.socket.is_tls() {
+                    self.begin_handshake(core);
+                    return self.advance_handshake(core);
                 }
-                if core.is_stopping() {
-                    // Opened during a graceful shutdown: it drains like every other.
-                    return self.shutdown(core);
-                }
-                self.serve(core)
+                self.opened(core)
             }
-            Err(e) => self.connect_failed(core, e),
+            Err(e) => {
+                let reason = CloseReason::ConnectFailed(e.kind());
+                self.connect_failed(core, e, reason)
+            }
         }
     }
 
-    /// Drives a TLS handshake: once done the connection opens (`on_open`, then what arrived
-    /// with the last handshake records is read); a handshake that fails closes it, counted.
+    /// A TLS connection's handshake starts (an accepted one at once, an outbound one once
+    /// connected), bounded by `TURBINE_TLS_HANDSHAKE_TIMEOUT`.
+    pub(super) fn begin_handshake(&mut self, core: &mut Core) {
+        let deadline = core.now() + core.config().tls_handshake_timeout;
+        self.state.life = Life::Handshaking { deadline };
+    }
+
+    /// Drives a TLS handshake: once done the connection opens; a handshake that fails closes
+    /// it, counted (an outbound one through `on_connect_failed`).
     pub(super) fn advance_handshake(&mut self, core: &mut Core) -> Step {
         match self.socket.handshake() {
             Ok(Handshake::Done) => {
-                self.state.life = Life::Open;
                 self.state.tls = self.socket.tls_info();
-                self.state.idle_since = core.now();
-                // Application data may have come with the handshake's last records.
-                self.state.read = ReadSide::Ready { fin: false };
-                if self
-                    .callback(core, Route::InOrder, |h, ctx| h.on_open(ctx))
-                    .is_err()
-                {
-                    return self.panicked(core);
-                }
-                if core.is_stopping() {
-                    return self.shutdown(core); // opened during a graceful shutdown
-                }
-                self.serve(core)
+                self.opened(core)
             }
             Ok(Handshake::Pending) => {
                 self.state.arm(core);
                 Step::Open
             }
             Err(e) => {
-                core.stats_mut().tls_failures += 1;
-                log::debug!("{}: TLS handshake failed: {e}", self.state.addrs.peer());
-                self.close(core, CloseReason::Tls(e.to_string()))
+                let reason = CloseReason::Tls(e.to_string());
+                self.handshake_failed(core, e, reason)
             }
         }
     }
 
-    /// The connect failed (or timed out): `on_connect_failed`, then the connection closes with
-    /// [`CloseReason::ConnectFailed`], which its partner hears of.
-    pub(super) fn connect_failed(&mut self, core: &mut Core, error: io::Error) -> Step {
+    /// The TLS handshake failed with `error` or timed out: counted, and closed for `reason`;
+    /// an outbound connection's handler hears of it in `on_connect_failed`, since it never
+    /// opened.
+    pub(super) fn handshake_failed(
+        &mut self,
+        core: &mut Core,
+        error: io::Error,
+        reason: CloseReason,
+    ) -> Step {
+        core.stats_mut().tls_failures += 1;
+        log::debug!("{}: TLS handshake failed: {error}", self.state.addrs.peer());
+        if self.state.origin == Origin::Connected {
+            return self.connect_failed(core, error, reason);
+        }
+        self.close(core, reason)
+    }
+
+    /// The connection is established (connected, and with TLS its handshake done): `on_open`,
+    /// then what arrived meanwhile is read.
+    fn opened(&mut self, core: &mut Core) -> Step {
+        self.state.life = Life::Open;
+        self.state.idle_since = core.now();
+        // Input may have arrived with the connect or the handshake's last records: no other
+        // edge would say so.
+        self.state.read = ReadSide::Ready { fin: false };
+        if self
+            .callback(core, Route::InOrder, |h, ctx| h.on_open(ctx))
+            .is_err()
+        {
+            return self.panicked(core);
+        }
+        if core.is_stopping() {
+            // Opened during a graceful shutdown: it drains like every other.
+            return self.shutdown(core);
+        }
+        self.serve(core)
+    }
+
+    /// The connect failed (or timed out, or its TLS handshake failed): `on_connect_failed`,
+    /// then the connection closes for `reason` ([`CloseReason::ConnectFailed`], or the TLS
+    /// one), which its partner hears of.
+    pub(super) fn connect_failed(
+        &mut self,
+        core: &mut Core,
+        error: io::Error,
+        reason: CloseReason,
+    ) -> Step {
         core.stats_mut().connect_failures += 1;
         log::debug!("{}: connect failed: {error}", self.state.addrs.peer());
-        let kind = error.kind();
         if self
             .callback(core, Route::InOrder, |h, ctx| {
                 h.on_connect_failed(ctx, error)
@@ -85,7 +115,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         {
             return self.panicked(core);
         }
-        self.close(core, CloseReason::ConnectFailed(kind))
+        self.close(core, reason)
     }
 
     /// Runs `f` with this connection's handler and a context for it, on behalf of another

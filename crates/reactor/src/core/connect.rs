@@ -2,6 +2,7 @@
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
@@ -9,6 +10,7 @@ use mio::{Interest, Token};
 use super::Core;
 use crate::connection::Connection;
 use crate::stream::Stream;
+use crate::tls_stream::TlsStream;
 use crate::{ConnId, Connect, ConnectError, Handler, socket};
 
 impl Core {
@@ -44,6 +46,15 @@ impl Core {
             core.stats.connect_failures += 1;
             Err(ConnectError::new(error, handler))
         };
+        let session = match to.client_tls() {
+            None => None,
+            Some((config, name)) => {
+                match rustls::ClientConnection::new(Arc::clone(config), name.clone()) {
+                    Ok(session) => Some((session, name)),
+                    Err(e) => return fail(self, io::Error::other(e), handler),
+                }
+            }
+        };
         let mut stream = match TcpStream::connect(to.addr()) {
             Ok(stream) => stream,
             Err(e) => return fail(self, e, handler),
@@ -68,7 +79,12 @@ impl Core {
         };
         let id = ConnId::new(self.index, key, self.next_serial());
         let deadline = self.now + to.own_timeout().unwrap_or(self.config.connect_timeout);
-        let stream = Stream::Plain(stream);
+        let stream = match session {
+            None => Stream::Plain(stream),
+            Some((session, name)) => {
+                Stream::Tls(Box::new(TlsStream::client(stream, session, name)))
+            }
+        };
         let conn = Connection::connecting(handler, codec, stream, id, to.addr(), deadline, partner);
         self.insert(Box::new(conn));
         Ok(id)
