@@ -30,6 +30,39 @@ pub(crate) fn wrong_arity(name: &str) -> Reply {
     ))
 }
 
+/// Redis's reply to an unknown command: its name and the start of its arguments, quoted, up
+/// to about 128 bytes of each.
+pub(crate) fn unknown_command(command: &Args) -> Reply {
+    const SHOWN: usize = 128;
+    let name = command.name();
+    let name = &name[..name.len().min(SHOWN)];
+    let mut listed = String::new();
+    for arg in command.args().skip(1) {
+        if listed.len() >= SHOWN {
+            break;
+        }
+        let room = SHOWN - listed.len();
+        listed.push('\'');
+        listed.push_str(&shown(&arg[..arg.len().min(room)]));
+        listed.push_str("' ");
+    }
+    Reply::error(format!(
+        "ERR unknown command '{}', with args beginning with: {listed}",
+        shown(name)
+    ))
+}
+
+/// `ERR unknown subcommand '<sub>'. Try <COMMAND> HELP.`, Redis's reply to a subcommand it
+/// does not know, quoting at most 128 bytes of it.
+pub(crate) fn unknown_subcommand(command: &str, sub: &[u8]) -> Reply {
+    const SHOWN: usize = 128;
+    Reply::error(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        shown(&sub[..sub.len().min(SHOWN)]),
+        command.to_ascii_uppercase()
+    ))
+}
+
 /// `ERR invalid expire time in '<name>' command`.
 pub(crate) fn invalid_expire(name: &str) -> Reply {
     Reply::error(format!("ERR invalid expire time in '{name}' command"))

@@ -12,6 +12,8 @@
 //! KV_SHARDS=1 cargo run --release --example kv             # one lock for the whole keyspace
 //! redis-cli -p 6380                                        # then: SET greeting hello EX 60
 //! redis-benchmark -p 6380 -q -n 100000 -P 16               # Debian package redis-tools
+//! redis-cli -p 6380 client list                            # every client, Redis's format
+//! TURBINE_PROXY_PROTOCOL=v2 cargo run --release --example kv   # behind HAProxy (send-proxy-v2)
 //! printf 'PING\r\nSET a 1\r\nINCR a\r\n' | nc -q1 127.0.0.1 6380   # inline commands
 //! ```
 //!
@@ -22,8 +24,9 @@
 //! `LT`), `TTL`, `PTTL`, `TYPE`, `DBSIZE`, `FLUSHDB`, `FLUSHALL`; `LPUSH`, `RPUSH`, `LPOP`,
 //! `RPOP`, `LRANGE`, `LLEN`; `SADD`, `SPOP`, `SMEMBERS`, `SCARD`; `HSET`, `HGET`, `HGETALL`;
 //! `ZADD` (`NX`, `XX`, `GT`, `LT`, `CH`, `INCR`), `ZPOPMIN`, `ZRANGE` (by rank, `REV`,
-//! `WITHSCORES`); and for clients and tools `SELECT 0`, `QUIT`, `COMMAND` (`COUNT`, `INFO`,
-//! `LIST`, `DOCS`), `CONFIG GET`, `INFO`, `DEBUG SET-ACTIVE-EXPIRE`.
+//! `WITHSCORES`); and for clients and tools `SELECT 0`, `QUIT`, `CLIENT` (`ID`, `INFO`,
+//! `LIST`, `SETNAME`, `GETNAME`, `HELP`), `COMMAND` (`COUNT`, `INFO`, `LIST`, `DOCS`),
+//! `CONFIG GET`, `INFO`, `DEBUG SET-ACTIVE-EXPIRE`.
 //!
 //! Replies and errors are Redis 7's, byte for byte where this server has the feature
 //! (`-ERR unknown command 'x', with args beginning with: `, `-ERR wrong number of arguments
@@ -31,7 +34,42 @@
 //! `-ERR value is not an integer or out of range`, ...). Known differences: one database;
 //! scores are written in the shortest form that reads back exactly (Redis 7.2 and later; 7.0
 //! wrote 17 digits); `ZRANGE` has no `BYSCORE`/`BYLEX`; hexadecimal scores are refused;
-//! `DEBUG` has only `SET-ACTIVE-EXPIRE`; no persistence, replication, transactions or pub/sub.
+//! `DEBUG` has only `SET-ACTIVE-EXPIRE`; `CLIENT` has no `KILL`, `PAUSE`, `REPLY`, tracking or
+//! the like (they are unknown subcommands); no persistence, replication, transactions or
+//! pub/sub.
+//!
+//! # Clients
+//!
+//! `CLIENT LIST` (also `ID <id> ...` and `TYPE <type>`: every client is `normal`) and
+//! `CLIENT INFO` write Redis 7.0's line per client, the same fields in the same order, so
+//! `redis-cli -p 6380 client list` and the tools that parse it work:
+//!
+//! ```text
+//! id=3 addr=203.0.113.7:51000 laddr=192.0.2.1:6380 fd=-1 name=worker age=12 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=10 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info user=default redir=-1 resp=2
+//! ```
+//!
+//! - True as in Redis: `id` (`CLIENT ID`: from 1, one per connection, greater for each
+//!   connection opened later, across all reactors), `addr` (the client: behind a load balancer
+//!   with `TURBINE_PROXY_PROTOCOL=v1|v2|any`, the PROXY header's source, not the balancer),
+//!   `laddr` (the address the client reached: the header's destination behind a balancer),
+//!   `name` (`CLIENT SETNAME`: printable ASCII without spaces, as Redis requires; empty
+//!   clears it), `age` (seconds since the connection opened), `idle` (seconds since its latest
+//!   command began), `cmd` (its latest command, lower case, `client|list` for a subcommand,
+//!   `NULL` before the first and after an unknown one), `argv-mem` (the bytes of the
+//!   arguments of the command running: the caller's own line; 0 on the others, which are
+//!   between commands). Times come from the reactors' loop clocks (when each turn began).
+//! - Constant, true here: `flags=N`, `db=0`, `sub=0`, `psub=0`, `ssub=0`, `multi=-1`,
+//!   `multi-mem=0` (one database; no pub/sub, no transactions), `user=default`, `redir=-1`,
+//!   `resp=2`.
+//! - Approximations, since a handler does not see them: `fd=-1` (no descriptor is exposed;
+//!   -1 is what Redis writes for a client without one), `qbuf=0`, `qbuf-free=0`, `rbs=0`,
+//!   `rbp=0` (the input buffers are the reactor's), `obl=0`, `oll=0`, `omem=0`, `tot-mem=0`
+//!   (output and memory are not measured per client), `events=r` (written even while
+//!   backpressure pauses reading). `idle` counts from the latest command, where Redis counts
+//!   from the latest read or write.
+//!
+//! A client leaves the list once it closes: when it sends `QUIT` or malformed input, at once;
+//! otherwise when the connection has closed (the peer's FIN read, a timeout, a shutdown).
 //!
 //! # Design
 //!
@@ -54,6 +92,12 @@
 //!   from its share of the shards (shard `i` to reactor `i % reactors`), for at most 2 ms per
 //!   run. Each shard keeps its deadlines in a heap, soonest first, so due keys are found
 //!   without sampling.
+//! - **Clients** (`clients.rs`): the open connections in one `Mutex<BTreeMap>` by id, shared
+//!   by all reactors and locked once when a connection opens and once when it closes; `CLIENT
+//!   LIST` copies the entries' `Arc`s under the lock and writes the lines after it. Per
+//!   command, a connection only stores the time and the command's code into two atomics of
+//!   its own entry (no shared lock), so the benchmarks do not pay for the list; a name sits
+//!   under the entry's own lock.
 //! - **Limits**: `TURBINE_MAX_FRAME` bounds a command (1 GiB by default, Redis's query buffer
 //!   limit), `RespCodec` bounds an argument to 512 MiB, a multibulk to 1,048,576 arguments and
 //!   an inline line to 64 KiB, like Redis; malformed input gets `-ERR Protocol error: ...` and
@@ -67,15 +111,18 @@
 //!
 //! # Layout
 //!
-//! - `client.rs`: the handler: lookup, arity, dispatch, protocol errors.
-//! - `commands.rs`: the command table; `commands/`: the commands by type (`strings.rs`,
-//!   `keys.rs`, `lists.rs`, `sets.rs`, `hashes.rs`, `zsets.rs`, `server.rs`).
+//! - `client.rs`: the handler: registration, dispatch, protocol errors.
+//! - `clients.rs`: the open connections and their `CLIENT LIST` lines.
+//! - `commands.rs`: the command table, lookup and arity checks (subcommands' too);
+//!   `commands/`: the commands by type (`strings.rs`, `keys.rs`, `lists.rs`, `sets.rs`,
+//!   `hashes.rs`, `zsets.rs`, `server.rs`, `client.rs`).
 //! - `store.rs`: shards, locks, deadlines and the expiry cycle; `value.rs`: what a key
 //!   holds; `member_set.rs` and `sorted_set.rs`: the set and sorted set types.
 //! - `args.rs`: reading arguments, and Redis's error replies.
 
 mod args;
 mod client;
+mod clients;
 mod commands;
 mod member_set;
 mod sorted_set;
@@ -90,6 +137,7 @@ use std::time::Duration;
 use turbine::{Config, ConfigError};
 
 use client::Client;
+use clients::Clients;
 use store::{DEFAULT_SHARDS, MAX_SHARDS, Store};
 
 /// Where the server listens unless `TURBINE_ADDR` says otherwise (Redis's port plus one).
@@ -133,6 +181,7 @@ fn main() -> ExitCode {
         }
     };
     let store = Arc::new(Store::new(shards));
+    let clients = Arc::new(Clients::new());
     let expiring = Arc::clone(&store);
     log::info!("keyspace: {shards} shards");
     turbine::run_with(
@@ -143,7 +192,7 @@ fn main() -> ExitCode {
                 expiring.expire_cycle(reactor, reactors, EXPIRE_BUDGET);
             }))
         },
-        move |_peer| Client::new(Arc::clone(&store)),
+        move |_peer| Client::new(Arc::clone(&store), Arc::clone(&clients)),
     )
 }
 

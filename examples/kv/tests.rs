@@ -11,7 +11,10 @@ use super::*;
 
 /// A connection to a fresh store.
 fn connection() -> TestConnection<Client> {
-    TestConnection::new(Client::new(Arc::new(Store::new(DEFAULT_SHARDS))))
+    TestConnection::new(Client::new(
+        Arc::new(Store::new(DEFAULT_SHARDS)),
+        Arc::new(Clients::new()),
+    ))
 }
 
 /// The multibulk encoding of a command given as one string of space-separated words.
@@ -161,4 +164,49 @@ fn every_command_runs() {
         assert!(!reply.contains("wrong number"), "{}: {reply}", spec.name);
         assert!(!conn.is_closed(), "{}", spec.name);
     }
+}
+
+/// `CLIENT` on in-memory connections sharing a registry: ids from 1, the line with the test
+/// connection's addresses, its name and the age its clock gives, Redis's bytes for names and
+/// errors; a connection that closes (a protocol error, the peer's end), or is dropped, leaves
+/// the registry.
+#[test]
+fn client_commands() {
+    let store = Arc::new(Store::new(DEFAULT_SHARDS));
+    let clients = Arc::new(Clients::new());
+    let mut a = TestConnection::new(Client::new(Arc::clone(&store), Arc::clone(&clients)));
+    let mut b = TestConnection::new(Client::new(Arc::clone(&store), Arc::clone(&clients)));
+    assert_eq!(call(&mut a, "CLIENT ID"), ":1\r\n");
+    assert_eq!(call(&mut b, "CLIENT ID"), ":2\r\n");
+    assert_eq!(call(&mut a, "CLIENT GETNAME"), "$-1\r\n");
+    assert_eq!(call(&mut a, "CLIENT SETNAME conn-a"), "+OK\r\n");
+    assert_eq!(call(&mut a, "CLIENT GETNAME"), "$6\r\nconn-a\r\n");
+    a.advance(Duration::from_millis(2500));
+    let line = "id=1 addr=127.0.0.1:49152 laddr=127.0.0.1:7878 fd=-1 name=conn-a age=2 idle=0 \
+                flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=10 \
+                multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info \
+                user=default redir=-1 resp=2\n";
+    assert_eq!(
+        call(&mut a, "CLIENT INFO"),
+        format!("${}\r\n{line}\r\n", line.len())
+    );
+    assert_eq!(
+        call(&mut a, "CLIENT SETNAME a\u{7f}"),
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        call(&mut a, "client kill 1"),
+        "-ERR unknown subcommand 'kill'. Try CLIENT HELP.\r\n"
+    );
+    assert_eq!(clients.len(), 2);
+    let mut c = TestConnection::new(Client::new(store, Arc::clone(&clients)));
+    c.push(b"*2\r\n$4\r\nPING\r\n");
+    c.push(b"x\r\n");
+    assert!(c.is_closed(), "a protocol error");
+    assert_eq!(clients.len(), 2, "out of the list as soon as it closes");
+    b.push_eof();
+    assert!(b.is_closed());
+    assert_eq!(clients.len(), 1);
+    drop(a);
+    assert_eq!(clients.len(), 0);
 }

@@ -148,6 +148,11 @@ impl RespClient {
         }
     }
 
+    /// The client's end of the connection: its `addr` in the server's `CLIENT LIST`.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.writer.local_addr().expect("local address")
+    }
+
     /// Sends a command without waiting for its reply.
     pub(crate) fn send(&mut self, args: &[&str]) {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();

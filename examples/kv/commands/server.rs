@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use turbine::codec::Reply;
 
-use super::args::{Args, Outcome, integer, is, shown, wrong_arity};
+use super::args::{Args, Outcome, integer, is, unknown_subcommand, wrong_arity};
 use super::store::Store;
 use super::{COMMANDS, Spec, lookup};
 
@@ -35,15 +35,6 @@ pub(super) fn select(_store: &Store, args: &Args) -> Outcome {
 /// `QUIT`: `OK`; the connection closes once it is sent (the client handler does that).
 pub(super) fn quit(_store: &Store, _args: &Args) -> Outcome {
     Ok(Reply::OK)
-}
-
-/// `ERR unknown subcommand '<sub>'. Try <COMMAND> HELP.`, Redis's reply to a subcommand it
-/// does not know.
-fn unknown_subcommand(command: &str, sub: &[u8]) -> Reply {
-    Reply::error(format!(
-        "ERR unknown subcommand '{}'. Try {command} HELP.",
-        shown(sub)
-    ))
 }
 
 /// `INFO [section ...]`: `server` and `keyspace` (all of them by default, or with `all`,
