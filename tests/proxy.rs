@@ -299,16 +299,31 @@ fn resets_propagate_both_ways() {
 /// Backpressure: a client that sends 16 MiB without reading its echo makes the proxy stop
 /// reading from it once the client-side output passes the high watermark; the proxy's output
 /// per connection stays within the watermark plus one read, whatever the peers do.
+///
+/// Every socket's kernel buffers are fixed small (64 KiB), as loopback's autotuned ones would
+/// otherwise grow, on some runs, to hold most of the 16 MiB along the three connections.
 #[test]
 fn backpressure_bounds_memory_per_pair() {
-    let echo = echo_upstream();
+    let small = Some(64 << 10);
+    let echo = start(
+        util::config()
+            .reactors(1)
+            .send_buffer(small)
+            .recv_buffer(small),
+        |_| Echo::raw(),
+    );
     let config = one_reactor()
         .write_low_watermark(32 << 10)
         .write_high_watermark(64 << 10)
         .write_limit(256 << 10)
-        .read_buffer(64 << 10);
+        .read_buffer(64 << 10)
+        .send_buffer(small)
+        .recv_buffer(small);
     let running = proxy(&[echo.local_addr()], Duration::from_secs(3), config);
     let client = util::small_window_client(running.local_addr(), 64 << 10);
+    socket2::SockRef::from(&client)
+        .set_send_buffer_size(64 << 10)
+        .unwrap();
     let mut writer = client.try_clone().unwrap();
     writer
         .set_write_timeout(Some(Duration::from_millis(500)))
