@@ -49,24 +49,52 @@
 //! - `command.rs`: parsing a line into a command; `codec.rs`: lines in and out.
 //! - `config.rs`: the address, `CHAT_OUTBUF_LIMIT` and the `TURBINE_*` variables.
 
+mod cluster;
 mod codec;
 mod command;
 mod config;
+mod feed;
+mod link;
 mod member;
+mod mirror;
+mod node;
 mod registry;
+mod room;
+mod scripts;
+mod wire;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use cluster::{Cluster, TICK};
 use member::Member;
 use registry::Registry;
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let settings = match config::cluster_from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = config::from_env();
     let registry = Arc::new(Registry::new());
-    turbine::run(config::from_env(), move |_peer| {
-        Member::new(Arc::clone(&registry))
-    })
+    let Some(settings) = settings else {
+        return turbine::run(config, move |_peer| Member::new(Arc::clone(&registry)));
+    };
+    let reactors = config.as_ref().map_or(1, |c| c.reactors);
+    let cluster = Arc::new(Cluster::new(settings, Arc::clone(&registry), reactors));
+    let ticking = Arc::clone(&cluster);
+    turbine::run_with(
+        config,
+        move |server| {
+            ticking.start(server.connector(), server.shutdown_handle());
+            Ok(server.every(TICK, move |reactor| ticking.tick(reactor)))
+        },
+        move |_peer| Member::clustered(Arc::clone(&registry), Arc::clone(&cluster)),
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,480 @@
+//! `Link`: one reactor's command connection to Redis (cluster mode). It sends what the
+//! reactor's members ask for, in order, and hands each reply to whoever waits for it; it
+//! keeps the reactor's entries alive (nicks, its stream's hash, the heartbeat); it checks the
+//! members' nicks again whenever it (re)connects, renaming those another instance took
+//! meanwhile; and it keeps a reserve of guest nicks.
+//!
+//! On connecting it is *checking*: it holds every nick of its members (and of its reserve)
+//! again, renames the members whose nick another instance holds now, and then resets its
+//! stream (its hash in Redis and every other instance's mirror of it) to its members as they
+//! are. Only then does it count as up. Members' membership changes made while it checks are
+//! in that reset; their claims go out at once, in order with the check.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use turbine::{
+    CloseReason, Command, Config, ConnId, Context, FrameLimits, Handler, RespClientCodec, Value,
+};
+
+use super::cluster::{Cluster, Phase};
+use super::feed::Feed;
+use super::member::{Claim, Member, Renamed, Welcome};
+use super::mirror::guest_number;
+use super::node::{GUEST_BLOCK, Node, Request};
+use super::scripts;
+use super::wire::{Event, Place};
+
+/// Most nicks held by one `EVAL`, so that no command grows with the instance.
+const HOLD_CHUNK: usize = 512;
+
+/// Largest reply or command on the link: a snapshot, or a reset, holds a whole stream.
+const MAX_MESSAGE: usize = 256 << 20;
+
+/// The timer tag of the periodic renewal and watchdog.
+const RENEW: u64 = 1;
+
+/// A reactor's connection to Redis for commands.
+#[derive(Debug)]
+pub(crate) struct Link {
+    /// Settings, name, registry, and the status of the other connections.
+    cluster: Arc<Cluster>,
+    /// The reactor it serves (it is opened there).
+    reactor: usize,
+    /// How far it is.
+    stage: Stage,
+    /// Replies owed, oldest first: when each command went out, and who waits for it.
+    waiting: VecDeque<(Instant, Pending)>,
+    /// Nicks of this reactor's members that another instance holds now, to rename.
+    lost: VecDeque<String>,
+    /// Reservations of guest numbers under way (0 or 1).
+    reserving: usize,
+}
+
+/// Where a link is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Its connect is under way.
+    Connecting,
+    /// Connected; `holds` replies of the nick check still to come.
+    Checking {
+        /// Replies to the check's `HOLD`s not yet in.
+        holds: usize,
+    },
+    /// Checked and announced.
+    Up,
+    /// Closed (its `on_close` ran).
+    Closed,
+}
+
+/// Who waits for a reply.
+#[derive(Debug)]
+enum Pending {
+    /// Nobody (a publish, a release, a reset).
+    Nobody,
+    /// Member `member`, asking for `nick`.
+    Claim {
+        /// The member.
+        member: ConnId,
+        /// The nick it asked for.
+        nick: String,
+    },
+    /// The check or a renewal: which nicks were held, in order.
+    Hold(Vec<String>),
+    /// A reservation of guest numbers.
+    Reserve,
+    /// A membership change: `-1` means the stream's hash is gone and must be reset.
+    Update,
+    /// The heartbeat: `0` means the stream's hash is gone and must be reset.
+    Alive,
+    /// The feed's snapshot.
+    Snapshot(ConnId),
+}
+
+impl Link {
+    /// The link of reactor `reactor`, not connected yet.
+    pub(crate) fn new(cluster: Arc<Cluster>, reactor: usize) -> Self {
+        Link {
+            cluster,
+            reactor,
+            stage: Stage::Connecting,
+            waiting: VecDeque::new(),
+            lost: VecDeque::new(),
+            reserving: 0,
+        }
+    }
+
+    /// Sends every queued request, and tops the reserve of guest nicks up.
+    pub(crate) fn flush(&mut self, ctx: &mut Context<'_, Self>) {
+        if matches!(self.stage, Stage::Connecting | Stage::Closed) {
+            return;
+        }
+        while let Some(request) = ctx.reactor_local::<Node>().next_request() {
+            self.send_request(ctx, request);
+        }
+        self.top_up(ctx);
+    }
+
+    /// Sends `command`; `pending` is who waits for its reply.
+    fn send(&mut self, ctx: &mut Context<'_, Self>, command: Command, pending: Pending) {
+        self.waiting.push_back((ctx.now(), pending));
+        ctx.send(command);
+    }
+
+    /// Turns one request into its command.
+    fn send_request(&mut self, ctx: &mut Context<'_, Self>, request: Request) {
+        let cluster = Arc::clone(&self.cluster);
+        let instance = cluster.instance();
+        match request {
+            Request::Claim { member, nick } => {
+                let hold = scripts::hold(std::slice::from_ref(&nick), instance, self.ttl());
+                self.send(ctx, hold, Pending::Claim { member, nick });
+            }
+            Request::Release { nick } => {
+                self.send(ctx, scripts::release(&nick, instance), Pending::Nobody);
+            }
+            Request::Update { member, place } => {
+                let stream = cluster.stream(self.reactor);
+                let seq = ctx.reactor_local::<Node>().next_seq();
+                let place = place.as_ref().map(|(nick, room)| Place { nick, room });
+                let event = Event::Update {
+                    stream: &stream,
+                    seq,
+                    member,
+                    place,
+                };
+                let state = place.map(|p| p.encode()).unwrap_or_default();
+                let update = scripts::update(&stream, seq, member, &state, &event.encode());
+                self.send(ctx, update, Pending::Update);
+            }
+            Request::Publish { channel, payload } => {
+                self.send(ctx, scripts::publish(&channel, &payload), Pending::Nobody);
+            }
+            Request::Snapshot { feed } => {
+                self.send(ctx, scripts::snapshot(), Pending::Snapshot(feed));
+            }
+        }
+    }
+
+    /// Entries' lifetime in Redis.
+    fn ttl(&self) -> std::time::Duration {
+        self.cluster.settings().ttl
+    }
+
+    /// Holds (claims again, or renews) every nick of this reactor's members and of its
+    /// reserve. Returns how many `HOLD`s went out.
+    fn hold_all(&mut self, ctx: &mut Context<'_, Self>) -> usize {
+        let mut nicks: Vec<String> = (self.cluster.registry().seats_on(self.reactor))
+            .into_iter()
+            .map(|(_, nick, _)| nick)
+            .collect();
+        let pool = ctx.reactor_local::<Node>().pool();
+        nicks.extend(pool.iter().map(|n| format!("guest{n}")));
+        let chunks: Vec<Vec<String>> = nicks.chunks(HOLD_CHUNK).map(<[_]>::to_vec).collect();
+        let count = chunks.len();
+        for chunk in chunks {
+            let hold = scripts::hold(&chunk, self.cluster.instance(), self.ttl());
+            self.send(ctx, hold, Pending::Hold(chunk));
+        }
+        count
+    }
+
+    /// Replaces this reactor's stream, in Redis and in every mirror, with its members now.
+    fn reset(&mut self, ctx: &mut Context<'_, Self>) {
+        let stream = self.cluster.stream(self.reactor);
+        let seq = ctx.reactor_local::<Node>().next_seq();
+        let seats = self.cluster.registry().seats_on(self.reactor);
+        let members: Vec<(u64, Place<'_>)> = (seats.iter())
+            .map(|(id, nick, room)| (id.serial(), Place { nick, room }))
+            .collect();
+        let states: Vec<(u64, String)> = (members.iter())
+            .map(|(member, place)| (*member, place.encode()))
+            .collect();
+        let event = Event::Reset {
+            stream: &stream,
+            seq,
+            members,
+        };
+        let reset = scripts::reset(&stream, seq, &states, self.ttl(), &event.encode());
+        self.send(ctx, reset, Pending::Nobody);
+    }
+
+    /// Asks Redis for more guest numbers when the reserve runs low, members wait for one, or
+    /// renamed members need them; one reservation at a time.
+    fn top_up(&mut self, ctx: &mut Context<'_, Self>) {
+        let node = ctx.reactor_local::<Node>();
+        let needed = node.arriving().len() + self.lost.len();
+        if self.reserving > 0 || node.pool().len() >= GUEST_BLOCK / 2 + needed {
+            return;
+        }
+        let count = GUEST_BLOCK + needed;
+        let floor = self.cluster.registry().guest_high();
+        let reserve = scripts::reserve(count, self.cluster.instance(), self.ttl(), floor);
+        self.reserving += 1;
+        self.send(ctx, reserve, Pending::Reserve);
+    }
+
+    /// Welcomes the members waiting for a guest nick, while the reserve lasts.
+    fn serve_arriving(&mut self, ctx: &mut Context<'_, Self>) {
+        loop {
+            let node = ctx.reactor_local::<Node>();
+            let Some(&member) = node.arriving().front() else {
+                return;
+            };
+            let Some(n) = node.pool().pop_front() else {
+                return self.top_up(ctx);
+            };
+            let nick = format!("guest{n}");
+            match ctx.with_conn::<Member, _>(member, |m, m_ctx| m.welcome(m_ctx, &nick)) {
+                Some(Welcome::Done) => {
+                    ctx.reactor_local::<Node>().arriving().pop_front();
+                }
+                // Someone known here has that nick (named so by hand): try the next number.
+                Some(Welcome::Taken) => {}
+                // Gone, or welcomed another way: the number is still ours to hand out.
+                Some(Welcome::NotArriving) | None => {
+                    let node = ctx.reactor_local::<Node>();
+                    node.arriving().pop_front();
+                    node.pool().push_front(n);
+                }
+            }
+        }
+    }
+
+    /// Renames the members whose nick another instance holds, to fresh guest nicks, while
+    /// the reserve lasts.
+    fn rename_lost(&mut self, ctx: &mut Context<'_, Self>) {
+        while let Some(nick) = self.lost.front().cloned() {
+            if let Some(n) = guest_number(&nick.to_ascii_lowercase()) {
+                ctx.reactor_local::<Node>().pool().retain(|&p| p != n);
+            }
+            let holder =
+                (self.cluster.registry().find(&nick)).filter(|h| h.id().reactor() == self.reactor);
+            let Some(holder) = holder else {
+                self.lost.pop_front(); // nobody here has it any more
+                continue;
+            };
+            let Some(n) = ctx.reactor_local::<Node>().pool().pop_front() else {
+                return self.top_up(ctx);
+            };
+            let guest = format!("guest{n}");
+            let renamed = ctx
+                .with_conn::<Member, _>(holder.id(), |m, m_ctx| m.lost_nick(m_ctx, &nick, &guest));
+            match renamed {
+                Some(Renamed::Done) => {
+                    self.lost.pop_front();
+                }
+                Some(Renamed::Taken) => {} // the next number, then
+                Some(Renamed::NotHolder) | None => {
+                    ctx.reactor_local::<Node>().pool().push_front(n);
+                    self.lost.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Ends the check once every `HOLD` is answered and every member who lost its nick is
+    /// renamed: resets the stream and counts as up.
+    fn finish_check(&mut self, ctx: &mut Context<'_, Self>) {
+        if self.stage != (Stage::Checking { holds: 0 }) {
+            return;
+        }
+        self.rename_lost(ctx);
+        if !self.lost.is_empty() {
+            return; // waiting for guest numbers
+        }
+        self.reset(ctx);
+        self.stage = Stage::Up;
+        ctx.reactor_local::<Node>().go_up();
+        self.cluster.set_link(self.reactor, Phase::Up);
+        self.serve_arriving(ctx);
+    }
+
+    /// Hands one reply to whoever waits for it.
+    fn answer(&mut self, ctx: &mut Context<'_, Self>, pending: Pending, reply: Value) {
+        if let Some(error) = reply.as_error() {
+            log::warn!(
+                "cluster: Redis refused a command: {}",
+                String::from_utf8_lossy(error)
+            );
+        }
+        match pending {
+            Pending::Nobody => {}
+            Pending::Claim { member, nick } => {
+                let outcome = match reply.as_array() {
+                    Some([]) => Claim::Won,
+                    Some(_) => Claim::Taken,
+                    None => Claim::Unknown,
+                };
+                let kept = ctx
+                    .with_conn::<Member, _>(member, |m, m_ctx| m.on_claim(m_ctx, &nick, outcome));
+                if outcome == Claim::Won && kept != Some(true) {
+                    // The member left meanwhile: the nick is nobody's.
+                    let release = scripts::release(&nick, self.cluster.instance());
+                    self.send(ctx, release, Pending::Nobody);
+                }
+            }
+            Pending::Hold(nicks) => {
+                for index in reply.as_array().unwrap_or_default() {
+                    let nick = index
+                        .as_integer()
+                        .and_then(|i| usize::try_from(i).ok()?.checked_sub(1))
+                        .and_then(|i| nicks.get(i));
+                    if let Some(nick) = nick {
+                        log::info!("cluster: nick {nick} is held by another instance");
+                        self.lost.push_back(nick.clone());
+                    }
+                }
+                if let Stage::Checking { holds } = &mut self.stage {
+                    *holds = holds.saturating_sub(1);
+                }
+                self.rename_lost(ctx);
+                self.finish_check(ctx);
+            }
+            Pending::Reserve => {
+                self.reserving = self.reserving.saturating_sub(1);
+                let numbers = reply.as_array().unwrap_or_default();
+                let pool = ctx.reactor_local::<Node>().pool();
+                pool.extend(
+                    numbers
+                        .iter()
+                        .filter_map(Value::as_integer)
+                        .filter_map(|n| u64::try_from(n).ok()),
+                );
+                self.serve_arriving(ctx);
+                self.rename_lost(ctx);
+                self.finish_check(ctx);
+            }
+            Pending::Update | Pending::Alive => {
+                let gone = matches!(reply.as_integer(), Some(-1) | Some(0));
+                if gone && self.stage == Stage::Up {
+                    log::info!(
+                        "cluster: stream {} not in Redis: resetting it",
+                        self.cluster.stream(self.reactor)
+                    );
+                    self.reset(ctx);
+                }
+            }
+            Pending::Snapshot(feed) => {
+                ctx.with_conn::<Feed, _>(feed, |f, f_ctx| f.on_snapshot(f_ctx, &reply));
+            }
+        }
+    }
+}
+
+impl Handler for Link {
+    type Codec = RespClientCodec;
+
+    fn codec(&mut self, _config: &Config) -> RespClientCodec {
+        RespClientCodec::new(FrameLimits::new(MAX_MESSAGE, MAX_MESSAGE))
+    }
+
+    fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+        log::info!(
+            "cluster: reactor {} linked to Redis {}",
+            self.reactor,
+            ctx.peer_addr()
+        );
+        let id = ctx.id();
+        ctx.reactor_local::<Node>().attach(id);
+        self.cluster.set_link(self.reactor, Phase::Syncing);
+        let holds = self.hold_all(ctx);
+        self.stage = Stage::Checking { holds };
+        self.top_up(ctx);
+        let _ = ctx.set_timer(self.cluster.renew_every(), RENEW);
+        if let Some(feed) = ctx.reactor_local::<Node>().feed() {
+            ctx.with_conn::<Feed, _>(feed, |f, f_ctx| f.link_ready(f_ctx));
+        }
+        self.finish_check(ctx);
+        self.flush(ctx);
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, reply: Value) {
+        let Some((_, pending)) = self.waiting.pop_front() else {
+            log::warn!("cluster: a reply from Redis nobody asked for");
+            return ctx.close();
+        };
+        self.answer(ctx, pending, reply);
+        self.flush(ctx);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _tag: u64) {
+        let now = ctx.now();
+        if let Some((sent, _)) = self.waiting.front() {
+            if now.duration_since(*sent) > self.cluster.reply_timeout() {
+                log::warn!(
+                    "cluster: Redis has not answered for {:?}; reconnecting",
+                    now.duration_since(*sent)
+                );
+                return ctx.close_now();
+            }
+        }
+        if self.stage == Stage::Up {
+            self.hold_all(ctx);
+            let stream = self.cluster.stream(self.reactor);
+            let beat = Event::Alive { stream: &stream }.encode();
+            self.send(
+                ctx,
+                scripts::alive(&stream, self.ttl(), &beat),
+                Pending::Alive,
+            );
+        }
+        let _ = ctx.set_timer(self.cluster.renew_every(), RENEW);
+        self.flush(ctx);
+    }
+
+    fn is_busy(&self) -> bool {
+        // In a shutdown, stay until this reactor's members have left and that is told.
+        !self.waiting.is_empty() || self.cluster.members_on(self.reactor) > 0
+    }
+
+    fn on_close(&mut self, ctx: &mut Context<'_, Self>, reason: CloseReason) {
+        match (&self.stage, &reason) {
+            (Stage::Connecting, _) => log::debug!(
+                "cluster: reactor {} cannot reach Redis: {reason}",
+                self.reactor
+            ),
+            _ => log::warn!("cluster: reactor {} lost Redis: {reason}", self.reactor),
+        }
+        self.stage = Stage::Closed;
+        let id = ctx.id();
+        let unsent = ctx.reactor_local::<Node>().detach(id);
+        self.cluster.set_link(self.reactor, Phase::Down);
+        let owed = self.waiting.drain(..).map(|(_, pending)| pending);
+        let unsent = unsent.into_iter().filter_map(|request| match request {
+            Request::Claim { member, nick } => Some(Pending::Claim { member, nick }),
+            Request::Snapshot { feed } => Some(Pending::Snapshot(feed)),
+            _ => None,
+        });
+        // Those who wait are told it is unknown: a member keeps the nick it asked for if no
+        // one here has it (checked again on the next connect), the feed asks again then.
+        for pending in owed.collect::<Vec<_>>().into_iter().chain(unsent) {
+            match pending {
+                Pending::Claim { member, nick } => {
+                    ctx.with_conn::<Member, _>(member, |m, m_ctx| {
+                        m.on_claim(m_ctx, &nick, Claim::Unknown)
+                    });
+                }
+                Pending::Snapshot(feed) => {
+                    ctx.with_conn::<Feed, _>(feed, |f, f_ctx| f.snapshot_failed(f_ctx));
+                }
+                _ => {}
+            }
+        }
+        // Members waiting for a guest nick get one this instance picks alone.
+        let arriving: Vec<ConnId> = ctx.reactor_local::<Node>().arriving().drain(..).collect();
+        for member in arriving {
+            ctx.with_conn::<Member, _>(member, |m, m_ctx| m.welcome_unlinked(m_ctx));
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // A connect that could not even start drops the handler without `on_close`.
+        if self.stage != Stage::Closed {
+            self.cluster.set_link(self.reactor, Phase::Down);
+        }
+    }
+}
