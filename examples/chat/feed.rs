@@ -146,10 +146,7 @@ impl Feed {
         for payload in held {
             self.apply(ctx, &payload);
         }
-        log::info!(
-            "cluster: in sync ({} streams of other instances)",
-            streams.len()
-        );
+        log::info!("cluster: in sync ({others} streams of other instances)");
         self.cluster.set_feed(Phase::Up);
     }
 
