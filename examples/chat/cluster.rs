@@ -205,14 +205,16 @@ impl Cluster {
             if status == parts.status || quiet {
                 None
             } else {
-                parts.status = status;
-                Some(status)
+                Some((std::mem::replace(&mut parts.status, status), status))
             }
         };
         match announce {
-            Some(Status::Up) => self.announce("cluster link up"),
-            Some(Status::Down) => self.announce("cluster link down"),
-            Some(Status::Starting) | None => {}
+            // Members who arrived while the first connections were under way were told
+            // nothing, so they need not hear that it worked.
+            Some((Status::Starting, Status::Up)) => log::info!("cluster link up"),
+            Some((_, Status::Up)) => self.announce("cluster link up"),
+            Some((_, Status::Down)) => self.announce("cluster link down"),
+            Some((_, Status::Starting)) | None => {}
         }
     }
 

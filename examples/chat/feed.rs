@@ -26,6 +26,10 @@ use super::wire::{EVENTS, Event, TO_PREFIX, instance_of, parse_snapshot};
 /// Largest push the feed takes: a reset carries a whole stream.
 const MAX_PUSH: usize = 256 << 20;
 
+/// Most bytes of events held while the snapshot is awaited: a link that does not answer for
+/// that long (while the cluster talks on) has the feed start over rather than grow.
+const MAX_HELD: usize = 64 << 20;
+
 /// The timer tag of the periodic check.
 const CHECK: u64 = 1;
 
@@ -53,6 +57,8 @@ enum Stage {
         snapshot: Snapshot,
         /// Payloads received since subscribing.
         held: Vec<Vec<u8>>,
+        /// Their bytes, bounded by [`MAX_HELD`].
+        bytes: usize,
     },
     /// In sync: events are applied as they come.
     Up,
@@ -87,6 +93,15 @@ impl Feed {
             ping: Ping::Idle,
             wire: chat_codec(usize::MAX),
         }
+    }
+
+    /// A feed that starts in sync, as if its snapshot had come: for tests, which have no link
+    /// to answer one.
+    #[cfg(test)]
+    pub(crate) fn in_sync(cluster: Arc<Cluster>) -> Self {
+        let mut feed = Feed::new(cluster);
+        feed.stage = Stage::Up;
+        feed
     }
 
     /// Reactor 0's link connected: the snapshot can be asked for.
@@ -229,7 +244,16 @@ impl Handler for Feed {
     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, value: Value) {
         match value.pubsub() {
             Some(PubSub::Message { payload, .. }) => match &mut self.stage {
-                Stage::Syncing { held, .. } => held.push(payload.to_vec()),
+                Stage::Syncing { held, bytes, .. } => {
+                    *bytes += payload.len();
+                    held.push(payload.to_vec());
+                    if *bytes > MAX_HELD {
+                        log::warn!(
+                            "cluster: no snapshot while {bytes} bytes of events came; starting over"
+                        );
+                        ctx.close();
+                    }
+                }
                 Stage::Up => self.apply(ctx, payload),
                 Stage::Subscribing | Stage::Closed => {}
             },
@@ -237,6 +261,7 @@ impl Handler for Feed {
                 self.stage = Stage::Syncing {
                     snapshot: Snapshot::Wanted,
                     held: Vec::new(),
+                    bytes: 0,
                 };
                 self.ask_snapshot(ctx);
             }

@@ -50,6 +50,13 @@ pub(crate) struct Link {
     lost: VecDeque<String>,
     /// Reservations of guest numbers under way (0 or 1).
     reserving: usize,
+    /// This reactor's stream: its name in events, and the holder of its members' nicks in
+    /// Redis (a nick is held by the stream of the member that has it, so that a release by one
+    /// reactor never deletes a nick another reactor of this instance has just claimed).
+    stream: String,
+    /// The stream's event number at the last reset: a report that the stream's hash is gone
+    /// from before it is stale.
+    reset_at: u64,
 }
 
 /// Where a link is.
@@ -84,10 +91,12 @@ enum Pending {
     Hold(Vec<String>),
     /// A reservation of guest numbers.
     Reserve,
-    /// A membership change: `-1` means the stream's hash is gone and must be reset.
-    Update,
-    /// The heartbeat: `0` means the stream's hash is gone and must be reset.
-    Alive,
+    /// A membership change, with its event number: `-1` means the stream's hash is gone and
+    /// must be reset.
+    Update(u64),
+    /// The heartbeat, with the stream's last event number: `0` means the stream's hash is gone
+    /// and must be reset.
+    Alive(u64),
     /// The feed's snapshot.
     Snapshot(ConnId),
 }
@@ -96,12 +105,14 @@ impl Link {
     /// The link of reactor `reactor`, not connected yet.
     pub(crate) fn new(cluster: Arc<Cluster>, reactor: usize) -> Self {
         Link {
+            stream: cluster.stream(reactor),
             cluster,
             reactor,
             stage: Stage::Connecting,
             waiting: VecDeque::new(),
             lost: VecDeque::new(),
             reserving: 0,
+            reset_at: 0,
         }
     }
 
@@ -124,18 +135,16 @@ impl Link {
 
     /// Turns one request into its command.
     fn send_request(&mut self, ctx: &mut Context<'_, Self>, request: Request) {
-        let cluster = Arc::clone(&self.cluster);
-        let instance = cluster.instance();
+        let stream = self.stream.clone();
         match request {
             Request::Claim { member, nick } => {
-                let hold = scripts::hold(std::slice::from_ref(&nick), instance, self.ttl());
+                let hold = scripts::hold(std::slice::from_ref(&nick), &stream, self.ttl());
                 self.send(ctx, hold, Pending::Claim { member, nick });
             }
             Request::Release { nick } => {
-                self.send(ctx, scripts::release(&nick, instance), Pending::Nobody);
+                self.send(ctx, scripts::release(&nick, &stream), Pending::Nobody);
             }
             Request::Update { member, place } => {
-                let stream = cluster.stream(self.reactor);
                 let seq = ctx.reactor_local::<Node>().next_seq();
                 let place = place.as_ref().map(|(nick, room)| Place { nick, room });
                 let event = Event::Update {
@@ -146,7 +155,7 @@ impl Link {
                 };
                 let state = place.map(|p| p.encode()).unwrap_or_default();
                 let update = scripts::update(&stream, seq, member, &state, &event.encode());
-                self.send(ctx, update, Pending::Update);
+                self.send(ctx, update, Pending::Update(seq));
             }
             Request::Publish { channel, payload } => {
                 self.send(ctx, scripts::publish(&channel, &payload), Pending::Nobody);
@@ -174,7 +183,7 @@ impl Link {
         let chunks: Vec<Vec<String>> = nicks.chunks(HOLD_CHUNK).map(<[_]>::to_vec).collect();
         let count = chunks.len();
         for chunk in chunks {
-            let hold = scripts::hold(&chunk, self.cluster.instance(), self.ttl());
+            let hold = scripts::hold(&chunk, &self.stream, self.ttl());
             self.send(ctx, hold, Pending::Hold(chunk));
         }
         count
@@ -182,8 +191,9 @@ impl Link {
 
     /// Replaces this reactor's stream, in Redis and in every mirror, with its members now.
     fn reset(&mut self, ctx: &mut Context<'_, Self>) {
-        let stream = self.cluster.stream(self.reactor);
+        let stream = self.stream.clone();
         let seq = ctx.reactor_local::<Node>().next_seq();
+        self.reset_at = seq;
         let seats = self.cluster.registry().seats_on(self.reactor);
         let members: Vec<(u64, Place<'_>)> = (seats.iter())
             .map(|(id, nick, room)| (id.serial(), Place { nick, room }))
@@ -210,7 +220,7 @@ impl Link {
         }
         let count = GUEST_BLOCK + needed;
         let floor = self.cluster.registry().guest_high();
-        let reserve = scripts::reserve(count, self.cluster.instance(), self.ttl(), floor);
+        let reserve = scripts::reserve(count, &self.stream, self.ttl(), floor);
         self.reserving += 1;
         self.send(ctx, reserve, Pending::Reserve);
     }
@@ -311,7 +321,7 @@ impl Link {
                     .with_conn::<Member, _>(member, |m, m_ctx| m.on_claim(m_ctx, &nick, outcome));
                 if outcome == Claim::Won && kept != Some(true) {
                     // The member left meanwhile: the nick is nobody's.
-                    let release = scripts::release(&nick, self.cluster.instance());
+                    let release = scripts::release(&nick, &self.stream);
                     self.send(ctx, release, Pending::Nobody);
                 }
             }
@@ -346,13 +356,13 @@ impl Link {
                 self.rename_lost(ctx);
                 self.finish_check(ctx);
             }
-            Pending::Update | Pending::Alive => {
-                let gone = matches!(reply.as_integer(), Some(-1) | Some(0));
-                if gone && self.stage == Stage::Up {
-                    log::info!(
-                        "cluster: stream {} not in Redis: resetting it",
-                        self.cluster.stream(self.reactor)
-                    );
+            Pending::Update(seq) | Pending::Alive(seq) => {
+                // Gone: expired (this link was silent for a TTL, and the other instances have
+                // dropped the stream too) or Redis restarted. A reset restores it everywhere;
+                // reports from before the last reset are stale.
+                let gone = matches!(reply.as_integer(), Some(-1 | 0));
+                if gone && self.stage == Stage::Up && seq >= self.reset_at {
+                    log::info!("cluster: stream {} not in Redis: resetting it", self.stream);
                     self.reset(ctx);
                 }
             }
@@ -412,13 +422,11 @@ impl Handler for Link {
         }
         if self.stage == Stage::Up {
             self.hold_all(ctx);
-            let stream = self.cluster.stream(self.reactor);
+            let stream = self.stream.clone();
             let beat = Event::Alive { stream: &stream }.encode();
-            self.send(
-                ctx,
-                scripts::alive(&stream, self.ttl(), &beat),
-                Pending::Alive,
-            );
+            let seq = ctx.reactor_local::<Node>().seq();
+            let alive = scripts::alive(&stream, self.ttl(), &beat);
+            self.send(ctx, alive, Pending::Alive(seq));
         }
         let _ = ctx.set_timer(self.cluster.renew_every(), RENEW);
         self.flush(ctx);

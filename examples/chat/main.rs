@@ -98,4 +98,6 @@ fn main() -> ExitCode {
 }
 
 #[cfg(test)]
+mod cluster_tests;
+#[cfg(test)]
 mod tests;

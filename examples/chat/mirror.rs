@@ -107,14 +107,16 @@ impl Mirror {
         known.seq = seq;
         let name = Arc::clone(&known.name);
         let mut old = std::mem::take(&mut known.members);
-        let mut new = HashMap::with_capacity(members.len());
-        for (member, place) in members {
-            let seen = Seen {
-                nick: place.nick.to_string(),
-                room: place.room.to_string(),
-            };
-            new.insert(member, seen);
-        }
+        let members: Vec<(u64, Seen)> = (members.into_iter())
+            .map(|(member, place)| {
+                let seen = Seen {
+                    nick: place.nick.to_string(),
+                    room: place.room.to_string(),
+                };
+                (member, seen)
+            })
+            .collect();
+        let new: HashMap<u64, Seen> = members.iter().cloned().collect();
         let id = |member| RemoteId {
             stream: Arc::clone(&name),
             member,
@@ -130,7 +132,8 @@ impl Mirror {
             let seen = old.remove(&member);
             self.change(rooms, &id(member), seen, None, notices);
         }
-        for (member, seen) in &new {
+        // Then in the stream's order, as its members would have told it.
+        for (member, seen) in &members {
             let before = old.remove(member);
             self.change(rooms, &id(*member), before, Some(seen), notices);
         }

@@ -132,6 +132,11 @@ impl Node {
         self.seq
     }
 
+    /// The last membership event number of this reactor's stream.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// The guest numbers held in reserve.
     pub(crate) fn pool(&mut self) -> &mut VecDeque<u64> {
         &mut self.pool

@@ -5,7 +5,7 @@
 //!
 //! | key | type | holds | written by |
 //! |---|---|---|---|
-//! | `chat:nick:<nick in lower case>` | string, TTL | the instance that holds the nick | its holder: claimed, renewed, released |
+//! | `chat:nick:<nick in lower case>` | string, TTL | the stream that holds the nick | its holder: claimed, renewed, released |
 //! | `chat:guests` | integer | the last `N` handed out as `guest<N>` | `INCRBY`, a block at a time |
 //! | `chat:stream:<stream>` | hash, TTL | `seq` and `<member>` → `<nick> <room>` for each member of a stream | the stream, at each change; renewed |
 //! | `chat:streams` | set | the streams that may have a hash | each stream, at its reset; the snapshot drops the expired |
@@ -29,9 +29,9 @@ pub(crate) const STREAM_PREFIX: &str = "chat:stream:";
 /// The set of streams.
 pub(crate) const STREAMS: &str = "chat:streams";
 
-/// Holds the nicks in `KEYS` for instance `ARGV[1]` for `ARGV[2]` ms: each that is free or
-/// already this instance's is (re)claimed. Returns the 1-based indexes of the keys another
-/// instance holds. One script claims a nick (`/nick`), renews them all (the heartbeat) and
+/// Holds the nicks in `KEYS` for stream `ARGV[1]` for `ARGV[2]` ms: each that is free or
+/// already this stream's is (re)claimed. Returns the 1-based indexes of the keys another
+/// stream holds. One script claims a nick (`/nick`), renews them all (the heartbeat) and
 /// checks them again after an outage.
 const HOLD: &str = "\
 local lost = {}
@@ -45,7 +45,7 @@ for i, key in ipairs(KEYS) do
 end
 return lost";
 
-/// Deletes nick `KEYS[1]` if instance `ARGV[1]` holds it.
+/// Deletes nick `KEYS[1]` if stream `ARGV[1]` holds it.
 const RELEASE: &str = "\
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0";
@@ -102,7 +102,7 @@ return out";
 
 /// Reserves `ARGV[1]` guest numbers from counter `KEYS[1]` (raised first to at least
 /// `ARGV[4]`, the highest guest number the caller knows of, since a restarted Redis starts it
-/// at 0 again) and claims `guest<N>` for each for instance `ARGV[2]` for `ARGV[3]` ms, where
+/// at 0 again) and claims `guest<N>` for each for stream `ARGV[2]` for `ARGV[3]` ms, where
 /// no one holds it (a member may have named itself so). Returns the numbers claimed.
 const RESERVE: &str = "\
 local floor = tonumber(ARGV[4])
@@ -140,15 +140,15 @@ fn eval<K: AsRef<[u8]>, A: AsRef<[u8]>>(
     Command::from(words)
 }
 
-/// Claims or renews `nicks` (any case) for `instance`; the reply lists the indexes lost.
-pub(crate) fn hold(nicks: &[String], instance: &str, ttl: Duration) -> Command {
+/// Claims or renews `nicks` (any case) for `stream`; the reply lists the indexes lost.
+pub(crate) fn hold(nicks: &[String], stream: &str, ttl: Duration) -> Command {
     let keys: Vec<String> = nicks.iter().map(|n| nick_key(n)).collect();
-    eval(HOLD, keys.iter(), [instance.to_string(), millis(ttl)])
+    eval(HOLD, keys.iter(), [stream.to_string(), millis(ttl)])
 }
 
-/// Lets go of `nick` if `instance` holds it.
-pub(crate) fn release(nick: &str, instance: &str) -> Command {
-    eval(RELEASE, [nick_key(nick)].iter(), [instance])
+/// Lets go of `nick` if `stream` holds it.
+pub(crate) fn release(nick: &str, stream: &str) -> Command {
+    eval(RELEASE, [nick_key(nick)].iter(), [stream])
 }
 
 /// Stores `member`'s `state` (`<nick> <room>`, or empty once it left) in `stream`'s hash with
@@ -208,14 +208,14 @@ pub(crate) fn snapshot() -> Command {
     eval(SNAPSHOT, [STREAMS].iter(), [STREAM_PREFIX])
 }
 
-/// Reserves `count` guest numbers above `floor` and claims their nicks for `instance`.
-pub(crate) fn reserve(count: usize, instance: &str, ttl: Duration, floor: u64) -> Command {
+/// Reserves `count` guest numbers above `floor` and claims their nicks for `stream`.
+pub(crate) fn reserve(count: usize, stream: &str, ttl: Duration, floor: u64) -> Command {
     eval(
         RESERVE,
         [GUESTS].iter(),
         [
             count.to_string(),
-            instance.to_string(),
+            stream.to_string(),
             millis(ttl),
             floor.to_string(),
             NICK_PREFIX.to_string(),

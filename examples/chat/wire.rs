@@ -336,9 +336,10 @@ fn fields<const N: usize>(text: &str) -> Option<[&str; N]> {
     (words.next().is_none() && fields.iter().all(|f| !f.is_empty())).then_some(fields)
 }
 
-/// A decimal `u64` written as this module writes one: digits only.
+/// A decimal `u64` written as this module writes one: digits only, no leading zero.
 fn number(text: &str) -> Option<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+    let canonical = text == "0" || !text.starts_with('0');
+    if text.is_empty() || !canonical || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     text.parse().ok()
