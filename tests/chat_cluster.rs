@@ -26,7 +26,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use chat_client::{ChatClient, Crowd};
+use chat_client::{ChatClient, Crowd, stingy_stream};
 use util::Example;
 use util::redis::RedisServer;
 
@@ -55,13 +55,21 @@ struct Instance {
 impl Instance {
     /// Starts the chat example linked through `redis`, and waits for its link to be up.
     fn start(redis: SocketAddr) -> Instance {
-        let process = spawn(&[
+        Instance::start_with(redis, &[])
+    }
+
+    /// [`start`](Instance::start) with `vars` added to its environment.
+    fn start_with(redis: SocketAddr, vars: &[(&str, &str)]) -> Instance {
+        let redis = redis.to_string();
+        let mut env = vec![
             ("TURBINE_ADDR", "127.0.0.1:0"),
             ("TURBINE_REACTORS", "2"),
             ("TURBINE_SHUTDOWN_TIMEOUT", "2s"),
-            ("CHAT_REDIS", &redis.to_string()),
+            ("CHAT_REDIS", redis.as_str()),
             ("CHAT_CLUSTER_TTL", TTL),
-        ]);
+        ];
+        env.extend_from_slice(vars);
+        let process = spawn(&env);
         let addr = process.listening_addr();
         let up = process.wait_line(SPREAD, |line| line.contains("cluster link up"));
         assert!(up.is_some(), "no link to Redis: {}", process.output());
@@ -511,6 +519,53 @@ fn killed_instance_members_leave() {
         std::thread::sleep(Duration::from_millis(200));
     }
     instances.truncate(2);
+}
+
+/// A member that stops reading is cut off (`! too slow`, past `CHAT_OUTBUF_LIMIT`) by its own
+/// instance however fast another instance's member sends; a member that reads gets every line,
+/// in order, and both instances hear that the slow one left.
+#[test]
+fn slow_member_across_instances_is_cut_off() {
+    const LINES: usize = 60;
+    const LEN: usize = 16 << 10;
+    let _serial = serial();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let limit = [("CHAT_OUTBUF_LIMIT", "256KiB")];
+    let (a, b) = (
+        Instance::start_with(redis.addr(), &limit),
+        Instance::start_with(redis.addr(), &limit),
+    );
+    let mut sender = a.member();
+    // The kernel holds about 100 KiB for it; the rest waits in its instance's output.
+    let mut slow = ChatClient::over(stingy_stream(b.addr));
+    let mut reader = b.member();
+    let all = [sender.nick.clone(), slow.nick.clone(), reader.nick.clone()];
+    wait_who(&mut sender, &all);
+    wait_who(&mut reader, &all);
+    let left = format!("* {} left lobby", slow.nick);
+    let mut reader_saw_left = false;
+    for k in 0..LINES {
+        let mut line = format!("{k:04}:").into_bytes();
+        line.resize(LEN, b'a' + (k % 26) as u8);
+        let line = String::from_utf8(line).unwrap();
+        sender.send(&line);
+        // One line in flight at a time: the reader is never the one that falls behind.
+        let (notices, got) = read_until(&mut reader, |l| !l.starts_with("* "));
+        reader_saw_left |= notices.contains(&left);
+        assert!(
+            got == format!("{}: {line}", sender.nick),
+            "line {k}: got {got:.80} after {notices:?}"
+        );
+    }
+    if !reader_saw_left {
+        expect_line(&mut reader, &left);
+    }
+    expect_line(&mut sender, &left);
+    // It was cut off: its connection ends although it had far from everything.
+    let got = slow.read_to_end();
+    assert!(got.len() < LINES * LEN / 2, "{} bytes", got.len());
 }
 
 /// A `CHAT_REDIS` or `CHAT_CLUSTER_TTL` that does not parse stops the example before it binds,
