@@ -30,8 +30,12 @@ use chat_client::{ChatClient, Crowd, stingy_stream};
 use util::Example;
 use util::redis::RedisServer;
 
-/// Entry lifetime of the instances (`CHAT_CLUSTER_TTL`) unless a test says otherwise.
-const TTL: &str = "3s";
+/// Entry lifetime of the instances (`CHAT_CLUSTER_TTL`) unless a test says otherwise: an
+/// instance must be silent that long to count as dead, long enough on a busy machine.
+const TTL: &str = "4s";
+
+/// Entry lifetime in the test of a dead instance, which waits for it.
+const SHORT_TTL: &str = "3s";
 
 /// How long a test waits for news to spread between instances before it fails.
 const SPREAD: Duration = Duration::from_secs(20);
@@ -55,7 +59,7 @@ struct Instance {
 impl Instance {
     /// Starts the chat example linked through `redis`, and waits for its link to be up.
     fn start(redis: SocketAddr) -> Instance {
-        Instance::start_with(redis, &[])
+        Instance::start_with(redis, &[("CHAT_CLUSTER_TTL", TTL)])
     }
 
     /// [`start`](Instance::start) with `vars` added to its environment.
@@ -66,7 +70,6 @@ impl Instance {
             ("TURBINE_REACTORS", "2"),
             ("TURBINE_SHUTDOWN_TIMEOUT", "2s"),
             ("CHAT_REDIS", redis.as_str()),
-            ("CHAT_CLUSTER_TTL", TTL),
         ];
         env.extend_from_slice(vars);
         let process = spawn(&env);
@@ -119,8 +122,16 @@ fn spawn(env: &[(&str, &str)]) -> Example {
 /// Starts a Redis server and `count` instances on it; `None` (reason printed) without
 /// `redis-server`.
 fn cluster(count: usize) -> Option<(RedisServer, Vec<Instance>)> {
+    cluster_with(count, TTL)
+}
+
+/// [`cluster`] with entries that live `ttl`.
+fn cluster_with(count: usize, ttl: &str) -> Option<(RedisServer, Vec<Instance>)> {
     let redis = RedisServer::start()?;
-    let instances = (0..count).map(|_| Instance::start(redis.addr())).collect();
+    let ttl = [("CHAT_CLUSTER_TTL", ttl)];
+    let instances = (0..count)
+        .map(|_| Instance::start_with(redis.addr(), &ttl))
+        .collect();
     Some((redis, instances))
 }
 
@@ -474,7 +485,7 @@ fn redis_restart() {
 fn killed_instance_members_leave() {
     const PER_INSTANCE: usize = 4;
     let _serial = serial();
-    let Some((_redis, mut instances)) = cluster(3) else {
+    let Some((_redis, mut instances)) = cluster_with(3, SHORT_TTL) else {
         return;
     };
     let mut members: Vec<Vec<ChatClient>> = (instances.iter())
@@ -532,7 +543,7 @@ fn slow_member_across_instances_is_cut_off() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let limit = [("CHAT_OUTBUF_LIMIT", "256KiB")];
+    let limit = [("CHAT_OUTBUF_LIMIT", "256KiB"), ("CHAT_CLUSTER_TTL", TTL)];
     let (a, b) = (
         Instance::start_with(redis.addr(), &limit),
         Instance::start_with(redis.addr(), &limit),

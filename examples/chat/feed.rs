@@ -305,6 +305,9 @@ impl Handler for Feed {
 
     fn on_close(&mut self, ctx: &mut Context<'_, Self>, reason: CloseReason) {
         match self.stage {
+            _ if reason == CloseReason::Shutdown => {
+                log::info!("cluster: unsubscribed for the shutdown")
+            }
             Stage::Subscribing => log::debug!("cluster: subscriber cannot reach Redis: {reason}"),
             _ => log::warn!("cluster: subscriber lost Redis: {reason}"),
         }

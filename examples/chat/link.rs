@@ -48,8 +48,8 @@ pub(crate) struct Link {
     waiting: VecDeque<(Instant, Pending)>,
     /// Nicks of this reactor's members that another instance holds now, to rename.
     lost: VecDeque<String>,
-    /// Reservations of guest numbers under way (0 or 1).
-    reserving: usize,
+    /// Where the reservation of guest numbers is.
+    reserve: Reserve,
     /// This reactor's stream: its name in events, and the holder of its members' nicks in
     /// Redis (a nick is held by the stream of the member that has it, so that a release by one
     /// reactor never deletes a nick another reactor of this instance has just claimed).
@@ -73,6 +73,18 @@ enum Stage {
     Up,
     /// Closed (its `on_close` ran).
     Closed,
+}
+
+/// The link's reservation of guest numbers: one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reserve {
+    /// None under way: one is asked for when the reserve runs low.
+    Idle,
+    /// One under way.
+    Asked,
+    /// Redis refused the last one: none is asked for until the next renewal, rather than
+    /// again and again at the pace of its refusals.
+    Refused,
 }
 
 /// Who waits for a reply.
@@ -111,7 +123,7 @@ impl Link {
             stage: Stage::Connecting,
             waiting: VecDeque::new(),
             lost: VecDeque::new(),
-            reserving: 0,
+            reserve: Reserve::Idle,
             reset_at: 0,
         }
     }
@@ -215,13 +227,13 @@ impl Link {
     fn top_up(&mut self, ctx: &mut Context<'_, Self>) {
         let node = ctx.reactor_local::<Node>();
         let needed = node.arriving().len() + self.lost.len();
-        if self.reserving > 0 || node.pool().len() >= GUEST_BLOCK / 2 + needed {
+        if self.reserve != Reserve::Idle || node.pool().len() >= GUEST_BLOCK / 2 + needed {
             return;
         }
         let count = GUEST_BLOCK + needed;
         let floor = self.cluster.registry().guest_high();
         let reserve = scripts::reserve(count, &self.stream, self.ttl(), floor);
-        self.reserving += 1;
+        self.reserve = Reserve::Asked;
         self.send(ctx, reserve, Pending::Reserve);
     }
 
@@ -343,8 +355,17 @@ impl Link {
                 self.finish_check(ctx);
             }
             Pending::Reserve => {
-                self.reserving = self.reserving.saturating_sub(1);
-                let numbers = reply.as_array().unwrap_or_default();
+                let Some(numbers) = reply.as_array() else {
+                    // Members waiting for a guest nick get one of this instance's own.
+                    self.reserve = Reserve::Refused;
+                    let arriving: Vec<ConnId> =
+                        ctx.reactor_local::<Node>().arriving().drain(..).collect();
+                    for member in arriving {
+                        ctx.with_conn::<Member, _>(member, |m, m_ctx| m.welcome_unlinked(m_ctx));
+                    }
+                    return;
+                };
+                self.reserve = Reserve::Idle;
                 let pool = ctx.reactor_local::<Node>().pool();
                 pool.extend(
                     numbers
@@ -420,6 +441,9 @@ impl Handler for Link {
                 return ctx.close_now();
             }
         }
+        if self.reserve == Reserve::Refused {
+            self.reserve = Reserve::Idle;
+        }
         if self.stage == Stage::Up {
             self.hold_all(ctx);
             let stream = self.stream.clone();
@@ -439,6 +463,10 @@ impl Handler for Link {
 
     fn on_close(&mut self, ctx: &mut Context<'_, Self>, reason: CloseReason) {
         match (&self.stage, &reason) {
+            (_, CloseReason::Shutdown) => log::info!(
+                "cluster: reactor {} unlinked for the shutdown",
+                self.reactor
+            ),
             (Stage::Connecting, _) => log::debug!(
                 "cluster: reactor {} cannot reach Redis: {reason}",
                 self.reactor
