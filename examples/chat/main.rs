@@ -130,9 +130,10 @@
 //!   `TURBINE_*` variables.
 //! - Cluster mode: `cluster.rs` (the state shared across reactors, the status members are told,
 //!   reconnecting), `node.rs` (each reactor's share: its queue of requests to Redis, its guest
-//!   nicks), `link.rs` (a reactor's command connection), `feed.rs` (the subscriber),
-//!   `mirror.rs` (the other instances' members), `wire.rs` (events between instances),
-//!   `scripts.rs` (Redis keys and scripts).
+//!   nicks), `link.rs` (a reactor's command connection; `link_upkeep.rs`: holding nicks,
+//!   resets, guest nicks, renames), `feed.rs` (the subscriber), `mirror.rs` (the other
+//!   instances' members), `member_cluster.rs` (a member's answers from Redis), `wire.rs`
+//!   (events between instances), `scripts.rs` (Redis keys and scripts).
 
 mod cluster;
 mod codec;
