@@ -21,7 +21,7 @@ use super::cluster::{Cluster, Phase};
 use super::codec::{chat_codec, line};
 use super::node::{self, Node, Request};
 use super::room::{Notice, send_private};
-use super::wire::{EVENTS, Event, TO_PREFIX, instance_of, parse_snapshot};
+use super::wire::{EVENTS, Event, Place, TO_PREFIX, instance_of, parse_snapshot};
 
 /// Largest push the feed takes: a reset carries a whole stream.
 const MAX_PUSH: usize = 256 << 20;
@@ -149,7 +149,7 @@ impl Feed {
             }
             others += 1;
             let members = (state.members.iter())
-                .map(|(member, nick, room)| (*member, super::wire::Place { nick, room }))
+                .map(|(member, nick, room)| (*member, Place { nick, room }))
                 .collect();
             notices.extend(registry.reset_remote((&state.stream, state.seq), members, now));
         }
