@@ -49,7 +49,9 @@
 //! reached (`shared/specs/chat.md`, "Several instances"). Room messages, joins, leaves, nick
 //! changes and private messages travel between instances through Redis pub/sub; nicks are
 //! unique across instances (ignoring case), and so are `guest<N>` numbers; `/who` and `/rooms`
-//! count every instance's members.
+//! count every instance's members. `/msg` to a member of another instance answers
+//! `! no such nick` only if no member of that name is known here; one that left its instance
+//! a moment ago misses the message without a word.
 //!
 //! ```text
 //! redis-server --port 6379 &
@@ -113,6 +115,8 @@
 //!   reservation, above every guest number the reserving instance knows of.
 //! - A graceful shutdown (SIGTERM) keeps each link open until its reactor's members have left,
 //!   so the other instances hear of each one at once.
+//! - An instance that starts learns the others' members from Redis, those of an instance
+//!   that died a moment ago included: they are shown as left once its entries expire.
 //!
 //! Limits: the scripts touch keys they are not handed (a stream's hash in a snapshot, a block
 //! of guest nicks), which one Redis server allows and Redis Cluster does not; a stream's reset
