@@ -878,7 +878,11 @@
 //! [`Connector`](crate::Connector) (`Send + Clone`) that opens an outbound connection on a
 //! chosen reactor from setup code or any thread; a closure makes the handler there, so the
 //! handler need not be `Send`. A connect that cannot start there is logged at warn level and
-//! its handler dropped, since no caller is left to hand it back to.
+//! its handler dropped, since no caller is left to hand it back to. A bound server gives one
+//! too ([`Server::connector`](crate::Server::connector)), before it starts: a
+//! [`run_with`](crate::run_with) setup step hands it to a periodic task (section 8), which
+//! then opens (and, after a failure and a back-off, reopens) a connection that must stay up
+//! whether or not any client is connected, as the chat example's links to Redis do.
 //!
 //! **Testing.** [`TestConnection::connecting`](crate::TestConnection::connecting) drives an
 //! outbound handler whose connect is under way: nothing runs until the test says

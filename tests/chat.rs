@@ -11,6 +11,9 @@
 #[path = "util/chat_client.rs"]
 mod chat_client;
 #[allow(dead_code)]
+#[path = "../examples/chat/cluster.rs"]
+mod cluster;
+#[allow(dead_code)]
 #[path = "../examples/chat/codec.rs"]
 mod codec;
 #[allow(dead_code)]
@@ -20,11 +23,32 @@ mod command;
 #[path = "../examples/chat/config.rs"]
 mod config;
 #[allow(dead_code)]
+#[path = "../examples/chat/feed.rs"]
+mod feed;
+#[allow(dead_code)]
+#[path = "../examples/chat/link.rs"]
+mod link;
+#[allow(dead_code)]
 #[path = "../examples/chat/member.rs"]
 mod member;
 #[allow(dead_code)]
+#[path = "../examples/chat/mirror.rs"]
+mod mirror;
+#[allow(dead_code)]
+#[path = "../examples/chat/node.rs"]
+mod node;
+#[allow(dead_code)]
 #[path = "../examples/chat/registry.rs"]
 mod registry;
+#[allow(dead_code)]
+#[path = "../examples/chat/room.rs"]
+mod room;
+#[allow(dead_code)]
+#[path = "../examples/chat/scripts.rs"]
+mod scripts;
+#[allow(dead_code)]
+#[path = "../examples/chat/wire.rs"]
+mod wire;
 
 use std::cell::Cell;
 use std::collections::HashMap;

@@ -10,7 +10,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc::{self, Sender};
 use std::time::Duration;
 
-use turbine::{CloseReason, Config, ConnId, Connect, Context, Handler, LinesCodec, TestConnection};
+use turbine::{
+    CloseReason, Config, ConnId, Connect, Context, Handler, LinesCodec, Server, TestConnection,
+};
 use util::{Echo, config, connect, start, wait_until};
 
 /// What an outbound connection reports to the test.
@@ -205,6 +207,32 @@ fn connector_from_another_thread() {
     assert_eq!(next(&events), Event::Open);
     assert_eq!(next(&events), Event::Line("hello".into()));
     assert_eq!(running.stats().reactors[1].outbound, 1);
+}
+
+/// A `Connector` taken from the bound server before it starts (as a `run_with` setup step
+/// would) queues its connect until the reactors run; a server that never starts drops it.
+#[test]
+fn connector_before_start() {
+    let echo = start(config().reactors(1), |_| Echo::lines());
+    let server = Server::bind(config().reactors(2)).expect("bind");
+    let connector = server.connector();
+    let (tx, events) = mpsc::channel();
+    connector
+        .connect(1, echo.local_addr(), move || Probe { events: tx })
+        .expect("queued");
+    let running = server.start(|_| Echo::lines()).expect("start");
+    assert_eq!(next(&events), Event::Open);
+    assert_eq!(next(&events), Event::Line("hello".into()));
+    assert_eq!(running.stats().reactors[1].outbound, 1);
+    drop(running);
+    let never = Server::bind(config().reactors(1)).expect("bind");
+    let connector = never.connector();
+    drop(never);
+    assert!(
+        connector
+            .connect(0, echo.local_addr(), Echo::lines)
+            .is_err()
+    );
 }
 
 /// `with_conn` reaches another connection of the reactor by id and handler type, and nothing

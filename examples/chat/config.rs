@@ -1,9 +1,10 @@
-//! The chat's configuration: Turbine's `TURBINE_*` variables, the chat's own address, and
-//! `CHAT_OUTBUF_LIMIT`.
+//! The chat's configuration: Turbine's `TURBINE_*` variables, the chat's own address,
+//! `CHAT_OUTBUF_LIMIT`, and cluster mode's `CHAT_REDIS` and `CHAT_CLUSTER_TTL`.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
-use turbine::{Config, ConfigError, parse_size};
+use turbine::{Config, ConfigError, parse_duration, parse_size};
 
 /// Where the chat listens unless `TURBINE_ADDR` says otherwise.
 pub(crate) const DEFAULT_ADDR: SocketAddr =
@@ -19,6 +20,30 @@ pub(crate) const MAX_PREFIX: usize = 32 + " (private): ".len() + 1;
 
 /// Largest `CHAT_OUTBUF_LIMIT`, as for `TURBINE_WRITE_LIMIT`.
 const MAX_OUTBUF_LIMIT: usize = 1 << 30;
+
+/// How long an instance's entries in Redis live without being renewed, unless
+/// `CHAT_CLUSTER_TTL` says otherwise; also how long an instance may stay silent before the
+/// others show its members as left.
+pub(crate) const DEFAULT_CLUSTER_TTL: Duration = Duration::from_secs(10);
+
+/// Shortest `CHAT_CLUSTER_TTL`: renewals go out four times per TTL, and a busy machine must not
+/// miss all four.
+const MIN_CLUSTER_TTL: Duration = Duration::from_secs(1);
+
+/// Longest `CHAT_CLUSTER_TTL`: a dead instance is noticed one TTL after its last renewal, plus
+/// a tenth of one for the check, and the protocol promises its members are shown as left
+/// within 15 s.
+const MAX_CLUSTER_TTL: Duration = Duration::from_secs(12);
+
+/// What cluster mode needs: where Redis is, and how long entries live there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClusterSettings {
+    /// `CHAT_REDIS`: the Redis server that links the instances.
+    pub(crate) redis: SocketAddr,
+    /// `CHAT_CLUSTER_TTL`: lifetime of an instance's entries in Redis (nicks, member lists)
+    /// without renewal, and the silence after which an instance counts as dead.
+    pub(crate) ttl: Duration,
+}
 
 /// The configuration from the variables `lookup` finds (`std::env::var` in `main`).
 ///
@@ -70,4 +95,51 @@ fn fit_watermarks(config: Config) -> Config {
     let high = config.write_high_watermark.min(config.write_limit);
     let low = config.write_low_watermark.min(high);
     config.write_high_watermark(high).write_low_watermark(low)
+}
+
+/// Cluster mode's settings from the variables `lookup` finds: `None` without `CHAT_REDIS`
+/// (one instance on its own, as without Redis at all).
+///
+/// # Errors
+///
+/// A `CHAT_REDIS` that is not an IP address and port, or a `CHAT_CLUSTER_TTL` (checked even
+/// without `CHAT_REDIS`, so that a typo is not silently ignored) that is not a duration from
+/// 1s to 12s.
+pub(crate) fn cluster_from_vars(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<ClusterSettings>, ConfigError> {
+    let ttl = match lookup("CHAT_CLUSTER_TTL") {
+        None => DEFAULT_CLUSTER_TTL,
+        Some(raw) => match parse_duration(raw.trim()) {
+            Some(ttl) if (MIN_CLUSTER_TTL..=MAX_CLUSTER_TTL).contains(&ttl) => ttl,
+            _ => {
+                return Err(ConfigError::new(
+                    "CHAT_CLUSTER_TTL",
+                    raw,
+                    "a duration with a unit (ms, s), from 1s to 12s (members of a dead \
+                     instance must be shown as left within 15s)",
+                ));
+            }
+        },
+    };
+    let Some(raw) = lookup("CHAT_REDIS") else {
+        return Ok(None);
+    };
+    match raw.trim().parse::<SocketAddr>() {
+        Ok(redis) => Ok(Some(ClusterSettings { redis, ttl })),
+        Err(_) => Err(ConfigError::new(
+            "CHAT_REDIS",
+            raw,
+            "an IP address and port, e.g. 127.0.0.1:6379 (names are not resolved)",
+        )),
+    }
+}
+
+/// Cluster mode's settings from the process environment.
+///
+/// # Errors
+///
+/// See [`cluster_from_vars`].
+pub(crate) fn cluster_from_env() -> Result<Option<ClusterSettings>, ConfigError> {
+    cluster_from_vars(|name| std::env::var(name).ok())
 }

@@ -1,18 +1,24 @@
-//! `Registry`: the state all reactors share (nicks and rooms), behind one mutex.
+//! `Registry`: the state all reactors share (nicks and rooms), behind one mutex; in cluster
+//! mode also the [`Mirror`] of the other instances' members, so that `/who`, `/rooms`, `/msg`
+//! and nick checks see the whole cluster without asking Redis.
 //!
 //! Every method takes the lock, changes or reads a few maps, and returns; nothing is sent while
 //! the lock is held. What must be told to a room comes back as [`Members`], a snapshot of the
-//! room's handles, and the caller broadcasts to it after the lock is released. The order of
-//! events in a room is the order in which they took the lock: a member sees a message if it was
-//! in the room when the sender took its snapshot.
+//! room's local handles (or as [`Notice`]s), and the caller broadcasts to it after the lock is
+//! released. The order of events in a room is the order in which they took the lock: a member
+//! sees a message if it was in the room when the sender took its snapshot.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
-use turbine::{ConnHandle, ConnId, Payload};
+use turbine::{ConnHandle, ConnId};
 
 use super::codec::Line;
+use super::mirror::{Mirror, RemoteId, guest_number};
+use super::room::{Members, Notice, Room, Rooms, Seat};
+use super::wire::Place;
 
 /// The room every member starts in.
 pub(crate) const LOBBY: &str = "lobby";
@@ -22,77 +28,33 @@ pub(crate) const LOBBY: &str = "lobby";
 pub(crate) struct Registry {
     /// Nicks and rooms; each method holds the lock briefly.
     state: Mutex<State>,
-    /// The last `N` handed out as `guest<N>`.
+    /// The last `N` handed out as `guest<N>` by [`arrive`](Registry::arrive).
     guests: AtomicU64,
+    /// The highest `N` of a `guest<N>` a local member has held.
+    guest_high: AtomicU64,
 }
 
 /// What the registry's lock protects.
 #[derive(Debug, Default)]
 struct State {
-    /// Every member by its nick in ASCII lower case: makes nicks unique ignoring case.
+    /// Every local member by its nick in ASCII lower case: makes nicks unique ignoring case. A
+    /// member waiting for Redis to grant it a new nick holds both.
     nicks: HashMap<String, ConnHandle<Line>>,
-    /// Rooms that have members, by name (so `/rooms` lists them sorted).
-    rooms: BTreeMap<String, Room>,
+    /// Rooms that have members, here or on other instances.
+    rooms: Rooms,
+    /// The other instances' members (cluster mode; empty otherwise).
+    mirror: Mirror,
 }
 
-/// One room: its members and a snapshot of their handles for broadcasting.
-#[derive(Debug, Default)]
-struct Room {
-    /// Each member's nick as written and its handle, by connection.
-    members: HashMap<ConnId, Seat>,
-    /// The members' handles, built on the first broadcast after the membership changed and
-    /// shared by every broadcast until the next change.
-    snapshot: Option<Members>,
-}
-
-/// A member's place in a room.
+/// Who `/join` leaves and joins, and the new room's size.
 #[derive(Debug)]
-struct Seat {
-    /// The nick as the member wrote it.
-    nick: String,
-    /// Sends to the member's connection.
-    handle: ConnHandle<Line>,
-}
-
-impl Room {
-    /// The handles of every member, the snapshot built again if membership changed.
-    fn snapshot(&mut self) -> Members {
-        let members = &self.members;
-        self.snapshot
-            .get_or_insert_with(|| Members(members.values().map(|s| s.handle.clone()).collect()))
-            .clone()
-    }
-
-    /// Seats a member, invalidating the snapshot.
-    fn insert(&mut self, id: ConnId, seat: Seat) {
-        self.members.insert(id, seat);
-        self.snapshot = None;
-    }
-
-    /// Unseats a member, invalidating the snapshot.
-    fn remove(&mut self, id: ConnId) {
-        self.snapshot = None;
-        self.members.remove(&id);
-    }
-}
-
-/// The handles of a room's members at one moment; cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Members(Arc<[ConnHandle<Line>]>);
-
-impl Members {
-    /// Sends one encoded line to every member but `except`, with
-    /// [`turbine::broadcast`]: the line is stored once, however many members get it, and a
-    /// member whose output would pass the write limit is cut off instead (`on_overflow`).
-    /// Returns to how many members it went.
-    pub(crate) fn send(&self, except: Option<ConnId>, line: &Payload<Line>) -> usize {
-        turbine::broadcast(self.0.iter().filter(|m| Some(m.id()) != except), line)
-    }
-
-    /// How many members the snapshot holds.
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
+pub(crate) struct Move {
+    /// The local members left in the old room.
+    pub(crate) left: Members,
+    /// The local members of the new room, the mover included.
+    pub(crate) joined: Members,
+    /// Members of the new room on every instance, the mover included.
+    pub(crate) count: usize,
 }
 
 /// Why `/nick` was refused: another member has that nick, ignoring case.
@@ -103,80 +65,134 @@ pub(crate) struct NickTaken;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AlreadyIn;
 
-/// What a member moving between rooms must tell whom.
-#[derive(Debug)]
-pub(crate) struct Move {
-    /// Who is left in the old room.
-    pub left: Members,
-    /// Who is in the new room, the mover included.
-    pub joined: Members,
+/// Where a `/msg` goes.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// A member of this instance.
+    Local(ConnHandle<Line>),
+    /// A member of another instance.
+    Remote(RemoteId),
 }
 
 impl Registry {
-    /// An empty registry.
+    /// An empty registry: no members, no rooms.
     pub(crate) fn new() -> Self {
-        Registry::default()
+        Self::default()
     }
 
-    /// The state, also after a panic elsewhere poisoned the lock: no method panics halfway
-    /// through a change (they only insert and remove whole entries), so the maps are still good.
     fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking handler is caught per connection; the maps are consistent between calls.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a new connection as `guest<N>` in the lobby. Returns the nick and the lobby's
-    /// members, the newcomer included.
+    /// Adds a member as `guest<N>` (N unique on this server) in the lobby. Returns its nick and
+    /// the lobby's local members, the newcomer included.
     pub(crate) fn arrive(&self, handle: ConnHandle<Line>) -> (String, Members) {
         let mut state = self.lock();
         // A member may have named itself `guest<N>` for an N not handed out yet: skip it.
         let nick = loop {
             let n = self.guests.fetch_add(1, Ordering::Relaxed) + 1;
             let nick = format!("guest{n}");
-            if !state.nicks.contains_key(&nick) {
+            if !state.is_taken(&nick) {
                 break nick;
             }
         };
-        state.nicks.insert(nick.clone(), handle.clone());
-        let id = handle.id();
-        let lobby = state.rooms.entry(LOBBY.to_string()).or_default();
-        let seat = Seat {
-            nick: nick.clone(),
-            handle,
-        };
-        lobby.insert(id, seat);
-        let members = lobby.snapshot();
+        let members = self.seat(&mut state, nick.clone(), handle);
         (nick, members)
     }
 
+    /// [`arrive`](Registry::arrive) in cluster mode while Redis cannot hand out a number: N is
+    /// above every guest number known here, local or remote, which is as close to unique as
+    /// an instance alone can get (the nick is checked again when the link returns).
+    pub(crate) fn arrive_unlinked(&self, handle: ConnHandle<Line>) -> (String, Members) {
+        self.guests.fetch_max(self.guest_high(), Ordering::Relaxed);
+        self.arrive(handle)
+    }
+
+    /// Adds a member as `nick` (a guest nick Redis reserved for this instance) in the lobby.
+    /// Returns the lobby's local members, the newcomer included.
+    ///
+    /// # Errors
+    ///
+    /// [`NickTaken`] when a member known here already has it.
+    pub(crate) fn arrive_as(
+        &self,
+        handle: ConnHandle<Line>,
+        nick: &str,
+    ) -> Result<Members, NickTaken> {
+        let mut state = self.lock();
+        if state.is_taken(nick) {
+            return Err(NickTaken);
+        }
+        Ok(self.seat(&mut state, nick.to_string(), handle))
+    }
+
+    /// Seats a new member called `nick` in the lobby.
+    fn seat(&self, state: &mut State, nick: String, handle: ConnHandle<Line>) -> Members {
+        self.note_guest(&nick);
+        state
+            .nicks
+            .insert(nick.to_ascii_lowercase(), handle.clone());
+        let id = handle.id();
+        let lobby = state.rooms.entry(LOBBY.to_string()).or_default();
+        lobby.insert(id, Seat { nick, handle });
+        lobby.snapshot()
+    }
+
     /// Renames member `id` of `room` from `old` to `new` (already checked to be a valid name).
-    /// A member may change the case of its own nick. Returns the room's members.
+    /// A member may change the case of its own nick. Returns the room's local members.
     ///
     /// # Errors
     ///
     /// [`NickTaken`] when another member has `new`, ignoring ASCII case.
     pub(crate) fn rename(
         &self,
-        id: ConnId,
+        handle: &ConnHandle<Line>,
         room: &str,
         old: &str,
         new: &str,
     ) -> Result<Members, NickTaken> {
-        let old_key = old.to_ascii_lowercase();
-        let new_key = new.to_ascii_lowercase();
         let mut state = self.lock();
-        if new_key != old_key && state.nicks.contains_key(&new_key) {
-            return Err(NickTaken);
-        }
-        if let Some(handle) = state.nicks.remove(&old_key) {
-            state.nicks.insert(new_key, handle);
+        state.reserve(handle, new)?;
+        Ok(self.commit(&mut state, handle.id(), room, old, new))
+    }
+
+    /// Holds `new` for the member with `handle` while Redis is asked whether it is free on
+    /// the other instances: no local member can take it meanwhile. The member keeps its old
+    /// nick until [`confirm`](Registry::confirm) or [`withdraw`](Registry::withdraw).
+    ///
+    /// # Errors
+    ///
+    /// [`NickTaken`] when another member known here has `new`, ignoring ASCII case.
+    pub(crate) fn reserve(&self, handle: &ConnHandle<Line>, new: &str) -> Result<(), NickTaken> {
+        self.lock().reserve(handle, new)
+    }
+
+    /// Gives member `id` of `room` the nick `new` it reserved, in place of `old`. Returns the
+    /// room's local members.
+    pub(crate) fn confirm(&self, id: ConnId, room: &str, old: &str, new: &str) -> Members {
+        let mut state = self.lock();
+        self.commit(&mut state, id, room, old, new)
+    }
+
+    /// Lets go of `new`, reserved by member `id`.
+    pub(crate) fn withdraw(&self, id: ConnId, new: &str) {
+        self.lock().drop_nick(id, new);
+    }
+
+    /// Member `id` of `room` goes from `old` to `new`, which it holds already.
+    fn commit(&self, state: &mut State, id: ConnId, room: &str, old: &str, new: &str) -> Members {
+        self.note_guest(new);
+        if !old.eq_ignore_ascii_case(new) {
+            state.drop_nick(id, old);
         }
         let Some(room) = state.rooms.get_mut(room) else {
-            return Ok(Members::default());
+            return Members::default();
         };
-        if let Some(seat) = room.members.get_mut(&id) {
+        if let Some(seat) = room.seat_mut(id) {
             seat.nick = new.to_string();
         }
-        Ok(room.snapshot())
+        room.snapshot()
     }
 
     /// Moves the member with `handle`, called `nick`, from room `from` to room `to` (a valid
@@ -204,19 +220,22 @@ impl Registry {
         let left = unseat(&mut state, id, from);
         let room = state.rooms.entry(to.to_string()).or_default();
         room.insert(id, seat);
-        let joined = room.snapshot();
-        Ok(Move { left, joined })
+        Ok(Move {
+            left,
+            joined: room.snapshot(),
+            count: room.count(),
+        })
     }
 
     /// Removes member `id` (nick `nick`, in `room`) from the server. Returns who is left in the
-    /// room.
+    /// room here.
     pub(crate) fn leave(&self, id: ConnId, nick: &str, room: &str) -> Members {
         let mut state = self.lock();
-        state.nicks.remove(&nick.to_ascii_lowercase());
+        state.drop_nick(id, nick);
         unseat(&mut state, id, room)
     }
 
-    /// The members of `room` now (none if it has none).
+    /// The local members of `room` now (none if it has none).
     pub(crate) fn members(&self, room: &str) -> Members {
         let mut state = self.lock();
         state
@@ -226,9 +245,51 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    /// The handle of the member called `nick`, ignoring ASCII case.
+    /// Every local member: who hears of the cluster link going down or up.
+    pub(crate) fn everyone(&self) -> Members {
+        Members::of(self.lock().nicks.values().cloned())
+    }
+
+    /// The handle of the local member called `nick`, ignoring ASCII case.
     pub(crate) fn find(&self, nick: &str) -> Option<ConnHandle<Line>> {
         self.lock().nicks.get(&nick.to_ascii_lowercase()).cloned()
+    }
+
+    /// The member called `nick`, ignoring ASCII case: on this instance if one is, else on
+    /// another.
+    pub(crate) fn target(&self, nick: &str) -> Option<Target> {
+        let state = self.lock();
+        if let Some(handle) = state.nicks.get(&nick.to_ascii_lowercase()) {
+            return Some(Target::Local(handle.clone()));
+        }
+        state.mirror.find(nick).cloned().map(Target::Remote)
+    }
+
+    /// Each local member of reactor `reactor`: its connection, nick and room (for its stream's
+    /// reset and for renewing its nick in Redis).
+    pub(crate) fn seats_on(&self, reactor: usize) -> Vec<(ConnId, String, String)> {
+        let state = self.lock();
+        let mut seats = Vec::new();
+        for (name, room) in &state.rooms {
+            for (id, seat) in room.seats().filter(|(id, _)| id.reactor() == reactor) {
+                seats.push((*id, seat.nick.clone(), name.clone()));
+            }
+        }
+        seats
+    }
+
+    /// The highest `N` of any `guest<N>` known here, local or remote: a floor for the next
+    /// ones, as Redis's counter may have started again from 0.
+    pub(crate) fn guest_high(&self) -> u64 {
+        let remote = self.lock().mirror.guest_high();
+        self.guest_high.load(Ordering::Relaxed).max(remote)
+    }
+
+    /// Notes a local nick that may be a guest's.
+    fn note_guest(&self, nick: &str) {
+        if let Some(n) = guest_number(&nick.to_ascii_lowercase()) {
+            self.guest_high.fetch_max(n, Ordering::Relaxed);
+        }
     }
 
     /// The `/rooms` reply: `* rooms: <name>(<count>) ...`, sorted by name.
@@ -236,7 +297,7 @@ impl Registry {
         let state = self.lock();
         let mut line = String::from("* rooms:");
         for (name, room) in &state.rooms {
-            line.push_str(&format!(" {name}({})", room.members.len()));
+            line.push_str(&format!(" {name}({})", room.count()));
         }
         line
     }
@@ -245,25 +306,101 @@ impl Registry {
     pub(crate) fn who_line(&self, room: &str) -> String {
         let mut nicks: Vec<String> = {
             let state = self.lock();
-            let members = state.rooms.get(room).map(|r| r.members.values());
-            members
-                .into_iter()
-                .flatten()
-                .map(|seat| seat.nick.clone())
-                .collect()
+            let members = state.rooms.get(room).map(|r| r.nicks());
+            members.into_iter().flatten().map(str::to_string).collect()
         };
         nicks.sort_unstable();
         format!("* in {room}: {}", nicks.join(" "))
     }
+
+    /// Applies membership event `seq` of remote stream `stream`: `member` is at `place` now
+    /// (`None`: it left). Returns the notices for the local members.
+    pub(crate) fn update_remote(
+        &self,
+        (stream, seq): (&str, u64),
+        member: u64,
+        place: Option<Place<'_>>,
+        now: Instant,
+    ) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        let state = &mut *self.lock();
+        let at = (stream, seq);
+        (state.mirror).update(&mut state.rooms, at, member, place, now, &mut notices);
+        notices
+    }
+
+    /// Replaces what is known of remote stream `stream` with `members`, its state as of its
+    /// membership event `seq`. Returns the notices for the local members.
+    pub(crate) fn reset_remote(
+        &self,
+        (stream, seq): (&str, u64),
+        members: Vec<(u64, Place<'_>)>,
+        now: Instant,
+    ) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        let state = &mut *self.lock();
+        let at = (stream, seq);
+        (state.mirror).reset(&mut state.rooms, at, members, now, &mut notices);
+        notices
+    }
+
+    /// Notes that remote stream `stream` was heard from.
+    pub(crate) fn heard(&self, stream: &str, now: Instant) {
+        self.lock().mirror.heard(stream, now);
+    }
+
+    /// Counts every remote stream as heard from now (see [`Mirror::refresh`]).
+    pub(crate) fn refresh(&self, now: Instant) {
+        self.lock().mirror.refresh(now);
+    }
+
+    /// Forgets the remote streams not heard from since `before`, their members shown as left.
+    /// Returns the notices for the local members.
+    pub(crate) fn expire(&self, before: Instant) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        let state = &mut *self.lock();
+        state.mirror.expire(&mut state.rooms, before, &mut notices);
+        notices
+    }
 }
 
-/// Takes member `id` out of `room`, dropping the room once it is empty. Returns who is left.
+impl State {
+    /// Whether a member known here, local or remote, is called `nick` ignoring case.
+    fn is_taken(&self, nick: &str) -> bool {
+        let key = nick.to_ascii_lowercase();
+        self.nicks.contains_key(&key) || self.mirror.holds(&key)
+    }
+
+    /// Holds `new` for the member with `handle`, unless another member has it.
+    fn reserve(&mut self, handle: &ConnHandle<Line>, new: &str) -> Result<(), NickTaken> {
+        let key = new.to_ascii_lowercase();
+        match self.nicks.get(&key) {
+            Some(holder) if holder.id() != handle.id() => return Err(NickTaken),
+            Some(_) => return Ok(()), // its own nick, in another case
+            None if self.mirror.holds(&key) => return Err(NickTaken),
+            None => {}
+        }
+        self.nicks.insert(key, handle.clone());
+        Ok(())
+    }
+
+    /// Lets go of `nick` if member `id` holds it.
+    fn drop_nick(&mut self, id: ConnId, nick: &str) {
+        let key = nick.to_ascii_lowercase();
+        if self.nicks.get(&key).is_some_and(|holder| holder.id() == id) {
+            self.nicks.remove(&key);
+        }
+    }
+}
+
+/// Takes member `id` out of `room`, dropping the room once it is empty. Returns who is left
+/// there locally.
 fn unseat(state: &mut State, id: ConnId, room: &str) -> Members {
     let Some(members) = state.rooms.get_mut(room) else {
         return Members::default();
     };
     members.remove(id);
-    if members.members.is_empty() {
+    if members.is_empty() {
         state.rooms.remove(room);
         return Members::default();
     }

@@ -189,7 +189,7 @@ fn too_long_line_closes() {
             ..
         }))
     ));
-    assert!(registry.members("lobby").len() == 0);
+    assert!(registry.members("lobby").is_empty());
     assert_eq!(registry.rooms_line(), "* rooms:");
 }
 
@@ -201,7 +201,7 @@ fn quit() {
     assert_eq!(exchange(&mut conn, b"/quit\n/who\n"), ["* bye"]);
     assert_eq!(conn.close_reason(), Some(&CloseReason::Closed));
     assert!(registry.find("guest1").is_none());
-    assert!(registry.members("lobby").len() == 0);
+    assert!(registry.members("lobby").is_empty());
 }
 
 /// A broadcast that would take the member past its write limit drops its unsent output, sends
@@ -226,7 +226,7 @@ fn overflow_cuts_off() {
     conn.set_peer_window(None);
     assert_eq!(lines(&mut conn), ["! too slow"]);
     assert_eq!(conn.close_reason(), Some(&CloseReason::Overflow));
-    assert!(registry.members("lobby").len() == 0);
+    assert!(registry.members("lobby").is_empty());
 }
 
 /// Commands split at every byte give the same replies as in one piece.

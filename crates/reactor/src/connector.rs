@@ -14,7 +14,9 @@ use crate::{Connect, Handler};
 pub(crate) type Command = Box<dyn FnOnce(&mut Core) + Send>;
 
 /// Opens outbound connections on a server's reactors from outside them (setup code, another
-/// thread); `Send + Clone`, from [`Running::connector`](crate::Running::connector).
+/// thread); `Send + Clone`, from [`Running::connector`](crate::Running::connector), or from
+/// [`Server::connector`](crate::Server::connector) before the reactors start (its connects then
+/// wait for them).
 ///
 /// Inside a handler, [`Context::connect`](crate::Context::connect) does the same on the
 /// handler's own reactor, and can link the new connection as a partner.

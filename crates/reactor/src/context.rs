@@ -235,6 +235,8 @@ impl<H: Handler> Context<'_, H> {
 
     /// Stops reading from this connection until [`resume_reading`](Context::resume_reading),
     /// whatever the watermarks say: input waits in the kernel, and the peer is slowed by TCP.
+    /// Frames already read are still delivered (called from `on_frame`, the rest of that read
+    /// follows): a handler that must hold its input queues those.
     pub fn pause_reading(&mut self) {
         self.state.pause_reading();
     }

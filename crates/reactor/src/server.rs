@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crossbeam_channel::Receiver;
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Token, Waker};
 
+use crate::connector::Command as ConnectorCommand;
 use crate::limits::{self, Limits};
 use crate::mailbox::Bell;
 use crate::offload::PoolCell;
@@ -90,6 +92,11 @@ pub struct Server {
     periodic: Vec<(Duration, Task)>,
     /// The main listener's certificate files (`TURBINE_TLS_*`), which SIGHUP reloads.
     tls_files: Option<TlsFiles>,
+    /// Opens outbound connections on the reactors; made at `bind` so that setup code can hold
+    /// one before the reactors start.
+    connector: Connector,
+    /// Each reactor's end of the connector's command queues, handed over at `start`.
+    commands: Vec<Receiver<ConnectorCommand>>,
 }
 
 impl Server {
@@ -119,6 +126,13 @@ impl Server {
             reactors.push((poll, Bell::new(waker)));
         }
         let wakers = reactors.iter().map(|(_, bell)| bell.waker()).collect();
+        let (senders, commands): (Vec<_>, Vec<_>) = reactors
+            .iter()
+            .map(|(_, bell)| {
+                let (tx, rx) = crossbeam_channel::unbounded();
+                ((tx, Arc::clone(bell)), rx)
+            })
+            .unzip();
         let mut server = Server {
             shutdown: ShutdownHandle::new(wakers),
             stats: StatsHandle::new(config.reactors),
@@ -127,6 +141,8 @@ impl Server {
             periodic: Vec::new(),
             config: Arc::new(config),
             tls_files,
+            connector: Connector::new(senders),
+            commands,
         };
         let tls = server
             .tls_files
@@ -302,6 +318,49 @@ impl Server {
         self.stats.clone()
     }
 
+    /// Opens outbound connections on the reactors, from setup code or any thread, as
+    /// [`Running::connector`] does. Connects asked for before [`start`](Server::start) wait
+    /// in each reactor's queue and begin as soon as it runs; a program whose `main` is
+    /// [`run_with`](crate::run_with) takes it here, in the setup step, say for a periodic task
+    /// that keeps a connection to another server open. If the server never starts, they are
+    /// dropped with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use turbine_reactor::{Config, Context, Handler, Server};
+    /// use turbine_codec::LinesCodec;
+    ///
+    /// /// An outbound connection that greets the peer.
+    /// struct Hello;
+    ///
+    /// impl Handler for Hello {
+    ///     type Codec = LinesCodec;
+    ///     fn codec(&mut self, config: &Config) -> LinesCodec {
+    ///         LinesCodec::new(config.frame_limits())
+    ///     }
+    ///     fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+    ///         ctx.send("hello");
+    ///     }
+    ///     fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+    /// }
+    ///
+    /// let peer = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let config = Config::new().addr("127.0.0.1:0".parse().unwrap()).reactors(1);
+    /// let server = Server::bind(config)?;
+    /// server.connector().connect(0, peer.local_addr()?, || Hello)?; // runs once started
+    /// let running = server.start(|_peer| Hello)?;
+    /// let (stream, _) = peer.accept()?;
+    /// let mut line = String::new();
+    /// std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line)?;
+    /// assert_eq!(line, "hello\n");
+    /// running.shutdown()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connector(&self) -> Connector {
+        self.connector.clone()
+    }
+
     /// Runs `task` on every reactor thread every `period`, with the reactor's index, between
     /// two turns of its loop: housekeeping such as expiring keys a reactor owns or sampling.
     /// The task runs on the event loop, so it must be short; a reactor that is late skips the
@@ -350,17 +409,9 @@ impl Server {
         } else {
             Vec::new()
         };
-        let (senders, receivers): (Vec<_>, Vec<_>) = self
-            .reactors
-            .iter()
-            .map(|(_, bell)| {
-                let (tx, rx) = crossbeam_channel::unbounded();
-                ((tx, Arc::clone(bell)), rx)
-            })
-            .unzip();
-        let mut commands = receivers.into_iter();
+        let mut commands = std::mem::take(&mut self.commands).into_iter();
         let mut running = Running {
-            connector: Connector::new(senders),
+            connector: self.connector.clone(),
             local_addrs: self.local_addrs(),
             shutdown: self.shutdown.clone(),
             stats: self.stats.clone(),

@@ -1,0 +1,615 @@
+//! The chat example in cluster mode (`CHAT_REDIS`, the section "Several instances" of
+//! `shared/specs/chat.md`): several chat processes on one `redis-server` of the test's own
+//! (Debian's package; each test skips with a printed reason without it), each on a port of its
+//! own on loopback, members connected directly to each. Membership, messages, nicks, `/who`,
+//! `/rooms` and `/msg` across instances; Redis stopped and restarted under them; an instance
+//! killed.
+//!
+//! The instances run as child processes (the example's own binary: plain `cargo test` builds
+//! it; before `cargo test --test chat_cluster`, run `cargo build --example chat`), with two
+//! reactors each and
+//! short entry lifetimes (`CHAT_CLUSTER_TTL`), so that a dead instance is noticed within a few
+//! seconds. The tests run one at a time (`serial`): each starts several processes, and a
+//! machine with two cores running them all at once could miss heartbeats.
+
+#[allow(dead_code)]
+#[path = "util/chat_client.rs"]
+mod chat_client;
+mod util;
+
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use chat_client::{ChatClient, Crowd, stingy_stream};
+use util::Example;
+use util::redis::RedisServer;
+
+/// Entry lifetime of the instances (`CHAT_CLUSTER_TTL`) unless a test says otherwise: an
+/// instance must be silent that long to count as dead, long enough on a busy machine.
+const TTL: &str = "4s";
+
+/// Entry lifetime in the test of a dead instance, which waits for it.
+const SHORT_TTL: &str = "3s";
+
+/// How long a test waits for news to spread between instances before it fails.
+const SPREAD: Duration = Duration::from_secs(20);
+
+/// Held by each test for its whole run, so that tests run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Waits for the other tests to finish (a failed one included).
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One chat process in cluster mode.
+struct Instance {
+    /// The process, its log read line by line.
+    process: Example,
+    /// Where it listens.
+    addr: SocketAddr,
+}
+
+impl Instance {
+    /// Starts the chat example linked through `redis`, and waits for its link to be up.
+    fn start(redis: SocketAddr) -> Instance {
+        Instance::start_with(redis, &[("CHAT_CLUSTER_TTL", TTL)])
+    }
+
+    /// [`start`](Instance::start) with `vars` added to its environment.
+    fn start_with(redis: SocketAddr, vars: &[(&str, &str)]) -> Instance {
+        let redis = redis.to_string();
+        let mut env = vec![
+            ("TURBINE_ADDR", "127.0.0.1:0"),
+            ("TURBINE_REACTORS", "2"),
+            ("TURBINE_SHUTDOWN_TIMEOUT", "2s"),
+            ("CHAT_REDIS", redis.as_str()),
+        ];
+        env.extend_from_slice(vars);
+        let process = spawn(&env);
+        let addr = process.listening_addr();
+        let up = process.wait_line(SPREAD, |line| line.contains("cluster link up"));
+        assert!(up.is_some(), "no link to Redis: {}", process.output());
+        Instance { process, addr }
+    }
+
+    /// Connects a member.
+    fn member(&self) -> ChatClient {
+        ChatClient::connect(self.addr)
+    }
+}
+
+/// The chat example's binary, checked to be newer than the example's sources: `cargo test
+/// --test chat_cluster` alone does not build examples (plain `cargo test` does), and an old
+/// binary would test old code.
+fn chat_binary() -> PathBuf {
+    let binary = util::example_binary("chat");
+    let built = fs::metadata(&binary).and_then(|m| m.modified());
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/chat");
+    let newest = fs::read_dir(&sources)
+        .expect("examples/chat")
+        .filter_map(|entry| entry.ok()?.metadata().ok()?.modified().ok())
+        .max();
+    if let (Ok(built), Some(newest)) = (built, newest) {
+        assert!(
+            built >= newest,
+            "{} is older than its sources in {}: build it (`cargo build --example chat`)",
+            binary.display(),
+            sources.display()
+        );
+    }
+    binary
+}
+
+/// Runs the chat example with only `env` as its environment.
+fn spawn(env: &[(&str, &str)]) -> Example {
+    let mut command = Command::new(chat_binary());
+    command
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Example::spawn_command(command)
+}
+
+/// Starts a Redis server and `count` instances on it; `None` (reason printed) without
+/// `redis-server`.
+fn cluster(count: usize) -> Option<(RedisServer, Vec<Instance>)> {
+    cluster_with(count, TTL)
+}
+
+/// [`cluster`] with entries that live `ttl`.
+fn cluster_with(count: usize, ttl: &str) -> Option<(RedisServer, Vec<Instance>)> {
+    let redis = RedisServer::start()?;
+    let ttl = [("CHAT_CLUSTER_TTL", ttl)];
+    let instances = (0..count)
+        .map(|_| Instance::start_with(redis.addr(), &ttl))
+        .collect();
+    Some((redis, instances))
+}
+
+/// Reads `client`'s lines until one satisfies `wanted`; returns the lines before it and it.
+/// Fails after [`SPREAD`] (or a read's own timeout).
+#[track_caller]
+fn read_until(client: &mut ChatClient, wanted: impl Fn(&str) -> bool) -> (Vec<String>, String) {
+    let deadline = Instant::now() + SPREAD;
+    let mut before = Vec::new();
+    loop {
+        let line = client.line();
+        if wanted(&line) {
+            return (before, line);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: no wanted line; got {before:?}",
+            client.nick
+        );
+        before.push(line);
+    }
+}
+
+/// Reads until exactly `line`; returns the lines before it.
+#[track_caller]
+fn expect_line(client: &mut ChatClient, line: &str) -> Vec<String> {
+    read_until(client, |got| got == line).0
+}
+
+/// Sends `command` from `client` until its reply (the first line starting as `want` does, up
+/// to its first space after the `* `) is `want`, or fails after [`SPREAD`].
+#[track_caller]
+fn ask(client: &mut ChatClient, command: &str, want: &str) {
+    let kind = want.split(' ').take(2).collect::<Vec<_>>().join(" ");
+    let deadline = Instant::now() + SPREAD;
+    loop {
+        client.send(command);
+        let (_, reply) = read_until(client, |line| line.starts_with(&kind));
+        if reply == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {command} says {reply:?}",
+            client.nick
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `/who` from `client`: the nicks in its room (other lines before the reply are skipped).
+fn who(client: &mut ChatClient) -> Vec<String> {
+    client.send("/who");
+    let (_, reply) = read_until(client, |line| line.starts_with("* in "));
+    let (_, nicks) = reply.split_once(": ").expect("`* in <room>: <nicks>`");
+    nicks.split_whitespace().map(str::to_string).collect()
+}
+
+/// Sends `/who` from `client` until its room holds exactly `nicks` (sorted), or fails after
+/// [`SPREAD`].
+#[track_caller]
+fn wait_who(client: &mut ChatClient, nicks: &[String]) {
+    let mut want = nicks.to_vec();
+    want.sort_unstable();
+    let deadline = Instant::now() + SPREAD;
+    loop {
+        let got = who(client);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: /who says {} nicks, want {}",
+            client.nick,
+            got.len(),
+            want.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Three instances, 50 members each: every welcome nick is unique across the cluster, every
+/// instance lists all 150 in `/who`, and every room message reaches every other member,
+/// wherever it is, in the order its sender sent it.
+#[test]
+fn crowd_across_three_instances() {
+    const PER_INSTANCE: usize = 50;
+    const MESSAGES: usize = 3;
+    let _serial = serial();
+    let Some((_redis, instances)) = cluster(3) else {
+        return;
+    };
+    let mut members = Vec::new();
+    for _ in 0..PER_INSTANCE {
+        for instance in &instances {
+            members.push(instance.member());
+        }
+    }
+    let nicks: Vec<String> = members.iter().map(|m| m.nick.clone()).collect();
+    let unique: HashSet<&String> = nicks.iter().collect();
+    assert_eq!(unique.len(), nicks.len(), "welcome nicks repeat: {nicks:?}");
+    // Members 0, 1 and 2 are on instances 0, 1 and 2: each instance sees the whole lobby.
+    for probe in &mut members[..3] {
+        wait_who(probe, &nicks);
+    }
+    let count = members.len();
+    let mut crowd = Crowd::new(members);
+    for k in 0..MESSAGES {
+        for i in 0..count {
+            crowd.send(i, format!("m {k}\n").as_bytes());
+        }
+    }
+    let index: HashMap<&str, usize> = nicks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    // next[receiver][sender]: the next message number the receiver must see from the sender.
+    let mut next = vec![vec![0usize; count]; count];
+    let mut received = vec![0usize; count];
+    let mut complete = 0;
+    let mut problems = Vec::new();
+    let finished = Cell::new(false);
+    let want = (count - 1) * MESSAGES;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = crowd.read(
+        deadline,
+        |receiver, line| {
+            if line.starts_with("* ") {
+                return; // joins, and the probes' /who replies
+            }
+            let parsed = line
+                .split_once(": m ")
+                .and_then(|(nick, k)| Some((*index.get(nick)?, k.parse::<usize>().ok()?)));
+            match parsed {
+                Some((sender, k)) if sender != receiver && k == next[receiver][sender] => {
+                    next[receiver][sender] += 1;
+                    received[receiver] += 1;
+                    complete += usize::from(received[receiver] == want);
+                }
+                _ => problems.push(format!("member {receiver} got {line:?} out of turn")),
+            }
+            finished.set(complete == count || !problems.is_empty());
+        },
+        || finished.get(),
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(
+        done,
+        "not every message arrived: {complete} of {count} members have all {want}"
+    );
+}
+
+/// Members of three instances ask for the same nick at the same moment: exactly one gets it,
+/// the others are told it is taken; ten times over.
+#[test]
+fn nick_race_across_instances_has_one_winner() {
+    let _serial = serial();
+    let Some((_redis, instances)) = cluster(3) else {
+        return;
+    };
+    let members: Vec<ChatClient> = instances.iter().map(Instance::member).collect();
+    let members: Vec<Arc<Mutex<ChatClient>>> = members
+        .into_iter()
+        .map(|m| Arc::new(Mutex::new(m)))
+        .collect();
+    for round in 0..10 {
+        let name = format!("race{round}");
+        let barrier = Arc::new(Barrier::new(members.len()));
+        let threads: Vec<_> = members
+            .iter()
+            .map(|member| {
+                let (member, barrier, name) =
+                    (Arc::clone(member), Arc::clone(&barrier), name.clone());
+                std::thread::spawn(move || {
+                    let mut member = member.lock().unwrap();
+                    barrier.wait();
+                    member.send(&format!("/nick {name}"));
+                    let (_, reply) = read_until(&mut member, |line| {
+                        line.starts_with("* you are ") || line.starts_with("! nick ")
+                    });
+                    reply
+                })
+            })
+            .collect();
+        let replies: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let won = replies
+            .iter()
+            .filter(|r| **r == format!("* you are {name}"))
+            .count();
+        let lost = (replies.iter())
+            .filter(|r| **r == format!("! nick {name} is taken"))
+            .count();
+        assert_eq!((won, lost), (1, 2), "round {round}: {replies:?}");
+    }
+}
+
+/// Across instances: nick changes and joins are announced to the rooms concerned, `/rooms` and
+/// `/who` count everyone, `/msg` reaches a member elsewhere (its nick in any case), a nick held
+/// elsewhere is taken in any case, a room message stays in its room, and leaving is announced.
+/// An instance started later sees the members already there.
+#[test]
+fn rooms_who_and_msg_across_instances() {
+    let _serial = serial();
+    let Some((redis, instances)) = cluster(3) else {
+        return;
+    };
+    let mut trio: Vec<ChatClient> = instances.iter().map(Instance::member).collect();
+    let all: Vec<String> = trio.iter().map(|m| m.nick.clone()).collect();
+    for member in &mut trio {
+        wait_who(member, &all);
+    }
+    for (i, name) in ["ann", "bob", "cat"].into_iter().enumerate() {
+        let old = std::mem::replace(&mut trio[i].nick, name.to_string());
+        trio[i].send(&format!("/nick {name}"));
+        expect_line(&mut trio[i], &format!("* you are {name}"));
+        for (j, other) in trio.iter_mut().enumerate() {
+            if j != i {
+                expect_line(other, &format!("* {old} is now {name}"));
+            }
+        }
+    }
+    let mut trio = trio.into_iter();
+    let (Some(mut ann), Some(mut bob), Some(mut cat)) = (trio.next(), trio.next(), trio.next())
+    else {
+        unreachable!("three instances, a member each")
+    };
+    bob.send("/nick ANN");
+    expect_line(&mut bob, "! nick ANN is taken");
+    bob.send("/join games");
+    expect_line(&mut bob, "* you joined games (1 members)");
+    expect_line(&mut ann, "* bob left lobby");
+    expect_line(&mut cat, "* bob left lobby");
+    cat.send("/join games");
+    expect_line(&mut cat, "* you joined games (2 members)");
+    expect_line(&mut bob, "* cat joined games");
+    expect_line(&mut ann, "* cat left lobby");
+    ann.send("/rooms");
+    expect_line(&mut ann, "* rooms: games(2) lobby(1)");
+    assert_eq!(who(&mut cat), ["bob", "cat"]);
+    ann.send("/msg BOB hi  there");
+    expect_line(&mut bob, "ann (private): hi  there");
+    bob.send("/msg nobody x");
+    expect_line(&mut bob, "! no such nick nobody");
+    cat.send("meow");
+    expect_line(&mut bob, "cat: meow");
+    cat.send("/msg ann only you");
+    // Cat's lines reach ann in order: the room message would have come first.
+    let before = expect_line(&mut ann, "cat (private): only you");
+    assert!(!before.iter().any(|l| l.contains("meow")), "{before:?}");
+    // A fourth instance, started now, learns the cluster from Redis.
+    let late = Instance::start(redis.addr());
+    let mut dan = late.member();
+    ask(&mut dan, "/rooms", "* rooms: games(2) lobby(2)");
+    let mut lobby = vec![dan.nick.clone(), "ann".to_string()];
+    lobby.sort_unstable();
+    assert_eq!(who(&mut dan), lobby);
+    expect_line(&mut ann, &format!("* {} joined lobby", dan.nick));
+    dan.send("/msg CAT hello");
+    expect_line(&mut cat, &format!("{} (private): hello", dan.nick));
+    bob.send("/quit");
+    expect_line(&mut bob, "* bye");
+    expect_line(&mut cat, "* bob left games");
+    ask(&mut dan, "/rooms", "* rooms: games(1) lobby(2)");
+    drop((instances, late));
+}
+
+/// Redis stops under a running cluster: every member is told `* cluster link down`, an
+/// instance goes on serving its own members, and what is said meanwhile stays there. Two
+/// members on different instances take the same nick during the outage; when Redis is back
+/// (`* cluster link up`), exactly one keeps it and the other is renamed to a fresh guest nick
+/// and told why, and messages cross again.
+#[test]
+fn redis_restart() {
+    let _serial = serial();
+    let Some((redis, instances)) = cluster(2) else {
+        return;
+    };
+    let port = redis.addr().port();
+    let mut a1 = instances[0].member();
+    let mut a2 = instances[0].member();
+    let mut b1 = instances[1].member();
+    let all = [a1.nick.clone(), a2.nick.clone(), b1.nick.clone()];
+    for member in [&mut a1, &mut a2, &mut b1] {
+        wait_who(member, &all);
+    }
+    redis.kill();
+    for member in [&mut a1, &mut a2, &mut b1] {
+        expect_line(member, "* cluster link down");
+    }
+    a1.send("local only");
+    expect_line(&mut a2, &format!("{}: local only", a1.nick));
+    let a1_old = a1.nick.clone();
+    a1.send("/nick zed");
+    expect_line(&mut a1, "* you are zed");
+    expect_line(&mut a2, &format!("* {a1_old} is now zed"));
+    b1.send("/nick ZED");
+    expect_line(&mut b1, "* you are ZED");
+    let Some(_redis) = RedisServer::start_on(port) else {
+        panic!("redis-server did not start again on port {port}");
+    };
+    let (a1_lines, _) = read_until(&mut a1, |l| l == "* cluster link up");
+    let (b1_lines, _) = read_until(&mut b1, |l| l == "* cluster link up");
+    expect_line(&mut a2, "* cluster link up");
+    let renamed = |lines: &[String], nick: &str| {
+        let notice =
+            format!("* nick {nick} was taken on another instance while the cluster link was down");
+        let at = lines.iter().position(|l| *l == notice)?;
+        let guest = lines.get(at + 1)?.strip_prefix("* you are ")?.to_string();
+        Some(guest)
+    };
+    match (renamed(&a1_lines, "zed"), renamed(&b1_lines, "ZED")) {
+        (Some(guest), None) => {
+            assert!(guest.starts_with("guest"), "{guest}");
+            a1.nick = guest;
+            b1.nick = "ZED".to_string();
+        }
+        (None, Some(guest)) => {
+            assert!(guest.starts_with("guest"), "{guest}");
+            b1.nick = guest;
+            a1.nick = "zed".to_string();
+        }
+        other => {
+            panic!("one of the two must be renamed: {other:?}\na1: {a1_lines:?}\nb1: {b1_lines:?}")
+        }
+    }
+    assert!(
+        !b1_lines.iter().any(|l| l.contains("local only")),
+        "{b1_lines:?}"
+    );
+    let all = [a1.nick.clone(), a2.nick.clone(), b1.nick.clone()];
+    for member in [&mut a1, &mut a2, &mut b1] {
+        wait_who(member, &all);
+    }
+    b1.send("back again");
+    let said = format!("{}: back again", b1.nick);
+    let before = expect_line(&mut a1, &said);
+    assert!(!before.iter().any(|l| l.contains("local only")));
+    expect_line(&mut a2, &said);
+    a1.send("and here");
+    let before = expect_line(&mut b1, &format!("{}: and here", a1.nick));
+    assert!(
+        !before.iter().any(|l| l.contains("local only")),
+        "{before:?}"
+    );
+}
+
+/// An instance killed with SIGKILL says nothing; the others show each of its members as left
+/// (`* <nick> left lobby`) once its entries expire, and its nicks are free again.
+#[test]
+fn killed_instance_members_leave() {
+    const PER_INSTANCE: usize = 4;
+    let _serial = serial();
+    let Some((_redis, mut instances)) = cluster_with(3, SHORT_TTL) else {
+        return;
+    };
+    let mut members: Vec<Vec<ChatClient>> = (instances.iter())
+        .map(|i| (0..PER_INSTANCE).map(|_| i.member()).collect())
+        .collect();
+    let all: Vec<String> = members.iter().flatten().map(|m| m.nick.clone()).collect();
+    wait_who(&mut members[0][0], &all);
+    wait_who(&mut members[1][0], &all);
+    let doomed: Vec<String> = members[2].iter().map(|m| m.nick.clone()).collect();
+    instances[2].process.signal("KILL");
+    for member in members[..2].iter_mut().flatten() {
+        let mut waiting: HashSet<String> =
+            doomed.iter().map(|n| format!("* {n} left lobby")).collect();
+        while !waiting.is_empty() {
+            let (_, line) = read_until(member, |l| l.ends_with(" left lobby"));
+            assert!(
+                waiting.remove(&line),
+                "{}: unexpected {line:?}",
+                member.nick
+            );
+        }
+    }
+    let survivors: Vec<String> = members[..2]
+        .iter()
+        .flatten()
+        .map(|m| m.nick.clone())
+        .collect();
+    wait_who(&mut members[1][1], &survivors);
+    // The dead instance's nicks expire with its entries.
+    let taker = &mut members[0][1];
+    let wanted = doomed[0].clone();
+    let deadline = Instant::now() + SPREAD;
+    loop {
+        taker.send(&format!("/nick {wanted}"));
+        let (_, reply) = read_until(taker, |l| {
+            l.starts_with("* you are ") || l.starts_with("! nick ")
+        });
+        if reply == format!("* you are {wanted}") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{wanted} never freed: {reply}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    instances.truncate(2);
+}
+
+/// A member that stops reading is cut off (`! too slow`, past `CHAT_OUTBUF_LIMIT`) by its own
+/// instance however fast another instance's member sends; a member that reads gets every line,
+/// in order, and both instances hear that the slow one left.
+#[test]
+fn slow_member_across_instances_is_cut_off() {
+    const LINES: usize = 60;
+    const LEN: usize = 16 << 10;
+    let _serial = serial();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let limit = [("CHAT_OUTBUF_LIMIT", "256KiB"), ("CHAT_CLUSTER_TTL", TTL)];
+    let (a, b) = (
+        Instance::start_with(redis.addr(), &limit),
+        Instance::start_with(redis.addr(), &limit),
+    );
+    let mut sender = a.member();
+    // The kernel holds about 100 KiB for it; the rest waits in its instance's output.
+    let mut slow = ChatClient::over(stingy_stream(b.addr));
+    let mut reader = b.member();
+    let all = [sender.nick.clone(), slow.nick.clone(), reader.nick.clone()];
+    wait_who(&mut sender, &all);
+    wait_who(&mut reader, &all);
+    let left = format!("* {} left lobby", slow.nick);
+    let mut reader_saw_left = false;
+    for k in 0..LINES {
+        let mut line = format!("{k:04}:").into_bytes();
+        line.resize(LEN, b'a' + (k % 26) as u8);
+        let line = String::from_utf8(line).unwrap();
+        sender.send(&line);
+        // One line in flight at a time: the reader is never the one that falls behind.
+        let (notices, got) = read_until(&mut reader, |l| !l.starts_with("* "));
+        reader_saw_left |= notices.contains(&left);
+        assert!(
+            got == format!("{}: {line}", sender.nick),
+            "line {k}: got {got:.80} after {notices:?}"
+        );
+    }
+    if !reader_saw_left {
+        expect_line(&mut reader, &left);
+    }
+    expect_line(&mut sender, &left);
+    // It was cut off: its connection ends although it had far from everything.
+    let got = slow.read_to_end();
+    assert!(got.len() < LINES * LEN / 2, "{} bytes", got.len());
+}
+
+/// A `CHAT_REDIS` or `CHAT_CLUSTER_TTL` that does not parse stops the example before it binds,
+/// with exit code 2 and a message naming the variable.
+#[test]
+fn bad_cluster_settings_exit_2() {
+    let _serial = serial();
+    for (var, value) in [
+        ("CHAT_REDIS", "localhost:6379"),
+        ("CHAT_REDIS", "127.0.0.1"),
+        ("CHAT_CLUSTER_TTL", "20s"),
+        ("CHAT_CLUSTER_TTL", "soon"),
+    ] {
+        let mut env = vec![
+            ("TURBINE_ADDR", "127.0.0.1:0"),
+            ("CHAT_REDIS", "127.0.0.1:1"),
+        ];
+        env.retain(|(name, _)| *name != var);
+        env.push((var, value));
+        let mut process = spawn(&env);
+        let status = process
+            .wait_exit(Duration::from_secs(20))
+            .expect("it exits");
+        assert_eq!(
+            status.code(),
+            Some(2),
+            "{var}={value}: {}",
+            process.output()
+        );
+        assert!(
+            process.output().contains(var),
+            "{var}={value}: {}",
+            process.output()
+        );
+    }
+}
