@@ -163,7 +163,7 @@ impl Cluster {
         if link {
             let cluster = Arc::clone(self);
             let make = move || Link::new(cluster, reactor);
-            if let Err(e) = started.connector.connect(reactor, to, make) {
+            if let Err(e) = started.connector.connect(reactor, to.clone(), make) {
                 log::debug!("cluster: link not started: {e}");
                 self.set_link(reactor, Phase::Down);
             }
