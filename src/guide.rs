@@ -943,7 +943,8 @@
 //!
 //! ```text
 //! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-//!     -subj /CN=localhost -addext subjectAltName=DNS:localhost -keyout key.pem -out cert.pem
+//!     -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+//!     -addext basicConstraints=critical,CA:FALSE -keyout key.pem -out cert.pem
 //! TURBINE_TLS_CERT=cert.pem TURBINE_TLS_KEY=key.pem cargo run --release --example echo
 //! openssl s_client -connect 127.0.0.1:7878 -CAfile cert.pem -servername localhost -quiet
 //! ```

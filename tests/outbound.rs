@@ -429,3 +429,31 @@ fn partner_closed_by_a_panic_is_still_reported() {
         (total.open, total.panics) == (0, 1)
     }));
 }
+
+/// A server that greets and sends its FIN at once (line and FIN may come with the connect's
+/// completion, in one event): the probe opens, gets the line, and closes as `PeerClosed`, never
+/// waiting for an edge that was already reported.
+#[test]
+fn greeting_and_close_with_the_connect() {
+    let running = start(config().reactors(1), |_| Echo::lines());
+    for _ in 0..5 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let greeter = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            std::io::Write::write_all(&mut stream, b"busy, bye\n").unwrap();
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            // Takes the probe's `hello` (left unread, it would turn the close into a reset).
+            let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
+        });
+        let (tx, events) = mpsc::channel();
+        running
+            .connector()
+            .connect(0, addr, move || Probe { events: tx })
+            .unwrap();
+        greeter.join().unwrap();
+        assert_eq!(next(&events), Event::Open);
+        assert_eq!(next(&events), Event::Line("busy, bye".into()));
+        assert_eq!(next(&events), Event::Closed(CloseReason::PeerClosed));
+    }
+}

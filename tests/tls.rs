@@ -401,6 +401,45 @@ fn data_with_the_last_handshake_flight_is_served() {
     assert_eq!(wait_closes(&closes, 1), [CloseReason::PeerClosed]);
 }
 
+/// Data and a FIN that arrive with the client's Finished, with no `close_notify`: the line
+/// is served and the connection closes as a truncation (`Io(UnexpectedEof)`) at once, though
+/// the FIN was reported while the handshake was still under way.
+#[test]
+fn data_and_fin_with_the_last_handshake_flight_are_served() {
+    let pair = Pair::new("first flight, no close_notify");
+    let files = CertFiles::new(&pair);
+    let (running, closes) = reporter(tls_config(&files));
+    let config = client_config(&[&pair], TLS13, &[]);
+    let mut tcp = connect(running.local_addr());
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    while conn.wants_write() {
+        conn.write_tls(&mut tcp).expect("send the ClientHello");
+    }
+    while conn.is_handshaking() {
+        conn.read_tls(&mut tcp).expect("the server's flight");
+        conn.process_new_packets().expect("a good server flight");
+    }
+    conn.writer().write_all(b"then gone\n").unwrap();
+    let mut flight = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut flight).unwrap();
+    }
+    tcp.write_all(&flight).unwrap();
+    tcp.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut client = rustls::StreamOwned::new(conn, tcp);
+    let mut received = Vec::new();
+    let _ = client.read_to_end(&mut received); // the server's close_notify, or a reset
+    assert!(
+        String::from_utf8_lossy(&received).ends_with("then gone\n"),
+        "{received:?}"
+    );
+    assert_eq!(
+        wait_closes(&closes, 1),
+        [CloseReason::Io(std::io::ErrorKind::UnexpectedEof)]
+    );
+}
+
 /// TLS 1.3 key updates in the middle of a session (the client asks for one, so the server must
 /// answer with its own) do not disturb the echo.
 #[test]

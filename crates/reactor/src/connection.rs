@@ -78,11 +78,12 @@ pub(crate) trait Transport: Read + Write {
     /// no second event comes to wait for.
     fn finish_connect(&mut self) -> io::Result<SocketAddr>;
 
-    /// Whether a read that returns less than asked proves the socket drained (so no read is
-    /// needed before the next readable event). True of a plain socket; not of TLS, whose read
-    /// returns the plaintext of the records at hand.
-    fn short_read_drains(&self) -> bool {
-        true
+    /// Whether the read that just returned `got` of the `asked` bytes proves the socket
+    /// drained, so that no read is needed before the next readable event (a read that would
+    /// only say `WouldBlock` is a system call for nothing). On a plain socket, a short read
+    /// does; TLS says whether its own last read of the socket was short.
+    fn read_drained(&self, got: usize, asked: usize) -> bool {
+        got < asked
     }
 
     /// Whether a TLS handshake must complete before the connection opens.
@@ -371,6 +372,11 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     /// A readiness event: remember what it said, then serve (or, for a connect under way,
     /// learn its outcome).
     pub(crate) fn ready(&mut self, core: &mut Core, readiness: Readiness) -> Step {
+        // Remembered even before the connection opens: an edge is reported once, and a FIN
+        // that came with the connect or the handshake's last records must not be lost.
+        if readiness.readable {
+            self.state.read = self.state.read.readable(readiness.fin);
+        }
         match self.state.life {
             Life::Connecting { .. } if readiness.writable || readiness.fin => {
                 return self.finish_connect(core);
@@ -378,9 +384,6 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             Life::Connecting { .. } => return Step::Open,
             Life::Handshaking { .. } => return self.advance_handshake(core),
             _ => {}
-        }
-        if readiness.readable {
-            self.state.read = self.state.read.readable(readiness.fin);
         }
         if readiness.writable {
             self.state.write = WriteSide::Writable;

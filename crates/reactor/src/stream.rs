@@ -73,8 +73,11 @@ impl Transport for Stream {
         }
     }
 
-    fn short_read_drains(&self) -> bool {
-        matches!(self, Stream::Plain(_))
+    fn read_drained(&self, got: usize, asked: usize) -> bool {
+        match self {
+            Stream::Plain(tcp) => tcp.read_drained(got, asked),
+            Stream::Tls(tls) => tls.read_drained(got, asked),
+        }
     }
 
     fn handshake(&mut self) -> io::Result<Handshake> {

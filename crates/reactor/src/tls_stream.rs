@@ -30,6 +30,35 @@ pub(crate) struct TlsStream {
     eof: bool,
     /// Our `close_notify` is queued (it is sent once).
     notified: bool,
+    /// What the last read of the socket said about what is left in it.
+    socket: SocketRead,
+}
+
+/// What the last read of the socket said about what is left to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SocketRead {
+    /// It returned less than asked (or `WouldBlock`): the socket was drained.
+    Drained,
+    /// It filled what was asked, or the stream ended (the peer's `close_notify` or FIN, which
+    /// the next read reports): a read has more to say.
+    MayHaveMore,
+}
+
+/// The socket as rustls reads it: remembers whether the read came back short.
+struct Counted<'a> {
+    tcp: &'a mut TcpStream,
+    read: SocketRead,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = self.tcp.read(buf);
+        self.read = match &result {
+            Ok(n) if *n == buf.len() => SocketRead::MayHaveMore,
+            _ => SocketRead::Drained,
+        };
+        result
+    }
 }
 
 impl TlsStream {
@@ -42,6 +71,7 @@ impl TlsStream {
             asked: None,
             eof: false,
             notified: false,
+            socket: SocketRead::MayHaveMore,
         }
     }
 
@@ -58,24 +88,37 @@ impl TlsStream {
             asked: Some(name.to_str().into_owned()),
             eof: false,
             notified: false,
+            socket: SocketRead::MayHaveMore,
         }
     }
 
     /// Reads ciphertext into the session and processes it. `Ok(false)` at the socket's end.
     fn read_records(&mut self) -> io::Result<bool> {
-        match self.tls.read_tls(&mut self.tcp) {
+        let mut socket = Counted {
+            tcp: &mut self.tcp,
+            read: SocketRead::MayHaveMore,
+        };
+        let result = self.tls.read_tls(&mut socket);
+        self.socket = socket.read;
+        match result {
             Ok(0) => {
                 self.eof = true;
+                self.socket = SocketRead::MayHaveMore;
                 Ok(false)
             }
-            Ok(_) => {
-                if let Err(e) = self.tls.process_new_packets() {
+            Ok(_) => match self.tls.process_new_packets() {
+                Ok(state) => {
+                    if state.peer_has_closed() {
+                        self.socket = SocketRead::MayHaveMore;
+                    }
+                    Ok(true)
+                }
+                Err(e) => {
                     // rustls queued an alert saying why: try to send it, then fail.
                     let _ = self.tls.write_tls(&mut self.tcp);
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                    Err(io::Error::new(io::ErrorKind::InvalidData, e))
                 }
-                Ok(true)
-            }
+            },
             Err(e) => Err(e),
         }
     }
@@ -156,9 +199,10 @@ impl Transport for TlsStream {
         self.tcp.finish_connect()
     }
 
-    fn short_read_drains(&self) -> bool {
-        // A read returns the plaintext of the records at hand; the socket may hold more.
-        false
+    fn read_drained(&self, got: usize, asked: usize) -> bool {
+        // A short read of plaintext only says the session had no more at hand; the socket is
+        // drained if rustls's last read of it came back short too.
+        got < asked && self.socket == SocketRead::Drained
     }
 
     fn handshake(&mut self) -> io::Result<Handshake> {

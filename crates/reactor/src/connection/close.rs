@@ -135,10 +135,11 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         Ok(true)
     }
 
-    /// A read returned 0: the peer has closed its side. A lingering connection is done; an
-    /// open one asks its handler whether to close (after the replies already sent) or to keep
+    /// A read returned 0 (or a TLS session ended without `close_notify`, `reason` says
+    /// which): the peer has closed its side. A lingering connection is done; an open one asks
+    /// its handler whether to close for `reason` (after the replies already sent) or to keep
     /// writing (a half-close, as a proxy relays it).
-    pub(super) fn peer_closed(&mut self, core: &mut Core) -> Step {
+    pub(super) fn peer_closed(&mut self, core: &mut Core, reason: CloseReason) -> Step {
         match &self.state.life {
             Life::Lingering { reason, .. } => {
                 let reason = reason.clone();
@@ -153,7 +154,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 }
                 if half_close == HalfClose::Close {
                     // Replies to what it sent still go out; `finish` then closes at once.
-                    self.state.begin_close(CloseReason::PeerClosed);
+                    self.state.begin_close(reason);
                 }
                 Step::Open
             }

@@ -81,8 +81,8 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         self.state.life = Life::Open;
         self.state.idle_since = core.now();
         // Input may have arrived with the connect or the handshake's last records: no other
-        // edge would say so.
-        self.state.read = ReadSide::Ready { fin: false };
+        // edge would say so (a FIN reported meanwhile is kept).
+        self.state.read = self.state.read.readable(false);
         if self
             .callback(core, Route::InOrder, |h, ctx| h.on_open(ctx))
             .is_err()

@@ -34,8 +34,9 @@ enum Read {
     /// Bytes arrived, none were waiting, or the read was interrupted: the connection goes on
     /// (and reads again while its read side says input may be waiting).
     Continue,
-    /// The peer closed its side.
-    End,
+    /// The peer closed its side: with a FIN (`PeerClosed`), or on TLS without `close_notify`
+    /// (`Io(UnexpectedEof)`, which a truncation would also look like).
+    End(CloseReason),
     /// The connection is dead.
     Failed(io::ErrorKind),
 }
@@ -83,16 +84,24 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                     if intake == Intake::Frames {
                         dispatched = self.dispatch(core, &mut buf, true);
                     }
-                    Read::End
+                    Read::End(CloseReason::PeerClosed)
+                }
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    // TLS without `close_notify`: the peer's side ended all the same, and what
+                    // it sent before still gets its replies.
+                    self.state.read = ReadSide::Eof;
+                    if intake == Intake::Frames {
+                        dispatched = self.dispatch(core, &mut buf, true);
+                    }
+                    Read::End(CloseReason::Io(io::ErrorKind::UnexpectedEof))
                 }
                 Ok(n) => {
                     self.state.idle_since = core.now();
                     self.state.last_input = Some(core.now());
                     // A short read drained the socket, unless the peer's FIN was reported: it
                     // will not be reported again, so read on until 0.
-                    if n < space
-                        && self.state.read != (ReadSide::Ready { fin: true })
-                        && self.socket.short_read_drains()
+                    if self.state.read != (ReadSide::Ready { fin: true })
+                        && self.socket.read_drained(n, space)
                     {
                         self.state.read = ReadSide::Drained;
                     }
@@ -119,7 +128,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 return self.panicked(core);
             }
             match read {
-                Read::End => return self.peer_closed(core),
+                Read::End(reason) => return self.peer_closed(core, reason),
                 Read::Failed(kind) => return self.fail(core, kind),
                 Read::Continue => {}
             }
