@@ -133,23 +133,16 @@ fn load_table(md: &mut String, settings: &Settings, rows: &[Row]) {
          Each server alone in a child process on core 0, the load generator (`turbine-load`, \
          one thread, TLS 1.3, ECDSA P-256 certificate) on core 1; {} of {} s after a {} s \
          warm-up, medians over rounds. The ratio is Turbine / tokio-rustls per server \
-         CPU-second: above 1.0, Turbine does more with the same CPU.\n\n\
-         | workload | server | per second | per server CPU-second | p50 latency | ratio |\n\
+         CPU-second, taken within each round (the two ran back to back) and given as the median \
+         of the rounds and their range: above 1.0, Turbine does more with the same CPU.\n\n\
+         | workload | server | per second | per server CPU-second | p50 latency | ratio (range) |\n\
          |---|---|---|---|---|---|",
         rounds(settings.rounds),
         settings.duration.as_secs_f64(),
         settings.warmup.as_secs_f64()
     );
     for scenario in Scenario::ALL {
-        let per_cpu = |peer: Peer| {
-            rows.iter()
-                .find(|r| r.scenario == scenario && r.peer == peer)
-                .and_then(|r| r.median(|s| s.per_server_cpu_sec))
-        };
-        let ratio = match (per_cpu(Peer::Turbine), per_cpu(Peer::TokioRustls)) {
-            (Some(turbine), Some(tokio)) if tokio > 0.0 => format!("**{:.2}x**", turbine / tokio),
-            _ => "n/a".to_string(),
-        };
+        let ratio = round_ratios(rows, scenario);
         for row in rows.iter().filter(|r| r.scenario == scenario) {
             let mark = if row.is_flawed() { " **(!)**" } else { "" };
             let _ = writeln!(
@@ -180,6 +173,35 @@ fn load_table(md: &mut String, settings: &Settings, rows: &[Row]) {
             );
         }
     }
+}
+
+/// Turbine / tokio-rustls per server CPU-second in each round where both have a figure: the
+/// median and the range, or `n/a`.
+fn round_ratios(rows: &[Row], scenario: Scenario) -> String {
+    let samples = |peer: Peer| {
+        rows.iter()
+            .find(|r| r.scenario == scenario && r.peer == peer)
+            .map(|r| r.samples.as_slice())
+            .unwrap_or_default()
+    };
+    let mut ratios: Vec<f64> = samples(Peer::Turbine)
+        .iter()
+        .zip(samples(Peer::TokioRustls))
+        .filter(|(t, k)| t.flaw.is_none() && k.flaw.is_none())
+        .filter_map(|(t, k)| {
+            Some(t.per_server_cpu_sec? / k.per_server_cpu_sec.filter(|v| *v > 0.0)?)
+        })
+        .collect();
+    if ratios.is_empty() {
+        return "n/a".into();
+    }
+    ratios.sort_by(f64::total_cmp);
+    format!(
+        "**{:.2}x** ({:.2} to {:.2})",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    )
 }
 
 /// Memory per idle TLS connection.
