@@ -9,7 +9,7 @@ pub mod guide;
 
 pub use turbine_codec as codec;
 pub use turbine_codec::{
-    ByteLinesCodec, CodecError, Command, Decoder, DelimiterCodec, Encoder, FrameLimits,
+    ByteLinesCodec, CodecError, Command, Decoder, DelimiterCodec, Encoder, FrameLimits, HttpCodec,
     LengthDelimitedBuilder, LengthDelimitedCodec, LinesCodec, Oversize, PubSub, RawCodec, ReadBuf,
     Reply, RespClientCodec, RespCodec, Value, VarintLengthCodec,
 };

@@ -29,6 +29,10 @@
 //!     RESP2 reply type, nested arrays included), bounded on bulk, array, depth, line and
 //!     whole-reply size; [`Value::pubsub`] tells a subscribed connection's [`PubSub`] pushes
 //!     apart.
+//!   - [`HttpCodec`]: HTTP/1.1 for a server, [`Request`]s in (the head parsed by `httparse`,
+//!     bounded in bytes and fields; a `Content-Length` body), [`Response`]s out; input that
+//!     cannot be read safely (smuggling, oversize) comes out as an [`Incoming::Refused`] with
+//!     the status to answer.
 //!
 //! Every stock decoder copies a frame once, from the [`ReadBuf`] into what it hands out (a
 //! `Vec<u8>`, a `String`, a RESP [`Command`] or [`Value`]), with no intermediate buffer, and
@@ -59,6 +63,7 @@ mod delimiter;
 mod encoder;
 mod error;
 mod frame_limits;
+mod http;
 mod length_delimited;
 mod length_delimited_builder;
 mod lines;
@@ -75,6 +80,7 @@ pub use delimiter::DelimiterCodec;
 pub use encoder::Encoder;
 pub use error::CodecError;
 pub use frame_limits::FrameLimits;
+pub use http::{HttpCodec, Incoming, MAX_HEADERS, Refusal, Request, Response, Version};
 pub use length_delimited::LengthDelimitedCodec;
 pub use length_delimited_builder::LengthDelimitedBuilder;
 pub use lines::LinesCodec;
