@@ -1,16 +1,19 @@
 //! The chat example in cluster mode (`CHAT_REDIS`, the section "Several instances" of
 //! `shared/specs/chat.md`): several chat processes on one `redis-server` of the test's own
 //! (Debian's package; each test skips with a printed reason without it), each on a port of its
-//! own on loopback, members connected directly to each. Membership, messages, nicks, `/who`,
-//! `/rooms` and `/msg` across instances; Redis stopped and restarted under them; an instance
-//! killed.
+//! own on loopback. Members connected directly to each: membership, messages, nicks, `/who`,
+//! `/rooms` and `/msg` across instances; Redis stopped and restarted under them. Members
+//! connected through an HAProxy of the test's own (Debian's package too; those tests skip
+//! without it) in front of three instances, as `docs/deploy.md` runs them (`balance
+//! leastconn`, `send-proxy-v2`, health checks with LOCAL PROXY headers): the crowd, spread and
+//! addresses, health checks that are no members, nicks, `/who` and `/msg`, Redis restarted, an
+//! instance killed.
 //!
 //! The instances run as child processes (the example's own binary: plain `cargo test` builds
 //! it; before `cargo test --test chat_cluster`, run `cargo build --example chat`), with two
-//! reactors each and
-//! short entry lifetimes (`CHAT_CLUSTER_TTL`), so that a dead instance is noticed within a few
-//! seconds. The tests run one at a time (`serial`): each starts several processes, and a
-//! machine with two cores running them all at once could miss heartbeats.
+//! reactors each and short entry lifetimes (`CHAT_CLUSTER_TTL`), so that a dead instance is
+//! noticed within a few seconds. The tests run one at a time (`serial`): each starts several
+//! processes, and a machine with two cores running them all at once could miss heartbeats.
 
 #[allow(dead_code)]
 #[path = "util/chat_client.rs"]
@@ -28,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use chat_client::{ChatClient, Crowd, stingy_stream};
 use util::Example;
+use util::haproxy::Haproxy;
 use util::redis::RedisServer;
 
 /// Entry lifetime of the instances (`CHAT_CLUSTER_TTL`) unless a test says otherwise: an
@@ -135,6 +139,79 @@ fn cluster_with(count: usize, ttl: &str) -> Option<(RedisServer, Vec<Instance>)>
     Some((redis, instances))
 }
 
+/// The options of every `server` line of the tests' HAProxy: a PROXY v2 header on each
+/// connection, and a TCP health check every 100 ms that sends a LOCAL header.
+const BALANCED: &str = "send-proxy-v2 check check-send-proxy inter 100ms";
+
+/// Redis, `count` instances whose entries live `ttl` behind an HAProxy of the test's own
+/// (`balance leastconn`, [`BALANCED`]). The instances take PROXY v2 headers from loopback and
+/// log, at debug, each member's address as they welcome it and each health check. `None`
+/// (reason printed) without `redis-server` or `haproxy`.
+fn balanced_cluster(count: usize, ttl: &str) -> Option<(RedisServer, Vec<Instance>, Haproxy)> {
+    let redis = RedisServer::start()?;
+    let vars = [
+        ("CHAT_CLUSTER_TTL", ttl),
+        ("TURBINE_PROXY_PROTOCOL", "v2"),
+        ("TURBINE_PROXY_TRUSTED", "127.0.0.1/32"),
+        ("RUST_LOG", "info,chat::member=debug"),
+    ];
+    let instances: Vec<Instance> = (0..count)
+        .map(|_| Instance::start_with(redis.addr(), &vars))
+        .collect();
+    let backends: Vec<SocketAddr> = instances.iter().map(|i| i.addr).collect();
+    let haproxy = Haproxy::start(&backends, BALANCED)?;
+    Some((redis, instances, haproxy))
+}
+
+/// The instance that welcomed each client, from the instances' logs (`<address> welcomed as
+/// <nick>`): the address must be the client's own, as its PROXY header said, not HAProxy's.
+/// Fails if one is not in any log after [`SPREAD`], or is in two.
+#[track_caller]
+fn welcomers(instances: &[Instance], clients: &[&ChatClient]) -> Vec<usize> {
+    let deadline = Instant::now() + SPREAD;
+    loop {
+        let mut welcomed: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, instance) in instances.iter().enumerate() {
+            for line in instance.process.log() {
+                let Some((head, nick)) = line.split_once(" welcomed as ") else {
+                    continue;
+                };
+                let address = head.rsplit(' ').next().unwrap_or_default();
+                let key = (address.to_string(), nick.to_string());
+                welcomed.entry(key).or_default().push(i);
+            }
+        }
+        let found: Vec<Option<&Vec<usize>>> = clients
+            .iter()
+            .map(|c| welcomed.get(&(c.local_addr().to_string(), c.nick.clone())))
+            .collect();
+        if found.iter().all(Option::is_some) {
+            return (found.iter().zip(clients))
+                .map(|(at, client)| match at.map(Vec::as_slice) {
+                    Some(&[home]) => home,
+                    _ => panic!("{} welcomed by instances {at:?}", client.nick),
+                })
+                .collect();
+        }
+        let missing = (found.iter().zip(clients))
+            .filter(|(at, _)| at.is_none())
+            .map(|(_, c)| format!("{} {}", c.local_addr(), c.nick))
+            .collect::<Vec<_>>();
+        assert!(
+            Instant::now() < deadline,
+            "not welcomed from their own address in any log: {missing:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How many members each of `count` instances welcomed, from [`welcomers`].
+fn spread(homes: &[usize], count: usize) -> Vec<usize> {
+    (0..count)
+        .map(|i| homes.iter().filter(|&&h| h == i).count())
+        .collect()
+}
+
 /// Reads `client`'s lines until one satisfies `wanted`; returns the lines before it and it.
 /// Fails after [`SPREAD`] (or a read's own timeout).
 #[track_caller]
@@ -184,23 +261,30 @@ fn ask(client: &mut ChatClient, command: &str, want: &str) {
 
 /// `/who` from `client`: the nicks in its room (other lines before the reply are skipped).
 fn who(client: &mut ChatClient) -> Vec<String> {
+    who_noting(client, &mut Vec::new())
+}
+
+/// [`who`], adding the lines skipped before the reply to `skipped`.
+fn who_noting(client: &mut ChatClient, skipped: &mut Vec<String>) -> Vec<String> {
     client.send("/who");
-    let (_, reply) = read_until(client, |line| line.starts_with("* in "));
+    let (before, reply) = read_until(client, |line| line.starts_with("* in "));
+    skipped.extend(before);
     let (_, nicks) = reply.split_once(": ").expect("`* in <room>: <nicks>`");
     nicks.split_whitespace().map(str::to_string).collect()
 }
 
 /// Sends `/who` from `client` until its room holds exactly `nicks` (sorted), or fails after
-/// [`SPREAD`].
+/// [`SPREAD`]; returns the other lines read meanwhile (and the replies that fell short).
 #[track_caller]
-fn wait_who(client: &mut ChatClient, nicks: &[String]) {
+fn wait_who(client: &mut ChatClient, nicks: &[String]) -> Vec<String> {
     let mut want = nicks.to_vec();
     want.sort_unstable();
     let deadline = Instant::now() + SPREAD;
+    let mut skipped = Vec::new();
     loop {
-        let got = who(client);
+        let got = who_noting(client, &mut skipped);
         if got == want {
-            return;
+            return skipped;
         }
         assert!(
             Instant::now() < deadline,
@@ -210,6 +294,108 @@ fn wait_who(client: &mut ChatClient, nicks: &[String]) {
             want.len()
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every member sends `messages` room messages (`m <k>`), and each must reach every other
+/// member, wherever it is, in the order its sender sent it; notices (`* ` lines) go to
+/// `notice(receiver, line)`, which names a problem with `Err`. Fails on a problem, or if the
+/// messages are not all in after a minute.
+#[track_caller]
+fn fan_out(
+    members: Vec<ChatClient>,
+    messages: usize,
+    mut notice: impl FnMut(usize, &str) -> Result<(), String>,
+) {
+    let nicks: Vec<String> = members.iter().map(|m| m.nick.clone()).collect();
+    let count = members.len();
+    let mut crowd = Crowd::new(members);
+    for k in 0..messages {
+        for i in 0..count {
+            crowd.send(i, format!("m {k}\n").as_bytes());
+        }
+    }
+    let index: HashMap<&str, usize> = nicks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    // next[receiver][sender]: the next message number the receiver must see from the sender.
+    let mut next = vec![vec![0usize; count]; count];
+    let mut received = vec![0usize; count];
+    let mut complete = 0;
+    let mut problems = Vec::new();
+    let finished = Cell::new(false);
+    let want = (count - 1) * messages;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = crowd.read(
+        deadline,
+        |receiver, line| {
+            if line.starts_with("* ") {
+                if let Err(problem) = notice(receiver, line) {
+                    problems.push(problem);
+                }
+                finished.set(!problems.is_empty());
+                return;
+            }
+            let parsed = line
+                .split_once(": m ")
+                .and_then(|(nick, k)| Some((*index.get(nick)?, k.parse::<usize>().ok()?)));
+            match parsed {
+                Some((sender, k)) if sender != receiver && k == next[receiver][sender] => {
+                    next[receiver][sender] += 1;
+                    received[receiver] += 1;
+                    complete += usize::from(received[receiver] == want);
+                }
+                _ => problems.push(format!("member {receiver} got {line:?} out of turn")),
+            }
+            finished.set(complete == count || !problems.is_empty());
+        },
+        || finished.get(),
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(
+        done,
+        "not every message arrived: {complete} of {count} members have all {want}"
+    );
+}
+
+/// Members (one per instance) ask for the same nick at the same moment, `rounds` times over:
+/// exactly one gets it each time, the others are told it is taken.
+#[track_caller]
+fn nick_race(members: &[Arc<Mutex<ChatClient>>], rounds: usize) {
+    for round in 0..rounds {
+        let name = format!("race{round}");
+        let barrier = Arc::new(Barrier::new(members.len()));
+        let threads: Vec<_> = members
+            .iter()
+            .map(|member| {
+                let (member, barrier, name) =
+                    (Arc::clone(member), Arc::clone(&barrier), name.clone());
+                std::thread::spawn(move || {
+                    let mut member = member.lock().unwrap();
+                    barrier.wait();
+                    member.send(&format!("/nick {name}"));
+                    let (_, reply) = read_until(&mut member, |line| {
+                        line.starts_with("* you are ") || line.starts_with("! nick ")
+                    });
+                    reply
+                })
+            })
+            .collect();
+        let replies: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let won = replies
+            .iter()
+            .filter(|r| **r == format!("* you are {name}"))
+            .count();
+        let lost = (replies.iter())
+            .filter(|r| **r == format!("! nick {name} is taken"))
+            .count();
+        assert_eq!(
+            (won, lost),
+            (1, members.len() - 1),
+            "round {round}: {replies:?}"
+        );
     }
 }
 
@@ -237,52 +423,7 @@ fn crowd_across_three_instances() {
     for probe in &mut members[..3] {
         wait_who(probe, &nicks);
     }
-    let count = members.len();
-    let mut crowd = Crowd::new(members);
-    for k in 0..MESSAGES {
-        for i in 0..count {
-            crowd.send(i, format!("m {k}\n").as_bytes());
-        }
-    }
-    let index: HashMap<&str, usize> = nicks
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
-    // next[receiver][sender]: the next message number the receiver must see from the sender.
-    let mut next = vec![vec![0usize; count]; count];
-    let mut received = vec![0usize; count];
-    let mut complete = 0;
-    let mut problems = Vec::new();
-    let finished = Cell::new(false);
-    let want = (count - 1) * MESSAGES;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = crowd.read(
-        deadline,
-        |receiver, line| {
-            if line.starts_with("* ") {
-                return; // joins, and the probes' /who replies
-            }
-            let parsed = line
-                .split_once(": m ")
-                .and_then(|(nick, k)| Some((*index.get(nick)?, k.parse::<usize>().ok()?)));
-            match parsed {
-                Some((sender, k)) if sender != receiver && k == next[receiver][sender] => {
-                    next[receiver][sender] += 1;
-                    received[receiver] += 1;
-                    complete += usize::from(received[receiver] == want);
-                }
-                _ => problems.push(format!("member {receiver} got {line:?} out of turn")),
-            }
-            finished.set(complete == count || !problems.is_empty());
-        },
-        || finished.get(),
-    );
-    assert!(problems.is_empty(), "{problems:?}");
-    assert!(
-        done,
-        "not every message arrived: {complete} of {count} members have all {want}"
-    );
+    fan_out(members, MESSAGES, |_, _| Ok(()));
 }
 
 /// Members of three instances ask for the same nick at the same moment: exactly one gets it,
@@ -298,35 +439,7 @@ fn nick_race_across_instances_has_one_winner() {
         .into_iter()
         .map(|m| Arc::new(Mutex::new(m)))
         .collect();
-    for round in 0..10 {
-        let name = format!("race{round}");
-        let barrier = Arc::new(Barrier::new(members.len()));
-        let threads: Vec<_> = members
-            .iter()
-            .map(|member| {
-                let (member, barrier, name) =
-                    (Arc::clone(member), Arc::clone(&barrier), name.clone());
-                std::thread::spawn(move || {
-                    let mut member = member.lock().unwrap();
-                    barrier.wait();
-                    member.send(&format!("/nick {name}"));
-                    let (_, reply) = read_until(&mut member, |line| {
-                        line.starts_with("* you are ") || line.starts_with("! nick ")
-                    });
-                    reply
-                })
-            })
-            .collect();
-        let replies: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-        let won = replies
-            .iter()
-            .filter(|r| **r == format!("* you are {name}"))
-            .count();
-        let lost = (replies.iter())
-            .filter(|r| **r == format!("! nick {name} is taken"))
-            .count();
-        assert_eq!((won, lost), (1, 2), "round {round}: {replies:?}");
-    }
+    nick_race(&members, 10);
 }
 
 /// Across instances: nick changes and joins are announced to the rooms concerned, `/rooms` and
@@ -479,59 +592,6 @@ fn redis_restart() {
     );
 }
 
-/// An instance killed with SIGKILL says nothing; the others show each of its members as left
-/// (`* <nick> left lobby`) once its entries expire, and its nicks are free again.
-#[test]
-fn killed_instance_members_leave() {
-    const PER_INSTANCE: usize = 4;
-    let _serial = serial();
-    let Some((_redis, mut instances)) = cluster_with(3, SHORT_TTL) else {
-        return;
-    };
-    let mut members: Vec<Vec<ChatClient>> = (instances.iter())
-        .map(|i| (0..PER_INSTANCE).map(|_| i.member()).collect())
-        .collect();
-    let all: Vec<String> = members.iter().flatten().map(|m| m.nick.clone()).collect();
-    wait_who(&mut members[0][0], &all);
-    wait_who(&mut members[1][0], &all);
-    let doomed: Vec<String> = members[2].iter().map(|m| m.nick.clone()).collect();
-    instances[2].process.signal("KILL");
-    for member in members[..2].iter_mut().flatten() {
-        let mut waiting: HashSet<String> =
-            doomed.iter().map(|n| format!("* {n} left lobby")).collect();
-        while !waiting.is_empty() {
-            let (_, line) = read_until(member, |l| l.ends_with(" left lobby"));
-            assert!(
-                waiting.remove(&line),
-                "{}: unexpected {line:?}",
-                member.nick
-            );
-        }
-    }
-    let survivors: Vec<String> = members[..2]
-        .iter()
-        .flatten()
-        .map(|m| m.nick.clone())
-        .collect();
-    wait_who(&mut members[1][1], &survivors);
-    // The dead instance's nicks expire with its entries.
-    let taker = &mut members[0][1];
-    let wanted = doomed[0].clone();
-    let deadline = Instant::now() + SPREAD;
-    loop {
-        taker.send(&format!("/nick {wanted}"));
-        let (_, reply) = read_until(taker, |l| {
-            l.starts_with("* you are ") || l.starts_with("! nick ")
-        });
-        if reply == format!("* you are {wanted}") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{wanted} never freed: {reply}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    instances.truncate(2);
-}
-
 /// A member that stops reading is cut off (`! too slow`, past `CHAT_OUTBUF_LIMIT`) by its own
 /// instance however fast another instance's member sends; a member that reads gets every line,
 /// in order, and both instances hear that the slow one left.
@@ -577,6 +637,217 @@ fn slow_member_across_instances_is_cut_off() {
     // It was cut off: its connection ends although it had far from everything.
     let got = slow.read_to_end();
     assert!(got.len() < LINES * LEN / 2, "{} bytes", got.len());
+}
+
+/// Three instances behind HAProxy (`leastconn`, `send-proxy-v2`, a health check with a LOCAL
+/// PROXY header every 100 ms), 150 members connecting through it: welcome nicks are unique,
+/// leastconn spreads the members over all three instances, each instance sees its members'
+/// own addresses (not HAProxy's), every instance lists all 150 in `/who`, every room message
+/// reaches every other member in the order its sender sent it, and the health checks, a second
+/// of them and more with the members there, are no members: nobody sees one join or leave.
+#[test]
+fn crowd_behind_haproxy() {
+    const MEMBERS: usize = 150;
+    const MESSAGES: usize = 3;
+    let _serial = serial();
+    let Some((_redis, instances, haproxy)) = balanced_cluster(3, TTL) else {
+        return;
+    };
+    let first = Instant::now();
+    let mut members: Vec<ChatClient> = (0..MEMBERS)
+        .map(|_| ChatClient::connect(haproxy.addr()))
+        .collect();
+    let nicks: Vec<String> = members.iter().map(|m| m.nick.clone()).collect();
+    let known: HashSet<&str> = nicks.iter().map(String::as_str).collect();
+    assert_eq!(known.len(), nicks.len(), "welcome nicks repeat: {nicks:?}");
+    let homes = welcomers(&instances, &members.iter().collect::<Vec<_>>());
+    let spread = spread(&homes, instances.len());
+    assert!(
+        spread.iter().all(|&n| n >= MEMBERS / 6),
+        "leastconn left an instance short: {spread:?}"
+    );
+    // What members may hear besides messages: each other joining.
+    let expected = |line: &str| match line
+        .strip_prefix("* ")
+        .and_then(|l| l.strip_suffix(" joined lobby"))
+    {
+        Some(nick) if known.contains(nick) => Ok(()),
+        _ => Err(format!("unexpected notice {line:?}")),
+    };
+    // A member of each instance: its instance lists the whole lobby.
+    for instance in 0..instances.len() {
+        let probe = homes.iter().position(|&h| h == instance).unwrap();
+        for line in wait_who(&mut members[probe], &nicks) {
+            expected(&line).unwrap_or_else(|e| panic!("{}: {e}", members[probe].nick));
+        }
+    }
+    // Health checks go on meanwhile, for a second at least with the members there.
+    std::thread::sleep(Duration::from_secs(1).saturating_sub(first.elapsed()));
+    let logs: Vec<Vec<String>> = instances.iter().map(|i| i.process.log()).collect();
+    fan_out(members, MESSAGES, |receiver, line| {
+        expected(line).map_err(|e| format!("member {receiver}: {e}"))
+    });
+    // The checks were there to be seen: each instance took several while it had members.
+    for (i, log) in logs.iter().enumerate() {
+        let welcome = log.iter().position(|l| l.contains(" welcomed as "));
+        let checks = log[welcome.unwrap_or(log.len())..]
+            .iter()
+            .filter(|l| l.contains("health check from 127.0.0.1:"))
+            .count();
+        assert!(
+            checks >= 5,
+            "instance {i}: {checks} health checks with members"
+        );
+    }
+}
+
+/// Behind HAProxy, with members that leastconn sent to each of three instances: `/who` lists
+/// everyone on every instance, `/msg` reaches a member on another instance (its nick in any
+/// case), and members of the three instances asking for the same nick at the same moment get
+/// exactly one winner, ten times over.
+#[test]
+fn nicks_who_and_msg_behind_haproxy() {
+    let _serial = serial();
+    let Some((_redis, instances, haproxy)) = balanced_cluster(3, TTL) else {
+        return;
+    };
+    // One member on each instance (leastconn sends three in a row to three instances; any
+    // extra stays connected, so the counts stay even).
+    let mut trio: Vec<Option<ChatClient>> = (0..instances.len()).map(|_| None).collect();
+    let mut extra = Vec::new();
+    while trio.iter().any(Option::is_none) {
+        assert!(extra.len() < 10, "leastconn keeps missing an instance");
+        let client = ChatClient::connect(haproxy.addr());
+        let home = welcomers(&instances, &[&client])[0];
+        match &mut trio[home] {
+            slot @ None => *slot = Some(client),
+            Some(_) => extra.push(client),
+        }
+    }
+    let mut trio: Vec<ChatClient> = trio.into_iter().flatten().collect();
+    let all: Vec<String> = (trio.iter().chain(&extra))
+        .map(|m| m.nick.clone())
+        .collect();
+    for member in &mut trio {
+        wait_who(member, &all);
+    }
+    for (from, to) in [(0, 1), (1, 2), (2, 0)] {
+        let (sender, target) = (trio[from].nick.clone(), trio[to].nick.to_uppercase());
+        trio[from].send(&format!("/msg {target} hi from {from}"));
+        expect_line(
+            &mut trio[to],
+            &format!("{sender} (private): hi from {from}"),
+        );
+    }
+    let trio: Vec<Arc<Mutex<ChatClient>>> =
+        trio.into_iter().map(|m| Arc::new(Mutex::new(m))).collect();
+    nick_race(&trio, 10);
+}
+
+/// Behind HAProxy: Redis stopped under three instances (every member is told `* cluster link
+/// down`, and each instance goes on serving its own members) and started again (`* cluster
+/// link up`; messages cross instances again, and what was said meanwhile never does). Then one
+/// instance is killed with SIGKILL, which says nothing: its members' connections end, the
+/// others see each of them leave (`* <nick> left lobby`) within 15 s, once its entries
+/// expire, its nicks are free again, and new clients through HAProxy are served by the two
+/// instances left.
+#[test]
+fn redis_restart_and_dead_instance_behind_haproxy() {
+    const MEMBERS: usize = 9;
+    let _serial = serial();
+    let Some((redis, instances, haproxy)) = balanced_cluster(3, SHORT_TTL) else {
+        return;
+    };
+    let mut members: Vec<ChatClient> = (0..MEMBERS)
+        .map(|_| ChatClient::connect(haproxy.addr()))
+        .collect();
+    let homes = welcomers(&instances, &members.iter().collect::<Vec<_>>());
+    let spread = spread(&homes, instances.len());
+    assert!(spread.iter().all(|&n| n >= 2), "{spread:?}");
+    let nicks: Vec<String> = members.iter().map(|m| m.nick.clone()).collect();
+    // of[i]: instance i's members, by index.
+    let of: Vec<Vec<usize>> = (0..instances.len())
+        .map(|i| (0..MEMBERS).filter(|&m| homes[m] == i).collect())
+        .collect();
+    for at in &of {
+        wait_who(&mut members[at[0]], &nicks);
+    }
+    let port = redis.addr().port();
+    redis.kill();
+    for member in &mut members {
+        expect_line(member, "* cluster link down");
+    }
+    for (i, at) in of.iter().enumerate() {
+        let said = format!("{}: local {i}", members[at[0]].nick);
+        members[at[0]].send(&format!("local {i}"));
+        expect_line(&mut members[at[1]], &said);
+    }
+    let Some(_redis) = RedisServer::start_on(port) else {
+        panic!("redis-server did not start again on port {port}");
+    };
+    for member in &mut members {
+        expect_line(member, "* cluster link up");
+    }
+    for at in &of {
+        wait_who(&mut members[at[0]], &nicks);
+    }
+    let sender = of[0][0];
+    members[sender].send("back again");
+    let said = format!("{}: back again", members[sender].nick);
+    for (m, member) in members.iter_mut().enumerate() {
+        if m != sender {
+            let before = expect_line(member, &said);
+            let stray = before.iter().find(|l| l.contains(": local "));
+            assert!(stray.is_none(), "{}: {stray:?}", member.nick);
+        }
+    }
+    // Instance 2 dies.
+    let killed = Instant::now();
+    instances[2].process.signal("KILL");
+    let mut doomed = Vec::new();
+    for &m in &of[2] {
+        // HAProxy closes the client's side once the instance's is gone.
+        members[m].read_to_end();
+        doomed.push(format!("* {} left lobby", members[m].nick));
+    }
+    let survivors: Vec<usize> = (0..MEMBERS).filter(|&m| homes[m] != 2).collect();
+    for &m in &survivors {
+        let mut waiting: HashSet<&String> = doomed.iter().collect();
+        while !waiting.is_empty() {
+            let (_, line) = read_until(&mut members[m], |l| l.ends_with(" left lobby"));
+            assert!(waiting.remove(&line), "{}: {line:?}", members[m].nick);
+        }
+    }
+    let waited = killed.elapsed();
+    assert!(
+        waited <= Duration::from_secs(15),
+        "members of the dead instance shown as left after {waited:?}"
+    );
+    // Its nicks expire with its entries.
+    let (taker, wanted) = (survivors[0], members[of[2][0]].nick.clone());
+    let deadline = Instant::now() + SPREAD;
+    loop {
+        members[taker].send(&format!("/nick {wanted}"));
+        let (_, reply) = read_until(&mut members[taker], |l| {
+            l.starts_with("* you are ") || l.starts_with("! nick ")
+        });
+        if reply == format!("* you are {wanted}") {
+            members[taker].nick = wanted;
+            break;
+        }
+        assert!(Instant::now() < deadline, "{wanted} never freed: {reply}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut newcomers: Vec<ChatClient> = (0..4)
+        .map(|_| ChatClient::connect(haproxy.addr()))
+        .collect();
+    let new_homes = welcomers(&instances, &newcomers.iter().collect::<Vec<_>>());
+    assert!(!new_homes.contains(&2), "{new_homes:?}");
+    newcomers[0].send("new here");
+    let said = format!("{}: new here", newcomers[0].nick);
+    for &m in &survivors {
+        expect_line(&mut members[m], &said);
+    }
 }
 
 /// A `CHAT_REDIS` or `CHAT_CLUSTER_TTL` that does not parse stops the example before it binds,

@@ -1,8 +1,8 @@
 //! `TestConnection`: a protocol tested in memory, the way the reactor would drive it.
 
 use turbine::{
-    CloseReason, CodecError, Config, Context, Decoder, Encoder, Handler, LinesCodec, ReadBuf,
-    SendError, TestConnection,
+    CloseReason, CodecError, Config, Context, Decoder, Encoder, Handler, LinesCodec, ProxyHeader,
+    ProxyProtocol, ProxyRead, ReadBuf, SendError, TestConnection,
 };
 
 /// A small line protocol: greets on open, answers `PING`, closes on `QUIT`, replies to bad
@@ -215,5 +215,61 @@ fn frames_longer_than_a_small_read_buffer() {
     assert_eq!(
         frames,
         ["HELLO".to_string(), format!("ECHO {long}"), "PONG".into()]
+    );
+}
+
+/// Tells its peer's address, its local address and whether its PROXY header was LOCAL.
+struct Whoami;
+
+impl Handler for Whoami {
+    type Codec = LinesCodec;
+
+    fn codec(&mut self, config: &Config) -> LinesCodec {
+        LinesCodec::new(config.max_frame)
+    }
+
+    fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+        let local = ctx.proxy().map(|header| header.is_local());
+        ctx.send(format!(
+            "{} {} {local:?}",
+            ctx.peer_addr(),
+            ctx.local_addr()
+        ));
+    }
+
+    fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+}
+
+/// A header as the reactors read it, sent by a balancer at 10.0.0.2.
+fn header(bytes: &[u8]) -> ProxyHeader {
+    let balancer = "10.0.0.2:40000".parse().unwrap();
+    match ProxyHeader::parse(bytes, ProxyProtocol::Any, balancer) {
+        ProxyRead::Complete { header, len } if len == bytes.len() => header,
+        other => panic!("not one whole header: {other:?}"),
+    }
+}
+
+/// A connection behind a balancer: its handler sees the client's address and the one it
+/// reached from a PROXY header naming them, and the test's own addresses (and `is_local`) from
+/// a v2 LOCAL header, as a health check sends.
+#[test]
+fn proxied_connection_sees_the_header() {
+    let named = header(b"PROXY TCP4 203.0.113.7 192.0.2.1 51000 443\r\n");
+    let mut conn = TestConnection::proxied(Whoami, Config::new(), named);
+    assert_eq!(
+        conn.take_frames(&mut LinesCodec::new(1024)).unwrap(),
+        ["203.0.113.7:51000 192.0.2.1:443 Some(false)"]
+    );
+    // Signature, version 2 and command LOCAL, family UNSPEC, no addresses.
+    let local = header(b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00");
+    let mut conn = TestConnection::proxied(Whoami, Config::new(), local);
+    assert_eq!(
+        conn.take_frames(&mut LinesCodec::new(1024)).unwrap(),
+        ["127.0.0.1:49152 127.0.0.1:7878 Some(true)"]
+    );
+    let mut conn = TestConnection::new(Whoami);
+    assert_eq!(
+        conn.take_frames(&mut LinesCodec::new(1024)).unwrap(),
+        ["127.0.0.1:49152 127.0.0.1:7878 None"]
     );
 }

@@ -4,7 +4,11 @@
 //! ```text
 //! cargo bench --bench chat                               # 3 rounds of 5 s each, ~1 minute
 //! CHAT_BENCH_SECS=2 CHAT_BENCH_ROUNDS=1 cargo bench --bench chat   # a quick look
+//! cargo bench --bench chat -- --cluster                   # 1 instance against 3, on Redis
 //! ```
+//!
+//! `CHAT_BENCH_WINDOW` (default 20) sets the window below, `CHAT_BENCH_MEMBERS` (default 1,000)
+//! the room's size (every `members / 10`-th member sends).
 //!
 //! # What is measured
 //!
@@ -32,15 +36,31 @@
 //! two cores. The rounds alternate between the server settings, so drift hits both alike; the
 //! summary keeps the median round.
 //!
+//! # Cluster mode (`--cluster`)
+//!
+//! The same room, members and senders, served by the chat in cluster mode (`CHAT_REDIS`): one
+//! instance, then three, each a child process with one reactor, all linked through one
+//! `redis-server` (Debian's; the run is skipped, with the reason printed, without it), a fresh
+//! one for each run. Member `i` connects to instance `i % instances`, so the ten senders and
+//! the members are spread evenly. Before the senders start, a probe on each instance (in a
+//! room of its own) asks `/rooms` until its instance counts every member in the lobby. Each
+//! line carries its sender's instance, so the latency is split: *within* an instance (sender
+//! and receiver on the same one) and *across* instances (through Redis: the sender's link
+//! publishes, the receiver's instance's subscriber hands it on). CPU is reported per instance
+//! and for `redis-server`, in cores (CPU time over the run's time). `instances.rs` holds it.
+//!
 //! # Server mode
 //!
-//! `chat --serve REACTORS`: prints `listening on ADDR` and serves until stdin closes.
+//! `chat --serve REACTORS [--redis ADDR]`: prints `listening on ADDR` (with `--redis`, once the
+//! link to Redis is up) and serves until stdin closes.
 //!
 //! # Layout
 //!
-//! - `server.rs`: the server mode and the child process.
-//! - `members.rs`: the members' threads, the window, the latencies.
+//! - `server.rs`: the server mode and the child processes (servers, `redis-server`).
+//! - `members.rs`: the members' threads, the window, the latencies, the probes.
+//! - `instances.rs`: the cluster mode's runs and table.
 
+mod instances;
 mod members;
 mod server;
 
@@ -84,10 +104,11 @@ mod scripts;
 #[path = "../../examples/chat/wire.rs"]
 mod wire;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use members::{Outcome, Room, Shape};
+use members::{Outcome, Ready, Room, Shape};
 use server::ServerChild;
 
 /// The room: 1,000 members, 10 of them senders, read on two threads, 20 messages in flight.
@@ -127,7 +148,7 @@ impl Run {
 
     /// A latency percentile, in microseconds.
     fn latency_us(&self, percent: f64) -> f64 {
-        self.outcome.latency.percentile(percent) as f64 / 1000.0
+        self.outcome.latency.all().percentile(percent) as f64 / 1000.0
     }
 
     /// One table row.
@@ -141,39 +162,65 @@ impl Run {
             self.latency_us(50.0),
             self.latency_us(99.0),
             self.latency_us(99.9),
-            self.outcome.latency.max() as f64 / 1000.0,
+            self.outcome.latency.all().max() as f64 / 1000.0,
             self.others_cpu.as_secs_f64() / self.outcome.elapsed.as_secs_f64(),
         )
     }
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    // Arguments other than `--serve N` (such as the `--bench` cargo passes) are ignored.
-    while let Some(arg) = args.next() {
-        if arg == "--serve" {
-            return match args.next().and_then(|n| n.parse().ok()) {
-                Some(reactors) => server::serve(reactors),
-                None => {
-                    eprintln!("chat: --serve needs a number of reactors");
-                    ExitCode::from(2)
-                }
-            };
-        }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Other arguments (such as the `--bench` cargo passes) are ignored.
+    let after = |flag: &str| {
+        let at = args.iter().position(|a| a == flag)?;
+        Some(args.get(at + 1).map(String::as_str))
+    };
+    if let Some(reactors) = after("--serve") {
+        let redis = after("--redis").map(|addr| addr.and_then(|a| a.parse::<SocketAddr>().ok()));
+        return match (reactors.and_then(|n| n.parse().ok()), redis) {
+            (Some(reactors), None) => server::serve(reactors, None),
+            (Some(reactors), Some(Some(redis))) => server::serve(reactors, Some(redis)),
+            (None, _) => {
+                eprintln!("chat: --serve needs a number of reactors");
+                ExitCode::from(2)
+            }
+            (_, Some(None)) => {
+                eprintln!("chat: --redis needs an IP address and port");
+                ExitCode::from(2)
+            }
+        };
     }
     let settings = (
         setting("CHAT_BENCH_SECS", 5),
         setting("CHAT_BENCH_ROUNDS", 3),
         setting("CHAT_BENCH_WINDOW", SHAPE.window),
+        setting("CHAT_BENCH_MEMBERS", SHAPE.members as u64),
     );
-    let (secs, rounds, window) = match settings {
-        (Ok(secs), Ok(rounds), Ok(window)) => (secs, rounds, window),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+    let (secs, rounds, window, members) = match settings {
+        (Ok(secs), Ok(rounds), Ok(window), Ok(members)) => (secs, rounds, window, members),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
             eprintln!("configuration error: {e}");
             return ExitCode::from(2);
         }
     };
-    let shape = Shape { window, ..SHAPE };
+    let Some(members) = usize::try_from(members)
+        .ok()
+        .filter(|&m| m >= SHAPE.senders)
+    else {
+        eprintln!(
+            "configuration error: CHAT_BENCH_MEMBERS={members}: at least {} (the senders)",
+            SHAPE.senders
+        );
+        return ExitCode::from(2);
+    };
+    let shape = Shape {
+        window,
+        members,
+        ..SHAPE
+    };
+    if args.iter().any(|a| a == "--cluster") {
+        return instances::compare(shape, Duration::from_secs(secs), rounds);
+    }
     println!("{}", machine());
     println!(
         "{} members, {} senders, {} member threads, window {} messages, {secs} s per run, \
@@ -211,8 +258,9 @@ fn main() -> ExitCode {
 
 /// One run against a fresh server with `reactors` reactors.
 fn measure(reactors: usize, shape: Shape, duration: Duration) -> Result<Run, String> {
-    let server = ServerChild::spawn(reactors).map_err(|e| format!("server: {e}"))?;
-    let room = Room::gather(server.addr(), shape).map_err(|e| format!("members: {e}"))?;
+    let server = ServerChild::spawn(reactors, None).map_err(|e| format!("server: {e}"))?;
+    let room = Room::gather(&[server.addr()], shape, Ready::Notices)
+        .map_err(|e| format!("members: {e}"))?;
     let cpu = |pid| turbine_load::server_cpu_time(pid).map_err(|e| e.to_string());
     let (server_before, own_before, busy_before) = (
         cpu(server.pid())?,
@@ -233,7 +281,7 @@ fn measure(reactors: usize, shape: Shape, duration: Duration) -> Result<Run, Str
 
 /// CPU time the whole machine has been busy since boot, all cores together: user, nice,
 /// system, interrupts and steal from the first line of `/proc/stat`, in clock ticks.
-fn machine_busy() -> Result<Duration, String> {
+pub(crate) fn machine_busy() -> Result<Duration, String> {
     let stat = std::fs::read_to_string("/proc/stat").map_err(|e| format!("/proc/stat: {e}"))?;
     let ticks: Vec<u64> = stat
         .lines()
@@ -264,7 +312,7 @@ fn setting(name: &str, default: u64) -> Result<u64, String> {
 }
 
 /// The machine, in one line: cores, CPU model, kernel.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -1,7 +1,9 @@
 //! The room's members: 1,000 connections read on a few threads with mio, ten of which send
-//! timestamped lines, paced by a window of messages not yet delivered to everyone.
+//! timestamped lines, paced by a window of messages not yet delivered to everyone; spread over
+//! the instances of a cluster, member `i` on instance `i % instances`, with one probe per
+//! instance to tell when every instance knows every member.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Barrier};
@@ -39,6 +41,8 @@ struct Shared {
     sent: AtomicU64,
     /// Messages delivered (one per member that received one).
     delivered: AtomicU64,
+    /// Set by the main thread once every member is in the room everywhere: start sending.
+    go: AtomicBool,
     /// Set by the main thread: stop sending, drain, and finish.
     stop: AtomicBool,
     /// Latencies are measured from here: a line carries its send time as nanoseconds since.
@@ -54,7 +58,119 @@ pub(crate) struct Room {
     /// Released once to start sending.
     start: Arc<Barrier>,
     /// The member threads; each returns its latencies, or what went wrong.
-    threads: Vec<JoinHandle<Result<Histogram, String>>>,
+    threads: Vec<JoinHandle<Result<Latencies, String>>>,
+}
+
+/// Send-to-delivery latencies in nanoseconds, by where the sender was.
+#[derive(Default)]
+pub(crate) struct Latencies {
+    /// Sender and receiver on the same instance (every delivery, with one instance).
+    pub within: Histogram,
+    /// Sender and receiver on different instances: through Redis.
+    pub across: Histogram,
+}
+
+impl Latencies {
+    /// Adds `other`'s deliveries.
+    fn merge(&mut self, other: &Latencies) {
+        self.within.merge(&other.within);
+        self.across.merge(&other.across);
+    }
+
+    /// Every delivery.
+    pub(crate) fn all(&self) -> Histogram {
+        let mut all = Histogram::new();
+        all.merge(&self.within);
+        all.merge(&self.across);
+        all
+    }
+}
+
+/// How [`Room::gather`] tells that every member is in the lobby, everywhere.
+pub(crate) enum Ready {
+    /// Every `joined` notice has arrived: on one server, each pair of members makes exactly one.
+    Notices,
+    /// Every probe's instance counts every member in the lobby. Across instances a pair may
+    /// make two notices (each joined before hearing of the other) or one, so counting them
+    /// says nothing.
+    Probes(Vec<Probe>),
+}
+
+/// A client on one instance, outside the lobby, that asks `/rooms` until the lobby is full.
+pub(crate) struct Probe {
+    /// Buffered reads from its socket.
+    reader: BufReader<TcpStream>,
+    /// The same socket, for writing.
+    writer: TcpStream,
+}
+
+/// The room the probes wait in: no room message reaches them there.
+const PROBE_ROOM: &str = "bench-probes";
+
+impl Probe {
+    /// Connects to the instance at `addr` and leaves the lobby for a room of its own, before
+    /// the members come.
+    ///
+    /// # Errors
+    ///
+    /// The connection failed, or the server said something unexpected, or nothing for 20 s.
+    pub(crate) fn connect(addr: SocketAddr) -> io::Result<Probe> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        let mut probe = Probe {
+            writer: stream.try_clone()?,
+            reader: BufReader::new(stream),
+        };
+        probe.reply("* welcome ")?;
+        probe.writer.write_all(
+            format!(
+                "/join {PROBE_ROOM}
+"
+            )
+            .as_bytes(),
+        )?;
+        probe.reply("* you joined ")?;
+        Ok(probe)
+    }
+
+    /// Asks `/rooms` until its instance counts `members` in the lobby.
+    ///
+    /// # Errors
+    ///
+    /// The connection failed, or `deadline` passed first.
+    fn wait_lobby(&mut self, members: usize, deadline: Instant) -> io::Result<()> {
+        let full = format!("lobby({members})");
+        loop {
+            self.writer.write_all(
+                b"/rooms
+",
+            )?;
+            let rooms = self.reply("* rooms: ")?;
+            if rooms.split_whitespace().any(|room| room == full) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::other(format!("the lobby is not full: {rooms}")));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Reads lines until one starting with `prefix` (notices of other probes come too).
+    fn reply(&mut self, prefix: &str) -> io::Result<String> {
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(io::Error::other("a probe's connection closed"));
+            }
+            if line.starts_with(prefix) {
+                return Ok(line.trim_end().to_string());
+            }
+            if line.starts_with("! ") {
+                return Err(io::Error::other(format!("a probe got {line:?}")));
+            }
+        }
+    }
 }
 
 /// What a run measured.
@@ -66,31 +182,37 @@ pub(crate) struct Outcome {
     /// From the start of sending to the last delivery.
     pub elapsed: Duration,
     /// Send-to-delivery latency of every delivery, in nanoseconds.
-    pub latency: Histogram,
+    pub latency: Latencies,
 }
 
 impl Room {
-    /// Connects `shape.members` members to the chat at `addr`, one after the other (so member
-    /// `i` hears `members - 1 - i` `joined` notices), and waits until every notice has arrived.
+    /// Connects `shape.members` members to the chat at `addrs`, one after the other, member
+    /// `i` to instance `i % addrs.len()`, and waits until `ready` says they are all in the lobby
+    /// everywhere.
     ///
     /// # Errors
     ///
-    /// A connection failed, or the notices did not all arrive within a minute.
-    pub(crate) fn gather(addr: SocketAddr, shape: Shape) -> io::Result<Room> {
+    /// A connection failed, or the members were not all in within a minute.
+    pub(crate) fn gather(addrs: &[SocketAddr], shape: Shape, ready: Ready) -> io::Result<Room> {
         let shared = Arc::new(Shared {
             lines: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+            go: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             epoch: Instant::now(),
         });
-        let mut shares: Vec<Vec<(TcpStream, bool)>> =
-            (0..shape.threads).map(|_| Vec::new()).collect();
+        let mut shares: Vec<Vec<Member>> = (0..shape.threads).map(|_| Vec::new()).collect();
         let every = shape.members / shape.senders;
         for i in 0..shape.members {
-            let stream = TcpStream::connect(addr)?;
+            let instance = i % addrs.len();
+            let stream = TcpStream::connect(addrs[instance])?;
             stream.set_nodelay(true)?;
-            shares[i % shape.threads].push((stream, i % every == 0));
+            shares[i % shape.threads].push(Member {
+                stream,
+                sends: i % every == 0,
+                instance,
+            });
         }
         let start = Arc::new(Barrier::new(shape.threads + 1));
         let threads = shares
@@ -103,20 +225,34 @@ impl Room {
                     .spawn(move || run_members(share, &shared, &start, shape))
             })
             .collect::<io::Result<Vec<_>>>()?;
-        // Every member gets its welcome; each pair gets one `joined` notice.
-        let n = shape.members as u64;
-        let setup_lines = n + n * (n - 1) / 2;
         let deadline = Instant::now() + SETUP_TIMEOUT;
-        while shared.lines.load(Relaxed) < setup_lines {
-            if Instant::now() > deadline {
-                shared.stop.store(true, Relaxed);
-                return Err(io::Error::other(format!(
-                    "{} of {setup_lines} welcome and joined lines arrived",
-                    shared.lines.load(Relaxed)
-                )));
+        let gathered = match ready {
+            Ready::Notices => {
+                // Every member gets its welcome; each pair gets one `joined` notice.
+                let n = shape.members as u64;
+                let setup_lines = n + n * (n - 1) / 2;
+                loop {
+                    if shared.lines.load(Relaxed) >= setup_lines {
+                        break Ok(());
+                    }
+                    if Instant::now() > deadline {
+                        break Err(io::Error::other(format!(
+                            "{} of {setup_lines} welcome and joined lines arrived",
+                            shared.lines.load(Relaxed)
+                        )));
+                    }
+                    thread::sleep(Duration::from_millis(10));
+                }
             }
-            thread::sleep(Duration::from_millis(10));
+            Ready::Probes(mut probes) => probes
+                .iter_mut()
+                .try_for_each(|probe| probe.wait_lobby(shape.members, deadline)),
+        };
+        if let Err(e) = gathered {
+            shared.stop.store(true, Relaxed);
+            return Err(e);
         }
+        shared.go.store(true, Relaxed);
         Ok(Room {
             shape,
             shared,
@@ -137,11 +273,11 @@ impl Room {
         let started = Instant::now();
         thread::sleep(duration);
         self.shared.stop.store(true, Relaxed);
-        let mut latency = Histogram::new();
+        let mut latency = Latencies::default();
         let mut failure = None;
         for thread in self.threads {
             match thread.join() {
-                Ok(Ok(histogram)) => latency.merge(&histogram),
+                Ok(Ok(latencies)) => latency.merge(&latencies),
                 Ok(Err(e)) => failure = Some(e),
                 Err(_) => failure = Some("a member thread panicked".to_string()),
             }
@@ -166,31 +302,45 @@ impl Room {
     }
 }
 
+/// One member as [`Room::gather`] hands it to its thread.
+struct Member {
+    /// Its connection.
+    stream: TcpStream,
+    /// Whether it is one of the senders.
+    sends: bool,
+    /// The instance it is connected to.
+    instance: usize,
+}
+
 /// One member thread: reads its members' sockets, and sends for its senders while the window
 /// allows; returns its deliveries' latencies.
 fn run_members(
-    share: Vec<(TcpStream, bool)>,
+    share: Vec<Member>,
     shared: &Shared,
     start: &Barrier,
     shape: Shape,
-) -> Result<Histogram, String> {
+) -> Result<Latencies, String> {
     let fanout = shape.members as u64 - 1;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    // Each member's socket, the start of a line still waiting for its `\n`, and its instance.
     let mut members = Vec::with_capacity(share.len());
     let mut senders = Vec::new();
-    for (i, (stream, sends)) in share.into_iter().enumerate() {
-        stream.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let mut stream = MioStream::from_std(stream);
+    for (i, member) in share.into_iter().enumerate() {
+        member
+            .stream
+            .set_nonblocking(true)
+            .map_err(|e| e.to_string())?;
+        let mut stream = MioStream::from_std(member.stream);
         poll.registry()
             .register(&mut stream, Token(i), Interest::READABLE)
             .map_err(|e| e.to_string())?;
-        members.push((stream, Vec::new()));
-        if sends {
+        members.push((stream, Vec::new(), member.instance));
+        if member.sends {
             senders.push(i);
         }
     }
     let mut events = Events::with_capacity(1024);
-    let mut latency = Histogram::new();
+    let mut latency = Latencies::default();
     let mut buf = vec![0; 64 << 10];
     // Until the start: read the welcome and joined notices, counting lines.
     let mut started = false;
@@ -203,7 +353,7 @@ fn run_members(
         let mut lines = 0;
         let mut delivered = 0;
         for &i in &ready {
-            let (stream, pending) = &mut members[i];
+            let (stream, pending, here) = &mut members[i];
             loop {
                 let n = match stream.read(&mut buf) {
                     Ok(0) => return Err(format!("member {i}: the server closed the connection")),
@@ -217,8 +367,13 @@ fn run_members(
                 while let Some(at) = chunk.iter().position(|&b| b == b'\n') {
                     pending.extend_from_slice(&chunk[..at]);
                     lines += 1;
-                    if let Some(sent_at) = send_time(pending) {
-                        latency.record(now.saturating_sub(sent_at));
+                    if let Some((from, sent_at)) = send_time(pending) {
+                        let trip = now.saturating_sub(sent_at);
+                        if from == *here {
+                            latency.within.record(trip);
+                        } else {
+                            latency.across.record(trip);
+                        }
                         delivered += 1;
                     }
                     pending.clear();
@@ -232,11 +387,7 @@ fn run_members(
         if !started && shared.stop.load(Relaxed) {
             return Err("setup failed".to_string()); // `gather` gave up
         }
-        let setup_lines = {
-            let n = shape.members as u64;
-            n + n * (n - 1) / 2
-        };
-        if !started && shared.lines.load(Relaxed) >= setup_lines {
+        if !started && shared.go.load(Relaxed) {
             start.wait();
             started = true;
         }
@@ -251,9 +402,9 @@ fn run_members(
                 }
                 shared.sent.fetch_add(1, Relaxed);
                 let now = shared.epoch.elapsed().as_nanos() as u64;
-                let line = format!("{seq} {now}\n");
+                let (stream, _, here) = &mut members[senders[next_sender]];
+                let line = format!("{seq} {here} {now}\n");
                 seq += 1;
-                let (stream, _) = &mut members[senders[next_sender]];
                 next_sender = (next_sender + 1) % senders.len();
                 write_all(stream, line.as_bytes())?;
             }
@@ -273,13 +424,16 @@ fn run_members(
     }
 }
 
-/// The send time a room message carries (`<nick>: <seq> <nanoseconds>`); `None` for a notice.
-fn send_time(line: &[u8]) -> Option<u64> {
+/// The sender's instance and the send time a room message carries (`<nick>: <seq> <instance>
+/// <nanoseconds>`); `None` for a notice.
+fn send_time(line: &[u8]) -> Option<(usize, u64)> {
     if line.starts_with(b"* ") {
         return None;
     }
-    let space = line.iter().rposition(|&b| b == b' ')?;
-    std::str::from_utf8(&line[space + 1..]).ok()?.parse().ok()
+    let mut fields = std::str::from_utf8(line).ok()?.rsplit(' ');
+    let sent_at = fields.next()?.parse().ok()?;
+    let instance = fields.next()?.parse().ok()?;
+    Some((instance, sent_at))
 }
 
 /// Writes all of `bytes` to a non-blocking socket, waiting briefly while it is full (a sender's

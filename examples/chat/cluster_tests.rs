@@ -14,6 +14,7 @@ use super::config::{self, ClusterSettings, DEFAULT_CLUSTER_TTL};
 use super::feed::Feed;
 use super::member::Member;
 use super::registry::{Registry, Target};
+use super::tests::health_check;
 use super::wire::{Event, Place, StreamState, is_stream, parse_snapshot};
 
 /// A stream of another instance.
@@ -340,6 +341,24 @@ fn unlinked_member_is_served_locally() {
     one.push(b"/quit\n");
     assert_eq!(lines(&mut one), ["* bye"]);
     assert_eq!(lines(&mut two), ["* ann left lobby"]);
+}
+
+/// In cluster mode too, a balancer's health check (a LOCAL PROXY header) is closed with
+/// nothing said and takes no guest number: the next member gets the one it would have had.
+#[test]
+fn health_check_takes_no_guest_number() {
+    let registry = Arc::new(Registry::new());
+    let cluster = cluster(&registry, DEFAULT_CLUSTER_TTL);
+    let member = || Member::clustered(Arc::clone(&registry), Arc::clone(&cluster));
+    let mut one = TestConnection::new(member());
+    assert_eq!(lines(&mut one), ["* welcome guest1"]);
+    let mut check = TestConnection::proxied(member(), Config::new(), health_check());
+    assert!(lines(&mut check).is_empty());
+    assert!(check.is_closed());
+    let mut two = TestConnection::new(member());
+    assert_eq!(lines(&mut two), ["* welcome guest2"]);
+    assert_eq!(lines(&mut one), ["* guest2 joined lobby"]);
+    assert_eq!(registry.rooms_line(), "* rooms: lobby(2)");
 }
 
 /// The subscriber applies events pushed to it cut at every byte, ignores garbled payloads and

@@ -121,9 +121,29 @@
 //! Limits: the scripts touch keys they are not handed (a stream's hash in a snapshot, a block
 //! of guest nicks), which one Redis server allows and Redis Cluster does not; a stream's reset
 //! carries all its members in one command; and the feed, one per instance, carries all the
-//! other instances' traffic. Nothing depends on a member's address (a member is its
-//! connection's serial number), so behind a proxy that sends the PROXY protocol members are
-//! whoever the header says.
+//! other instances' traffic.
+//!
+//! # Behind a load balancer
+//!
+//! `docs/deploy.md` runs instances behind HAProxy (`balance leastconn`, `send-proxy-v2`, health
+//! checks). With `TURBINE_PROXY_PROTOCOL=v2` (and `TURBINE_PROXY_TRUSTED` naming the balancer),
+//! every connection starts with a PROXY header, and a member's address is the client's own, as
+//! the header says. Nothing else depends on it (a member is its connection's serial number).
+//!
+//! A connection whose header is LOCAL (it names no client) is the balancer's health check, as
+//! HAProxy's `check-send-proxy` sends one: it is closed at once with nothing said, never
+//! becomes a member, takes no guest number, and nobody sees it arrive or leave. What HAProxy's
+//! plain `check` tests is that the connect succeeds; an instance whose link to Redis is down
+//! passes it, as it still serves its own members.
+//!
+//! ```text
+//! TURBINE_PROXY_PROTOCOL=v2 TURBINE_PROXY_TRUSTED=127.0.0.1/32 CHAT_REDIS=127.0.0.1:6379 \
+//!     RUST_LOG=info,chat::member=debug cargo run --release --example chat
+//! ```
+//!
+//! At `debug`, the member module logs each member's address as it is welcomed
+//! (`127.0.0.1:40312 welcomed as guest7`) and each health check (`health check from
+//! 127.0.0.1:52110`, the balancer's address).
 //!
 //! # Layout
 //!

@@ -130,6 +130,7 @@ impl Member {
         lobby: super::room::Members,
     ) {
         let id = handle.id();
+        log::debug!("{} welcomed as {nick}", ctx.peer_addr());
         // Sent before anything a broadcast can bring: those arrive through the mailbox, later.
         ctx.send(format!("* welcome {nick}"));
         lobby.send(
@@ -368,6 +369,14 @@ impl Handler for Member {
     }
 
     fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+        if let Some(header) = ctx.proxy().filter(|header| header.is_local()) {
+            // A balancer's health check: HAProxy's `check-send-proxy` sends a LOCAL header
+            // (no client in it), and its plain `check` tests only that the connect succeeds.
+            // It is no member: closed at once, with nothing said, no guest number taken and
+            // nobody told.
+            log::debug!("health check from {}", header.balancer());
+            return ctx.close();
+        }
         let handle = ctx.handle();
         match self.cluster.clone() {
             None => {

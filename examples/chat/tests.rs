@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use turbine::{CloseReason, CodecError, Config, Payload, TestConnection};
+use turbine::{
+    CloseReason, CodecError, Config, Payload, ProxyHeader, ProxyProtocol, ProxyRead, TestConnection,
+};
 
 use super::codec::chat_codec;
 use super::command::Command;
@@ -116,6 +118,47 @@ fn nick_rules() {
         exchange(&mut conn, b"/who\n"),
         [format!("* in lobby: {longest}")]
     );
+}
+
+/// A PROXY header as the listener reads it from a balancer at 10.0.0.2: `bytes` hold exactly
+/// one.
+pub(super) fn proxy_header(bytes: &[u8]) -> ProxyHeader {
+    let balancer = "10.0.0.2:40000".parse().unwrap();
+    match ProxyHeader::parse(bytes, ProxyProtocol::Any, balancer) {
+        ProxyRead::Complete { header, len } if len == bytes.len() => header,
+        other => panic!("not one whole header: {other:?}"),
+    }
+}
+
+/// The v2 LOCAL header of a health check (HAProxy's `check-send-proxy`): signature, version 2
+/// and command LOCAL, family UNSPEC, no addresses.
+pub(super) fn health_check() -> ProxyHeader {
+    proxy_header(b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00")
+}
+
+/// A connection that starts with a LOCAL PROXY header is a balancer's health check: it is
+/// closed at once with nothing said, takes no guest number, and no member hears of it; a
+/// client the balancer names is welcomed as usual.
+#[test]
+fn health_check_is_not_a_member() {
+    let (mut ann, registry) = connect(Config::new());
+    assert_eq!(lines(&mut ann), ["* welcome guest1"]);
+    let mut check = TestConnection::proxied(
+        Member::new(Arc::clone(&registry)),
+        Config::new(),
+        health_check(),
+    );
+    assert_eq!(check.take_output(), b"");
+    assert_eq!(check.close_reason(), Some(&CloseReason::Closed));
+    // What a health check might send after its header is not read as a member's line.
+    check.push(b"hello\n");
+    assert!(lines(&mut ann).is_empty());
+    assert_eq!(registry.rooms_line(), "* rooms: lobby(1)");
+    let client = proxy_header(b"PROXY TCP4 203.0.113.7 192.0.2.1 51000 7879\r\n");
+    let mut bob =
+        TestConnection::proxied(Member::new(Arc::clone(&registry)), Config::new(), client);
+    assert_eq!(lines(&mut bob), ["* welcome guest2"]);
+    assert_eq!(lines(&mut ann), ["* guest2 joined lobby"]);
 }
 
 /// Unknown commands are named back; `//` escapes a leading slash into the room (where nobody

@@ -101,6 +101,11 @@ impl ChatClient {
         );
     }
 
+    /// The socket's local address: the client's address as the server should see it.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.writer.local_addr().expect("local address")
+    }
+
     /// A second handle on the socket, for writing from another thread.
     pub(crate) fn writer(&self) -> TcpStream {
         self.writer.try_clone().unwrap()

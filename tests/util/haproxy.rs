@@ -37,6 +37,13 @@ impl Haproxy {
         for (i, backend) in backends.iter().enumerate() {
             let _ = writeln!(config, "    server s{i} {backend} {options}");
         }
+        // Where the test sees that HAProxy is up: a connection to the frontend would reach a
+        // backend, as a client of the test's servers. Bound after the frontend, at startup.
+        let ready = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let _ = write!(
+            config,
+            "frontend ready\n    bind {ready}\n    tcp-request connection reject\n"
+        );
         let path = dir.join("haproxy.cfg");
         fs::write(&path, config).expect("write haproxy.cfg");
         let child = Command::new("haproxy")
@@ -60,7 +67,7 @@ impl Haproxy {
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(addr).is_err() {
+        while TcpStream::connect(ready).is_err() {
             if Instant::now() > deadline || haproxy.child.try_wait().ok().flatten().is_some() {
                 eprintln!("SKIPPED: haproxy did not come up on {addr}");
                 return None;

@@ -16,7 +16,9 @@ use crate::limits::Limits;
 use crate::mailbox::{Bell, Mailboxes, Message};
 use crate::memory_socket::MemorySocket;
 use crate::offload::PoolCell;
-use crate::{CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler, ReactorStats};
+use crate::{
+    CloseReason, Config, ConnHandle, ConnId, FrameOut, Handler, ProxyHeader, ReactorStats,
+};
 
 /// The peer of every test connection (the server an outbound one connects to).
 const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 49152);
@@ -53,7 +55,8 @@ const CONNECTED_FROM: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOS
 ///
 /// The connection is reported as reactor 0 with a process-unique [`ConnId`], peer
 /// `127.0.0.1:49152` and local address `127.0.0.1:7878` (an outbound one: connected to
-/// `127.0.0.1:49152` from `127.0.0.1:49153`).
+/// `127.0.0.1:49152` from `127.0.0.1:49153`; one [`proxied`](TestConnection::proxied): the
+/// addresses its PROXY header gives).
 ///
 /// # Examples
 ///
@@ -114,7 +117,53 @@ impl<H: Handler> TestConnection<H> {
     ///
     /// If the operating system refuses an `epoll` instance for the handles' waker.
     pub fn with_config(handler: H, config: Config) -> Self {
-        TestConnection::build(handler, config, None)
+        TestConnection::build(handler, config, Addrs::new(PEER, LOCAL), None)
+    }
+
+    /// Like [`with_config`](TestConnection::with_config) for a connection that started with
+    /// the PROXY `header` (as on a listener with `TURBINE_PROXY_PROTOCOL`): the handler's
+    /// [`Context::proxy`](crate::Context::proxy) is `header`, and its
+    /// [`peer_addr`](crate::Context::peer_addr) and [`local_addr`](crate::Context::local_addr)
+    /// are the header's source and destination, or the test's own addresses for a header with
+    /// none (a v2 `LOCAL`, a v1 `UNKNOWN`). The header is taken as given: whether its balancer
+    /// is trusted is the listener's business, not tested here.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system refuses an `epoll` instance for the handles' waker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use turbine_reactor::{Config, Context, Handler, ProxyHeader, ProxyProtocol, ProxyRead};
+    /// use turbine_reactor::TestConnection;
+    /// use turbine_codec::LinesCodec;
+    ///
+    /// struct Where;
+    ///
+    /// impl Handler for Where {
+    ///     type Codec = LinesCodec;
+    ///     fn codec(&mut self, config: &Config) -> LinesCodec {
+    ///         LinesCodec::new(config.frame_limits())
+    ///     }
+    ///     fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
+    ///         ctx.send(ctx.peer_addr().to_string());
+    ///     }
+    ///     fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+    /// }
+    ///
+    /// let balancer = "127.0.0.1:40000".parse().unwrap();
+    /// let input = b"PROXY TCP4 203.0.113.7 192.0.2.1 51000 443\r\n";
+    /// let ProxyRead::Complete { header, .. } = ProxyHeader::parse(input, ProxyProtocol::Any, balancer)
+    /// else {
+    ///     panic!("a whole v1 header");
+    /// };
+    /// let mut conn = TestConnection::proxied(Where, Config::new(), header);
+    /// assert_eq!(conn.take_output(), b"203.0.113.7:51000\n");
+    /// ```
+    pub fn proxied(handler: H, config: Config, header: ProxyHeader) -> Self {
+        let addrs = Addrs::proxied(header, Addrs::new(PEER, LOCAL));
+        TestConnection::build(handler, config, addrs, None)
     }
 
     /// An outbound connection (as [`Context::connect`](crate::Context::connect) opens one) whose
@@ -138,7 +187,7 @@ impl<H: Handler> TestConnection<H> {
     /// If the operating system refuses an `epoll` instance for the handles' waker.
     pub fn connecting_with_config(handler: H, config: Config) -> Self {
         let deadline = Instant::now() + config.connect_timeout;
-        TestConnection::build(handler, config, Some(deadline))
+        TestConnection::build(handler, config, Addrs::outbound(PEER), Some(deadline))
     }
 
     /// The connect under way succeeds: `on_open` runs, and what waited goes out.
@@ -161,8 +210,9 @@ impl<H: Handler> TestConnection<H> {
         self.conn.socket_mut().is_reset()
     }
 
-    /// An accepted connection, or an outbound one connecting until `connecting` (a deadline).
-    fn build(mut handler: H, config: Config, connecting: Option<Instant>) -> Self {
+    /// An accepted connection with ends `addrs`, or an outbound one connecting until
+    /// `connecting` (a deadline; `addrs` is then not used).
+    fn build(mut handler: H, config: Config, addrs: Addrs, connecting: Option<Instant>) -> Self {
         let poll = Poll::new().expect("TestConnection: cannot create an epoll instance");
         let waker =
             Waker::new(poll.registry(), Token(0)).expect("TestConnection: cannot create a waker");
@@ -183,7 +233,7 @@ impl<H: Handler> TestConnection<H> {
             Some(deadline) => {
                 Connection::connecting(handler, codec, socket, id, PEER, deadline, None)
             }
-            None => Connection::new(handler, codec, socket, id, Addrs::new(PEER, LOCAL)),
+            None => Connection::new(handler, codec, socket, id, addrs),
         };
         let mut test = TestConnection {
             conn,
