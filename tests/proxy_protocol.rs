@@ -367,6 +367,8 @@ fn per_ip_cap_counts_the_header_client() {
     assert!(wait_until(PATIENCE, || totals(&running).total().rejected == 1));
     let (_bob, hello) = greeting(running.local_addr(), &bob);
     assert!(hello.starts_with("peer=203.0.113.8:1000"), "{hello}");
+    // Stats are published once per loop turn: see both open before watching one close.
+    assert!(wait_until(PATIENCE, || totals(&running).total().open == 2));
     drop(first);
     assert!(wait_until(PATIENCE, || totals(&running).total().open == 1));
     greeting(running.local_addr(), &alice);
