@@ -1044,13 +1044,13 @@
 //! the reactor thread, and while it runs the reactor's other connections wait. Measured with
 //! `cargo bench --bench tls` (BENCHMARKS.md) on this project's 2-core test machine, one full
 //! TLS 1.3 handshake takes the server about **0.2 ms** with an ECDSA P-256 certificate and
-//! about **1.2 ms** with RSA-2048 (signing with an RSA key is several times dearer; TLS 1.2
+//! about **1 ms** with RSA-2048 (signing with an RSA key is several times dearer; TLS 1.2
 //! costs a little less than 1.3 for each). So a reactor completes some 4,500 full
-//! ECDSA handshakes per second of CPU, or some 850 RSA ones, and a burst of new connections on
+//! ECDSA handshakes per second of CPU, or some 1,000 RSA ones, and a burst of new connections on
 //! one reactor delays its established ones by the sum of their handshakes. What follows:
 //!
-//! - Use an **ECDSA P-256** certificate unless clients that only know RSA must connect: five
-//!   times the handshakes per core, and a fifth of the stall each one causes.
+//! - Use an **ECDSA P-256** certificate unless clients that only know RSA must connect: four to
+//!   five times the handshakes per core, and a quarter or less of the stall each one causes.
 //! - Run **one reactor per core** (the default): SO_REUSEPORT spreads new connections, and so
 //!   handshakes, over every reactor.
 //! - Expect **reconnect storms** (after a restart, or a load balancer's failover) to be
