@@ -5,10 +5,12 @@
 //! cargo bench --bench compare                   # every scenario, 3 rounds, ~3 minutes
 //! COMPARE_SECS=1 COMPARE_ROUNDS=1 cargo bench --bench compare   # a quick look
 //! cargo bench --bench compare -- --c10k         # 10,000 held connections per server
+//! cargo bench --bench compare -- --latency      # latency against offered rate, open loop
 //! ```
 //!
 //! The comparison writes `benches/results/compare.md` and `benches/results/compare.svg` and
-//! prints the tables; `--c10k` writes `benches/results/c10k.md`. The exit code is 1 if any run
+//! prints the tables; `--c10k` writes `benches/results/c10k.md`; `--latency` writes
+//! `benches/results/latency.md` and `benches/results/latency.svg`. The exit code is 1 if any run
 //! failed or saw an error or a wrong echo, 2 for a bad `COMPARE_*` variable.
 //!
 //! # What is measured
@@ -52,6 +54,7 @@ mod blocking_echo;
 mod c10k;
 #[path = "../common/child.rs"]
 mod child;
+mod latency;
 #[path = "../common/machine.rs"]
 mod machine;
 mod mio_echo;
@@ -89,6 +92,8 @@ enum Mode {
     Compare,
     /// Hold 10,000 connections on each server.
     C10k,
+    /// Latency against offered rate.
+    Latency,
 }
 
 /// Reads the arguments; ignores those it does not know, such as the `--bench` cargo passes.
@@ -98,6 +103,7 @@ fn mode() -> Result<Mode, String> {
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut core = None;
     let mut c10k = false;
+    let mut latency = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -122,12 +128,14 @@ fn mode() -> Result<Mode, String> {
                 );
             }
             "--c10k" => c10k = true,
+            "--latency" => latency = true,
             _ => {}
         }
     }
     Ok(match serve {
         Some(peer) => Mode::Serve { peer, addr, core },
         None if c10k => Mode::C10k,
+        None if latency => Mode::Latency,
         None => Mode::Compare,
     })
 }
@@ -137,6 +145,7 @@ fn main() -> ExitCode {
         Ok(Mode::Serve { peer, addr, core }) => serve(peer, addr, core),
         Ok(Mode::Compare) => compare(),
         Ok(Mode::C10k) => c10k(),
+        Ok(Mode::Latency) => latency(),
         Err(e) => {
             eprintln!("compare: {e}");
             ExitCode::from(2)
@@ -279,4 +288,39 @@ fn c10k() -> ExitCode {
         println!("!!! a server did not hold and echo every connection (rows marked (!))");
         ExitCode::FAILURE
     }
+}
+
+/// The `--latency` mode.
+fn latency() -> ExitCode {
+    let (settings, machine) = match prepare() {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let curves = match latency::run(&settings) {
+        Ok(curves) => curves,
+        Err(e) => {
+            eprintln!("latency: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let markdown = curves.markdown(&machine, &settings);
+    let subtitle = format!(
+        "{} connections, 64-byte messages, open loop; server on core 0, load on core 1; {}",
+        settings.connections, machine.cpu
+    );
+    let svg = curves.svg(&subtitle);
+    println!("\n{markdown}");
+    let written = results_dir().and_then(|dir| {
+        fs::write(dir.join("latency.md"), &markdown)?;
+        fs::write(dir.join("latency.svg"), &svg)
+    });
+    if let Err(e) = written {
+        eprintln!("cannot write the reports: {e}");
+        return ExitCode::FAILURE;
+    }
+    if curves.is_flawed() {
+        println!("!!! a point saw errors or unsent messages (see the lines marked !!!)");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }

@@ -22,7 +22,7 @@ const PANELS: [(usize, f64, f64); 2] = [(1, 110.0, 470.0), (16, 610.0, 970.0)];
 const MAX_BARS: usize = 4;
 
 /// The fill colour of `peer`'s bars: Turbine in oranges, tokio in greens.
-fn colour(peer: Peer) -> &'static str {
+pub(crate) fn colour(peer: Peer) -> &'static str {
     match peer {
         Peer::TurbineRaw => "#d95f02",
         Peer::TurbineLines => "#fc8d62",
@@ -210,7 +210,7 @@ fn nice_step(raw: f64) -> f64 {
 }
 
 /// A short label for a count, three significant digits at most: `850`, `325k`, `4.55M`, `5M`.
-fn short(value: f64) -> String {
+pub(crate) fn short(value: f64) -> String {
     let (scaled, unit) = if value >= 1e6 {
         (value / 1e6, "M")
     } else if value >= 1e3 {
@@ -235,7 +235,7 @@ fn short(value: f64) -> String {
 }
 
 /// `text` with the characters XML reserves replaced by entities.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
