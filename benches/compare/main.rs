@@ -6,6 +6,7 @@
 //! COMPARE_SECS=1 COMPARE_ROUNDS=1 cargo bench --bench compare   # a quick look
 //! cargo bench --bench compare -- --c10k         # 10,000 held connections per server
 //! cargo bench --bench compare -- --latency      # latency against offered rate, open loop
+//! taskset -c 8-15 cargo bench --bench compare -- --scaling   # 1 to 8 threads (16 cores)
 //! ```
 //!
 //! The comparison writes `benches/results/compare.md` and `benches/results/compare.svg` and
@@ -35,7 +36,7 @@
 //! # Server mode
 //!
 //! ```text
-//! compare --serve NAME [--addr 127.0.0.1:0] [--core N]
+//! compare --serve NAME [--addr 127.0.0.1:0] [--core N] [--threads N]
 //! ```
 //!
 //! Starts one server, prints `listening on ADDR` on stdout and serves until its stdin reaches
@@ -62,6 +63,7 @@ mod peer;
 mod plot;
 mod report;
 mod rounds;
+mod scaling;
 mod settings;
 mod syscalls;
 mod tokio_echo;
@@ -87,6 +89,9 @@ enum Mode {
         addr: SocketAddr,
         /// The core to pin the process to, if any.
         core: Option<usize>,
+        /// Serving threads, when given (the scaling mode): Turbine's reactors, the workers of
+        /// a multi-threaded tokio runtime. Without it every peer serves on one thread.
+        threads: Option<usize>,
     },
     /// The timed comparison (the default).
     Compare,
@@ -94,6 +99,8 @@ enum Mode {
     C10k,
     /// Latency against offered rate.
     Latency,
+    /// Throughput with 1, 2, 4 and 8 serving threads.
+    Scaling,
 }
 
 /// Reads the arguments; ignores those it does not know, such as the `--bench` cargo passes.
@@ -102,8 +109,10 @@ fn mode() -> Result<Mode, String> {
     let mut serve = None;
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut core = None;
+    let mut threads = None;
     let mut c10k = false;
     let mut latency = false;
+    let mut scaling = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -127,25 +136,47 @@ fn mode() -> Result<Mode, String> {
                         .map_err(|_| format!("--core {text:?}: expected a core number"))?,
                 );
             }
+            "--threads" => {
+                let text = value("--threads")?;
+                threads = Some(
+                    text.parse()
+                        .ok()
+                        .filter(|n| (1..=256).contains(n))
+                        .ok_or(format!("--threads {text:?}: expected 1 to 256"))?,
+                );
+            }
             "--c10k" => c10k = true,
+            "--scaling" => scaling = true,
             "--latency" => latency = true,
             _ => {}
         }
     }
     Ok(match serve {
-        Some(peer) => Mode::Serve { peer, addr, core },
+        Some(peer) => Mode::Serve {
+            peer,
+            addr,
+            core,
+            threads,
+        },
         None if c10k => Mode::C10k,
         None if latency => Mode::Latency,
+        None if scaling => Mode::Scaling,
         None => Mode::Compare,
     })
 }
 
 fn main() -> ExitCode {
     match mode() {
-        Ok(Mode::Serve { peer, addr, core }) => serve(peer, addr, core),
+        Ok(Mode::Serve {
+            peer,
+            addr,
+            core,
+            threads,
+        }) => serve(peer, addr, core, threads),
         Ok(Mode::Compare) => compare(),
         Ok(Mode::C10k) => c10k(),
         Ok(Mode::Latency) => latency(),
+        Ok(Mode::Scaling) => scaling(),
         Err(e) => {
             eprintln!("compare: {e}");
             ExitCode::from(2)
@@ -162,14 +193,14 @@ fn pin(id: usize) -> bool {
 }
 
 /// The `--serve` mode: one server until stdin closes.
-fn serve(peer: Peer, addr: SocketAddr, core: Option<usize>) -> ExitCode {
+fn serve(peer: Peer, addr: SocketAddr, core: Option<usize>, threads: Option<usize>) -> ExitCode {
     if let Some(core) = core {
         // Before the server starts: its threads inherit the affinity.
         if !pin(core) {
             eprintln!("{}: could not pin to core {core}", peer.name());
         }
     }
-    let serving = match peer.serve(addr) {
+    let serving = match peer.serve(addr, threads) {
         Ok(serving) => serving,
         Err(e) => {
             eprintln!("{}: cannot start: {e}", peer.name());
@@ -320,6 +351,31 @@ fn latency() -> ExitCode {
     }
     if curves.is_flawed() {
         println!("!!! a point saw errors or unsent messages (see the lines marked !!!)");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// The `--scaling` mode.
+fn scaling() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // This process keeps the mask it was started with (`taskset -c 8-15`): the load's cores.
+    let machine = Machine::describe();
+    let runs = scaling::run(&settings, scaling::machine_cores());
+    let markdown = scaling::markdown(&machine, &settings, &runs);
+    println!("\n{markdown}");
+    if let Err(e) = results_dir().and_then(|dir| fs::write(dir.join("scaling.md"), &markdown)) {
+        eprintln!("cannot write the report: {e}");
+        return ExitCode::FAILURE;
+    }
+    if runs.is_empty() || runs.iter().any(|r| r.flaw.is_some()) {
+        println!("!!! no run, or a run went wrong");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

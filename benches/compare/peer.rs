@@ -97,14 +97,27 @@ impl Peer {
         }
     }
 
-    /// Binds `addr` and starts serving on threads of this process; returns at once.
+    /// Binds `addr` and starts serving on threads of this process; returns at once. With
+    /// `threads` (the scaling mode), Turbine raw runs that many reactors and tokio raw a
+    /// multi-threaded runtime of that many workers; otherwise every peer serves on one thread.
     ///
     /// # Errors
     ///
     /// Binding the listener or spawning the serving thread failed.
-    pub(crate) fn serve(self, addr: SocketAddr) -> io::Result<Serving> {
+    pub(crate) fn serve(self, addr: SocketAddr, threads: Option<usize>) -> io::Result<Serving> {
+        match (self, threads) {
+            (Peer::TurbineRaw, threads) => turbine_echo::start_raw(addr, threads.unwrap_or(1)),
+            (Peer::TokioRaw, Some(workers)) => {
+                tokio_echo::start_raw_multi(addr, workers).map(Serving::detached)
+            }
+            (peer, _) => peer.serve_one(addr),
+        }
+    }
+
+    /// [`serve`](Peer::serve) on one thread.
+    fn serve_one(self, addr: SocketAddr) -> io::Result<Serving> {
         match self {
-            Peer::TurbineRaw => turbine_echo::start_raw(addr),
+            Peer::TurbineRaw => turbine_echo::start_raw(addr, 1),
             Peer::TurbineLines => turbine_echo::start_lines(addr),
             Peer::MioRaw => mio_echo::start(addr).map(Serving::detached),
             Peer::TokioRaw => tokio_echo::start_raw(addr).map(Serving::detached),

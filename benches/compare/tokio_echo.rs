@@ -29,6 +29,33 @@ pub(crate) fn start_raw(addr: SocketAddr) -> io::Result<SocketAddr> {
     })
 }
 
+/// Starts the raw echo on a multi-threaded runtime of `workers` threads (the scaling mode):
+/// tokio's work-stealing scheduler, the accept loop one task among the others.
+///
+/// # Errors
+///
+/// Binding the listener or building the runtime failed.
+pub(crate) fn start_raw_multi(addr: SocketAddr, workers: usize) -> io::Result<SocketAddr> {
+    let listener = bind_listener(addr)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_io()
+        .build()?;
+    thread::Builder::new()
+        .name("tokio-raw".into())
+        .spawn(move || {
+            let spawn: fn(TcpStream) = |stream| {
+                tokio::spawn(raw_echo(stream));
+            };
+            if let Err(e) = runtime.block_on(accept(listener, "tokio-raw", spawn)) {
+                eprintln!("tokio-raw: {e}");
+            }
+        })?;
+    Ok(addr)
+}
+
 /// Starts the line echo: tokio-util's `Framed` with a `LinesCodec`.
 ///
 /// # Errors

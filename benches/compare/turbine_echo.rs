@@ -18,14 +18,14 @@ fn config(addr: SocketAddr) -> Config {
     Config::new().addr(addr).reactors(1)
 }
 
-/// Starts the raw echo.
+/// Starts the raw echo with `reactors` reactors (1 but in the scaling mode).
 ///
 /// # Errors
 ///
 /// See [`Server::bind`] and [`Server::start`].
-pub(crate) fn start_raw(addr: SocketAddr) -> io::Result<Serving> {
+pub(crate) fn start_raw(addr: SocketAddr, reactors: usize) -> io::Result<Serving> {
     Ok(Serving::turbine(
-        Server::bind(config(addr))?.start(|_peer| RawEcho)?,
+        Server::bind(config(addr).reactors(reactors))?.start(|_peer| RawEcho)?,
     ))
 }
 
