@@ -8,7 +8,9 @@
 # `apt-get install redis-tools redis-server`. Settings (environment):
 #   N=1000000        requests per test and run
 #   ROUNDS=3         alternating rounds; the tables show the median of the rounds
-#   TESTS=set,get,incr,lpush,lpop,sadd,hset,mset
+#   TESTS=ping_inline,ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,
+#         zpopmin,lrange_100,lrange_300,lrange_500,lrange_600,mset   (every default test but
+#         xadd: kv has no streams)
 #   PIPELINE=16 CLIENTS=50
 #   SERVER_CPU=0 CLIENT_CPU=1   cores for the server under test and for redis-benchmark
 #   PORT=6390                   where the servers listen, one at a time
@@ -22,7 +24,7 @@ cd "$(dirname "$0")/.."
 MODE=${1:-redis}
 N=${N:-1000000}
 ROUNDS=${ROUNDS:-3}
-TESTS=${TESTS:-set,get,incr,lpush,lpop,sadd,hset,mset}
+TESTS=${TESTS:-ping_inline,ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,lrange_300,lrange_500,lrange_600,mset}
 PIPELINE=${PIPELINE:-16}
 CLIENTS=${CLIENTS:-50}
 SERVER_CPU=${SERVER_CPU:-0}

@@ -104,7 +104,12 @@ impl Handler for Client {
                 reply
             }
         };
-        ctx.send(reply);
+        match reply {
+            // Encoded whole while the shard was locked (LRANGE): its bytes go to the output
+            // as they are, a large buffer by move, without the encoder's copy.
+            Reply::Encoded(encoded) => ctx.send_encoded(encoded.into_bytes()),
+            reply => ctx.send(reply),
+        }
     }
 
     /// A protocol error gets Redis's `-ERR Protocol error: ...` reply before the connection

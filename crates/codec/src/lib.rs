@@ -87,5 +87,7 @@ pub use lines::LinesCodec;
 pub use oversize::Oversize;
 pub use raw::RawCodec;
 pub use read_buf::ReadBuf;
-pub use resp::{Command, PubSub, Reply, RespClientCodec, RespCodec, Value, parse_resp_integer};
+pub use resp::{
+    Command, Encoded, PubSub, Reply, RespClientCodec, RespCodec, Value, parse_resp_integer,
+};
 pub use varint_length::VarintLengthCodec;

@@ -14,7 +14,7 @@ pub use client::RespClientCodec;
 pub use command::Command;
 pub use parser::parse_i64 as parse_resp_integer;
 pub use pubsub::PubSub;
-pub use reply::Reply;
+pub use reply::{Encoded, Reply};
 pub use value::Value;
 
 use crate::{CodecError, Decoder, Encoder, ReadBuf};

@@ -114,14 +114,11 @@ pub(super) fn lrange(store: &Store, args: &Args) -> Outcome {
     let Value::List(list) = &entry.value else {
         return Err(error(WRONGTYPE));
     };
-    let elements = match rank_range(start, stop, list.len()) {
-        None => Vec::new(),
-        Some((first, last)) => list
-            .range(first..=last)
-            .map(|e| Reply::Bulk(e.clone()))
-            .collect(),
-    };
-    Ok(Reply::Array(elements))
+    // Encoded at once into one buffer: one allocation for the reply, not one per element.
+    Ok(match rank_range(start, stop, list.len()) {
+        None => Reply::Array(Vec::new()),
+        Some((first, last)) => Reply::bulk_array(list.range(first..=last)),
+    })
 }
 
 /// `LLEN key`: the list's length, 0 if missing.

@@ -44,6 +44,28 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// `*-1\r\n`: the null array.
     NullArray,
+    /// A whole reply already in RESP2's encoding, written as it is: built in one buffer by
+    /// [`Reply::bulk_array`], so a reply of many elements (an `LRANGE`) costs one allocation,
+    /// not one per element. A server can also hand its bytes straight to the connection's
+    /// output ([`Encoded::into_bytes`]) and skip the copy the encoder would make.
+    Encoded(Encoded),
+}
+
+/// The bytes of a whole RESP2 reply, encoded as it was built ([`Reply::Encoded`]); only this
+/// crate's constructors make one, so it always holds exactly one well-formed reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded(Vec<u8>);
+
+impl Encoded {
+    /// The encoded reply.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The encoded reply, to write as it is.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
 }
 
 impl Reply {
@@ -63,6 +85,43 @@ impl Reply {
     /// A bulk string.
     pub fn bulk(bytes: impl Into<Vec<u8>>) -> Reply {
         Reply::Bulk(bytes.into())
+    }
+
+    /// An array of bulk strings (`*<n>` then `$<len>` and the bytes of each), encoded at once
+    /// into one buffer of the exact size: the elements are copied once, with no allocation of
+    /// their own.
+    ///
+    /// ```
+    /// use turbine_codec::Reply;
+    ///
+    /// let list = ["a", "bc"];
+    /// let Reply::Encoded(bytes) = Reply::bulk_array(list.iter().map(|e| e.as_bytes())) else {
+    ///     unreachable!();
+    /// };
+    /// assert_eq!(bytes.as_bytes(), b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n");
+    /// ```
+    pub fn bulk_array<I, B>(elements: I) -> Reply
+    where
+        I: IntoIterator<Item = B>,
+        I::IntoIter: ExactSizeIterator + Clone,
+        B: AsRef<[u8]>,
+    {
+        let elements = elements.into_iter();
+        // Each element: `$`, up to 20 digits, CRLF, the bytes, CRLF.
+        let size = 23
+            + elements
+                .clone()
+                .map(|e| e.as_ref().len() + 25)
+                .sum::<usize>();
+        let mut dst = Vec::with_capacity(size);
+        push_header(&mut dst, b'*', elements.len() as u64);
+        for element in elements {
+            let bytes = element.as_ref();
+            push_header(&mut dst, b'$', bytes.len() as u64);
+            dst.extend_from_slice(bytes);
+            dst.extend_from_slice(b"\r\n");
+        }
+        Reply::Encoded(Encoded(dst))
     }
 
     /// Appends the encoding to `dst`, or leaves `dst` as it was and fails.
@@ -98,6 +157,7 @@ impl Reply {
                 }
             }
             Reply::NullArray => dst.extend_from_slice(b"*-1\r\n"),
+            Reply::Encoded(Encoded(bytes)) => dst.extend_from_slice(&bytes),
         }
         Ok(())
     }
@@ -170,6 +230,34 @@ mod tests {
             Reply::Integer(n).encode(&mut out).unwrap();
             assert_eq!(out, format!(":{text}\r\n").as_bytes());
         }
+    }
+
+    /// An array encoded at once is the same bytes as the array of bulks, and decodes back.
+    #[test]
+    fn bulk_array_is_the_array_of_bulks() {
+        let elements: Vec<Vec<u8>> = vec![b"".to_vec(), b"a\r\nb".to_vec(), vec![0xFF; 300]];
+        let mut by_element = Vec::new();
+        Reply::Array(elements.iter().cloned().map(Reply::Bulk).collect())
+            .encode(&mut by_element)
+            .unwrap();
+        let mut at_once = Vec::new();
+        let encoded = Reply::bulk_array(elements.iter());
+        encoded.clone().encode(&mut at_once).unwrap();
+        assert_eq!(at_once, by_element);
+        let Reply::Encoded(bytes) = &encoded else {
+            panic!("encoded");
+        };
+        assert_eq!(bytes.as_bytes(), &by_element[..]);
+        let value = crate::Value::from(encoded);
+        assert_eq!(
+            value,
+            crate::Value::Array(elements.into_iter().map(crate::Value::Bulk).collect())
+        );
+        let mut empty = Vec::new();
+        Reply::bulk_array(Vec::<Vec<u8>>::new())
+            .encode(&mut empty)
+            .unwrap();
+        assert_eq!(empty, b"*0\r\n");
     }
 
     /// A bad element deep in an array leaves the output as it was.

@@ -177,6 +177,21 @@ impl From<Reply> for Value {
             Reply::Null => Value::Null,
             Reply::Array(items) => Value::Array(items.into_iter().map(Value::from).collect()),
             Reply::NullArray => Value::NullArray,
+            Reply::Encoded(encoded) => {
+                // Always one well-formed reply (only this crate encodes one): read it back with
+                // the client's decoder, unbounded.
+                let bytes = encoded.into_bytes();
+                let mut codec = crate::RespClientCodec::new(bytes.len().max(1))
+                    .with_max_bulk(bytes.len())
+                    .with_max_array(bytes.len())
+                    .with_max_line(bytes.len().max(32))
+                    .with_max_depth(usize::MAX);
+                let mut src = crate::ReadBuf::from(&bytes[..]);
+                match crate::Decoder::decode(&mut codec, &mut src) {
+                    Ok(Some(value)) => value,
+                    _ => Value::Error(b"ERR unreadable encoded reply".to_vec()),
+                }
+            }
         }
     }
 }
