@@ -361,16 +361,17 @@ fn rustls_negotiates_tls12_and_tls13() {
     assert_eq!(running.stats().total().tls_failures, 0);
 }
 
-/// Data that arrives with the client's last handshake flight (TLS 1.3: its Finished, a line
-/// and its `close_notify` in one write, then its FIN) is served: the line comes back, then the
-/// server's `close_notify`, and the connection closes as `PeerClosed`.
-#[test]
-fn data_with_the_last_handshake_flight_is_served() {
-    let pair = Pair::new("first flight");
-    let files = CertFiles::new(&pair);
-    let (running, closes) = reporter(tls_config(&files));
-    let config = client_config(&[&pair], TLS13, &[]);
-    let mut tcp = connect(running.local_addr());
+/// Connects a TLS 1.3 client to `addr`, reads the server's flight, then sends its own last
+/// flight (Finished), `line`, a `close_notify` if asked, and its FIN, in one write; returns
+/// the client to read the answers with.
+fn last_flight_with(
+    addr: SocketAddr,
+    pair: &Pair,
+    line: &[u8],
+    close_notify: bool,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let config = client_config(&[pair], TLS13, &[]);
+    let mut tcp = connect(addr);
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut conn = rustls::ClientConnection::new(config, name).unwrap();
     while conn.wants_write() {
@@ -381,15 +382,28 @@ fn data_with_the_last_handshake_flight_is_served() {
         conn.read_tls(&mut tcp).expect("the server's flight");
         conn.process_new_packets().expect("a good server flight");
     }
-    conn.writer().write_all(b"along with Finished\n").unwrap();
-    conn.send_close_notify();
+    conn.writer().write_all(line).unwrap();
+    if close_notify {
+        conn.send_close_notify();
+    }
     let mut flight = Vec::new();
     while conn.wants_write() {
         conn.write_tls(&mut flight).unwrap();
     }
     tcp.write_all(&flight).unwrap();
     tcp.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut client = rustls::StreamOwned::new(conn, tcp);
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// Data that arrives with the client's last handshake flight (TLS 1.3: its Finished, a line
+/// and its `close_notify` in one write, then its FIN) is served: the line comes back, then the
+/// server's `close_notify`, and the connection closes as `PeerClosed`.
+#[test]
+fn data_with_the_last_handshake_flight_is_served() {
+    let pair = Pair::new("first flight");
+    let files = CertFiles::new(&pair);
+    let (running, closes) = reporter(tls_config(&files));
+    let mut client = last_flight_with(running.local_addr(), &pair, b"along with Finished\n", true);
     let mut received = Vec::new();
     client
         .read_to_end(&mut received)
@@ -409,25 +423,7 @@ fn data_and_fin_with_the_last_handshake_flight_are_served() {
     let pair = Pair::new("first flight, no close_notify");
     let files = CertFiles::new(&pair);
     let (running, closes) = reporter(tls_config(&files));
-    let config = client_config(&[&pair], TLS13, &[]);
-    let mut tcp = connect(running.local_addr());
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
-    while conn.wants_write() {
-        conn.write_tls(&mut tcp).expect("send the ClientHello");
-    }
-    while conn.is_handshaking() {
-        conn.read_tls(&mut tcp).expect("the server's flight");
-        conn.process_new_packets().expect("a good server flight");
-    }
-    conn.writer().write_all(b"then gone\n").unwrap();
-    let mut flight = Vec::new();
-    while conn.wants_write() {
-        conn.write_tls(&mut flight).unwrap();
-    }
-    tcp.write_all(&flight).unwrap();
-    tcp.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut client = rustls::StreamOwned::new(conn, tcp);
+    let mut client = last_flight_with(running.local_addr(), &pair, b"then gone\n", false);
     let mut received = Vec::new();
     let _ = client.read_to_end(&mut received); // the server's close_notify, or a reset
     assert!(

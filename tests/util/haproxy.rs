@@ -3,9 +3,8 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use super::redis::free_port;
 use super::tls::TempDir;
@@ -66,13 +65,9 @@ impl Haproxy {
             addr,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(ready).is_err() {
-            if Instant::now() > deadline || haproxy.child.try_wait().ok().flatten().is_some() {
-                eprintln!("SKIPPED: haproxy did not come up on {addr}");
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if !super::redis::comes_up(&mut haproxy.child, ready) {
+            eprintln!("SKIPPED: haproxy did not come up on {addr}");
+            return None;
         }
         Some(haproxy)
     }

@@ -39,13 +39,9 @@ impl RedisServer {
         };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut server = RedisServer { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(addr).is_err() {
-            if Instant::now() > deadline || server.child.try_wait().ok().flatten().is_some() {
-                eprintln!("SKIPPED: redis-server did not come up on {addr}");
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if !comes_up(&mut server.child, addr) {
+            eprintln!("SKIPPED: redis-server did not come up on {addr}");
+            return None;
         }
         Some(server)
     }
@@ -77,6 +73,19 @@ impl Drop for RedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits (at most 10 s) until `addr` accepts connections; `false` if it does not, or if
+/// `child`, the server meant to listen there, exits first.
+pub(crate) fn comes_up(child: &mut Child, addr: SocketAddr) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 /// A port nothing listens on now (the kernel's pick for a socket bound and dropped).
