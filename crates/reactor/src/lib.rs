@@ -100,6 +100,7 @@ mod limits;
 mod listener;
 mod mailbox;
 mod memory_socket;
+mod metrics;
 mod offload;
 mod output;
 mod periodic;
@@ -127,7 +128,11 @@ pub use connector::Connector;
 pub use context::Context;
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, HalfClose, Handler, Rejection};
+pub use metrics::{Metrics, MetricsFormat};
 pub use offload::OffloadError;
+/// The Prometheus client this crate is built with, whose registry [`Metrics`] holds: naming it
+/// from here keeps the versions in step.
+pub use prometheus_client;
 pub use proxy_protocol::{
     MAX_PROXY_HEADER, ProxyHeader, ProxyProtocol, ProxyRead, ProxyVersion, Tlv,
 };
@@ -139,7 +144,7 @@ pub use rustls;
 pub use server::{Running, Server};
 pub use settings::{Config, parse_bool, parse_duration, parse_size};
 pub use shutdown::ShutdownHandle;
-pub use stats::{ReactorStats, Stats, StatsHandle};
+pub use stats::{ClosedBy, LoopBusy, ReactorStats, RejectedBy, Stats, StatsHandle};
 pub use test_connection::TestConnection;
 pub use tls::{TlsInfo, tls_client_config};
 pub use turbine_pool::{JobError, PoolStats, WorkerPriority};
