@@ -209,9 +209,9 @@ impl Published {
             s.loop_iterations,
         ];
         store_all(&self.scalars, scalars);
-        store_all(&self.closed_by, s.closed_by.to_array());
-        store_all(&self.rejected_by, s.rejected_by.to_array());
-        store_all(&self.loop_busy, s.loop_busy.to_array());
+        store_all(&self.closed_by, s.closed_by.values());
+        store_all(&self.rejected_by, s.rejected_by.values());
+        store_all(&self.loop_busy, s.loop_busy.values());
     }
 
     fn load(&self) -> ReactorStats {
@@ -240,9 +240,9 @@ impl Published {
             open,
             accepted,
             closed,
-            closed_by: ClosedBy::from_array(load_all(&self.closed_by)),
+            closed_by: ClosedBy::from_values(load_all(&self.closed_by)),
             rejected,
-            rejected_by: RejectedBy::from_array(load_all(&self.rejected_by)),
+            rejected_by: RejectedBy::from_values(load_all(&self.rejected_by)),
             bytes_in,
             bytes_out,
             frames_in,
@@ -258,7 +258,7 @@ impl Published {
             tls_failures,
             proxy_failures,
             loop_iterations,
-            loop_busy: LoopBusy::from_array(load_all(&self.loop_busy)),
+            loop_busy: LoopBusy::from_values(load_all(&self.loop_busy)),
         }
     }
 }

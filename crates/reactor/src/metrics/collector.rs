@@ -52,7 +52,12 @@ impl fmt::Debug for ServerFigures {
 
 /// A family with one value per reactor: its name (a counter's without `_total`), help text,
 /// type, and how to read it from a reactor's stats.
-type PerReactor = (&'static str, &'static str, MetricType, fn(&ReactorStats) -> u64);
+type PerReactor = (
+    &'static str,
+    &'static str,
+    MetricType,
+    fn(&ReactorStats) -> u64,
+);
 
 /// The families with one value per reactor and no other label, in the order written.
 const PER_REACTOR: &[PerReactor] = &[
@@ -186,14 +191,14 @@ impl Collector for ServerFigures {
             "turbine_connections_rejected",
             "Connections refused at accept, by reason.",
             RejectedBy::LABELS,
-            |s| s.rejected_by.to_array().to_vec(),
+            |s| s.rejected_by.values().to_vec(),
         )?;
         figures.by_reason(
             &mut encoder,
             "turbine_connections_closed",
             "Connections closed, by reason.",
             ClosedBy::LABELS,
-            |s| s.closed_by.to_array().to_vec(),
+            |s| s.closed_by.values().to_vec(),
         )?;
         figures.loop_busy(&mut encoder)?;
         let total = stats.total();
@@ -326,12 +331,14 @@ impl Figures<'_> {
                 .map(|(bound, n)| (bound.map_or(f64::INFINITY, |b| b.as_secs_f64()), n))
                 .collect();
             let labels = [("reactor", reactor.as_str())];
-            family.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
-                busy.sum().as_secs_f64(),
-                busy.count(),
-                &buckets,
-                None,
-            )?;
+            family
+                .encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(
+                    busy.sum().as_secs_f64(),
+                    busy.count(),
+                    &buckets,
+                    None,
+                )?;
         }
         Ok(())
     }

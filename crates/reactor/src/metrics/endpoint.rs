@@ -96,7 +96,9 @@ impl Handler for Endpoint {
             Incoming::Refused(refusal) => {
                 log::debug!("{}: metrics: {refusal}", ctx.peer_addr());
                 let status = refusal.status();
-                ctx.send(text(status, &format!("{refusal}\n"), false).header("Connection", "close"));
+                ctx.send(
+                    text(status, &format!("{refusal}\n"), false).header("Connection", "close"),
+                );
                 ctx.close();
             }
         }

@@ -27,7 +27,9 @@ pub(super) fn negotiate(accept: &[u8]) -> MetricsFormat {
     ranges.sort_by(|a, b| b.q.total_cmp(&a.q).then(b.specific.cmp(&a.specific)));
     for range in ranges.iter().filter(|r| r.q > 0.0) {
         let version = range.version.unwrap_or("");
-        if range.media.eq_ignore_ascii_case("application/openmetrics-text")
+        if range
+            .media
+            .eq_ignore_ascii_case("application/openmetrics-text")
             && matches!(version, "" | "1.0.0" | "0.0.1")
         {
             return MetricsFormat::OpenMetrics;
@@ -88,7 +90,10 @@ mod tests {
                  escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
                 MetricsFormat::OpenMetrics,
             ),
-            ("text/plain;version=0.0.4;q=1,*/*;q=0.1", MetricsFormat::Prometheus),
+            (
+                "text/plain;version=0.0.4;q=1,*/*;q=0.1",
+                MetricsFormat::Prometheus,
+            ),
             (
                 "text/plain;q=0.9, application/openmetrics-text",
                 MetricsFormat::OpenMetrics,

@@ -45,7 +45,7 @@ impl Default for LoopBusy {
 }
 
 impl LoopBusy {
-    /// How many values [`to_array`](Self::to_array) holds: the counts, then the sum.
+    /// How many values [`values`](Self::values) holds: the counts, then the sum.
     pub(crate) const LEN: usize = BOUNDS_NANOS.len() + 2;
 
     /// Counts one turn that was busy for `busy`.
@@ -86,15 +86,15 @@ impl LoopBusy {
     }
 
     /// The counts, then the sum.
-    pub(crate) fn to_array(&self) -> [u64; Self::LEN] {
+    pub(crate) fn values(&self) -> [u64; Self::LEN] {
         let mut values = [0; Self::LEN];
         values[..self.counts.len()].copy_from_slice(&self.counts);
         values[Self::LEN - 1] = self.sum_nanos;
         values
     }
 
-    /// The histogram from [`to_array`](Self::to_array)'s order.
-    pub(crate) fn from_array(values: [u64; Self::LEN]) -> Self {
+    /// The histogram from [`values`](Self::values)'s order.
+    pub(crate) fn from_values(values: [u64; Self::LEN]) -> Self {
         let mut busy = LoopBusy::default();
         busy.counts.copy_from_slice(&values[..Self::LEN - 1]);
         busy.sum_nanos = values[Self::LEN - 1];
@@ -123,6 +123,6 @@ mod tests {
         assert_eq!(busy.sum(), Duration::from_nanos(2_000_024_000));
         let (last_bound, _) = busy.buckets().last().unwrap();
         assert_eq!(last_bound, None);
-        assert_eq!(LoopBusy::from_array(busy.to_array()), busy);
+        assert_eq!(LoopBusy::from_values(busy.values()), busy);
     }
 }

@@ -26,21 +26,21 @@ macro_rules! counts_by_reason {
 
             /// Each reason's label and count, in declaration order.
             pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + use<> {
-                Self::LABELS.iter().copied().zip(self.to_array())
+                Self::LABELS.iter().copied().zip(self.values())
             }
 
             /// The sum over every reason.
             pub fn total(&self) -> u64 {
-                self.to_array().iter().sum()
+                self.values().iter().sum()
             }
 
             /// The counts in declaration order.
-            pub(crate) fn to_array(&self) -> [u64; Self::LEN] {
+            pub(crate) fn values(&self) -> [u64; Self::LEN] {
                 [$(self.$field),+]
             }
 
-            /// The counts from [`to_array`](Self::to_array)'s order.
-            pub(crate) fn from_array(values: [u64; Self::LEN]) -> Self {
+            /// The counts from [`values`](Self::values)'s order.
+            pub(crate) fn from_values(values: [u64; Self::LEN]) -> Self {
                 let [$($field),+] = values;
                 $name { $($field),+ }
             }
@@ -178,7 +178,7 @@ mod tests {
         }
         let mut round = ClosedBy::default();
         round.count(&CloseReason::Reset);
-        assert_eq!(ClosedBy::from_array(round.to_array()), round);
+        assert_eq!(ClosedBy::from_values(round.values()), round);
         assert_eq!(round.total(), 1);
     }
 }
