@@ -5,10 +5,12 @@
 //! cargo bench --bench compare                   # every scenario, 3 rounds, ~3 minutes
 //! COMPARE_SECS=1 COMPARE_ROUNDS=1 cargo bench --bench compare   # a quick look
 //! cargo bench --bench compare -- --c10k         # 10,000 held connections per server
+//! cargo bench --bench compare -- --metrics      # Turbine with the metrics listener off and on
 //! ```
 //!
 //! The comparison writes `benches/results/compare.md` and `benches/results/compare.svg` and
-//! prints the tables; `--c10k` writes `benches/results/c10k.md`. The exit code is 1 if any run
+//! prints the tables; `--c10k` writes `benches/results/c10k.md`, `--metrics`
+//! `benches/results/metrics.md`. The exit code is 1 if any run
 //! failed or saw an error or a wrong echo, 2 for a bad `COMPARE_*` variable.
 //!
 //! # What is measured
@@ -38,14 +40,16 @@
 //!
 //! Starts one server, prints `listening on ADDR` on stdout and serves until its stdin reaches
 //! end of file: the parent holds the other end, so no server outlives it. NAME is one of
-//! `turbine-raw`, `turbine-lines`, `mio-raw`, `tokio-raw`, `tokio-lines`, `blocking-raw`.
+//! `turbine-raw`, `turbine-lines`, `mio-raw`, `tokio-raw`, `tokio-lines`, `blocking-raw`,
+//! `turbine-raw-metrics`, `turbine-lines-metrics`.
 //!
 //! # Layout
 //!
 //! - `peer.rs`: the list of servers and `--serve`; one file per server: `turbine_echo.rs`,
 //!   `mio_echo.rs`, `tokio_echo.rs`, `blocking_echo.rs`.
 //! - `../common/child.rs`: a server in a child process; `settings.rs`: the workload and `COMPARE_*`.
-//! - `rounds.rs`: the timed runs; `syscalls.rs`: the system call counts; `c10k.rs`: `--c10k`.
+//! - `rounds.rs`: the timed runs; `syscalls.rs`: the system call counts; `c10k.rs`: `--c10k`;
+//!   `metrics_cost.rs`: `--metrics`.
 //! - `../common/machine.rs`, `report.rs`, `plot.rs`: the Markdown and the SVG chart.
 
 mod blocking_echo;
@@ -54,6 +58,7 @@ mod c10k;
 mod child;
 #[path = "../common/machine.rs"]
 mod machine;
+mod metrics_cost;
 mod mio_echo;
 mod peer;
 mod plot;
@@ -89,6 +94,8 @@ enum Mode {
     Compare,
     /// Hold 10,000 connections on each server.
     C10k,
+    /// Turbine with the metrics listener off and on.
+    Metrics,
 }
 
 /// Reads the arguments; ignores those it does not know, such as the `--bench` cargo passes.
@@ -98,6 +105,7 @@ fn mode() -> Result<Mode, String> {
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut core = None;
     let mut c10k = false;
+    let mut metrics = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -122,12 +130,14 @@ fn mode() -> Result<Mode, String> {
                 );
             }
             "--c10k" => c10k = true,
+            "--metrics" => metrics = true,
             _ => {}
         }
     }
     Ok(match serve {
         Some(peer) => Mode::Serve { peer, addr, core },
         None if c10k => Mode::C10k,
+        None if metrics => Mode::Metrics,
         None => Mode::Compare,
     })
 }
@@ -137,6 +147,7 @@ fn main() -> ExitCode {
         Ok(Mode::Serve { peer, addr, core }) => serve(peer, addr, core),
         Ok(Mode::Compare) => compare(),
         Ok(Mode::C10k) => c10k(),
+        Ok(Mode::Metrics) => metrics(),
         Err(e) => {
             eprintln!("compare: {e}");
             ExitCode::from(2)
@@ -279,4 +290,31 @@ fn c10k() -> ExitCode {
         println!("!!! a server did not hold and echo every connection (rows marked (!))");
         ExitCode::FAILURE
     }
+}
+
+/// The `--metrics` mode.
+fn metrics() -> ExitCode {
+    let (settings, machine) = match prepare() {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let estimate = rounds::run_time_of(&settings, |s| metrics_cost::peers(s).len());
+    println!(
+        "compare --metrics: {} of {} s runs, about {} s",
+        report::plural(settings.rounds, "round"),
+        settings.duration.as_secs_f64(),
+        estimate.as_secs()
+    );
+    let rows = metrics_cost::run(&settings);
+    let markdown = metrics_cost::markdown(&machine, &settings, &rows);
+    println!("\n{markdown}");
+    if let Err(e) = results_dir().and_then(|dir| fs::write(dir.join("metrics.md"), &markdown)) {
+        eprintln!("cannot write the report: {e}");
+        return ExitCode::FAILURE;
+    }
+    if rows.iter().any(rounds::Row::is_flawed) {
+        println!("!!! errors, wrong echoes or failed runs (rows marked (!))");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }

@@ -30,7 +30,12 @@
 //!   session on it (`tls_stream.rs`); a connection's socket, plain or TLS (`stream.rs`).
 //! - The user-facing API: [`Handler`] (`handler.rs`), [`Context`] (`context.rs`), [`ConnHandle`]
 //!   (`handle.rs`) backed by each reactor's mailboxes (`mailbox.rs`), [`ShutdownHandle`]
-//!   (`shutdown.rs`) and [`Stats`] (`stats.rs`).
+//!   (`shutdown.rs`) and [`Stats`] (`stats.rs`; counts by reason in `stats/reasons.rs`, the
+//!   loop's busy-time histogram in `stats/busy.rs`).
+//! - Metrics (`metrics.rs`): the [`Metrics`] registry (`prometheus-client`) with the server's
+//!   own figures read from the stats at scrape time (`metrics/collector.rs`), and the
+//!   `TURBINE_METRICS_ADDR` listener's HTTP handler (`metrics/endpoint.rs`), which picks the
+//!   format from `Accept` (`metrics/negotiate.rs`).
 //! - Outbound connections: [`Context::connect`] and [`Context::connect_partner`] take a
 //!   [`Connect`] and fail to start with a [`ConnectError`] (`connect.rs`); a [`Connector`]
 //!   (`connector.rs`) opens them from other threads.
