@@ -1,6 +1,6 @@
 //! The metrics endpoint (`TURBINE_METRICS_ADDR`) over real sockets: the families, their types
 //! and labels while traffic flows, counters that only grow, each close reason under its label,
-//! format negotiation, `/health` and 404, hostile scrapers closed without disturbing the main
+//! rejections by reason, format negotiation, `/health` and 404, hostile scrapers closed without disturbing the main
 //! listener, 1,000 scrapes without a leak, TLS and PROXY protocol families, the configuration
 //! error of a bad address, and the chat's and kv's own figures.
 //!
@@ -333,6 +333,37 @@ fn each_close_reason_is_counted() {
         assert_eq!(count, want, "stats of reason {label}");
     }
     assert_eq!(exposition.total("turbine_handler_panics_total", &[]), 1.0);
+}
+
+/// A connection past `TURBINE_MAX_CONNECTIONS` is counted under `reason="max_connections"`,
+/// and the metrics listener's own connections count against the cap like any other.
+#[test]
+fn rejections_are_counted_by_reason() {
+    let _serial = serial();
+    let running = start(metrics_config().max_connections(3), |_| Echo::lines());
+    let mut scraper = Scraper::connect(metrics_addr(&running));
+    scraper.scrape();
+    let held: Vec<_> = (0..2)
+        .map(|_| send_line(running.local_addr(), "hi"))
+        .collect();
+    assert!(wait_until(PATIENCE, || running.stats().total().open == 3));
+    let mut refused = connect(running.local_addr());
+    let (_, end) = read_until_end(&mut refused, PATIENCE);
+    assert!(end.is_closed(), "{end:?}");
+    let rejected = |scraper: &mut Scraper, reason| {
+        let labels = [("reason", reason)];
+        scraper
+            .scrape()
+            .total("turbine_connections_rejected_total", &labels)
+    };
+    assert!(wait_until(PATIENCE, || rejected(
+        &mut scraper,
+        "max_connections"
+    ) == 1.0));
+    assert_eq!(rejected(&mut scraper, "per_ip"), 0.0);
+    assert_eq!(rejected(&mut scraper, "descriptors"), 0.0);
+    assert_eq!(running.stats().total().rejected_by.max_connections, 1);
+    drop(held);
 }
 
 /// `Accept` picks the format as Prometheus asks for it: OpenMetrics (`# EOF`, counters' types
