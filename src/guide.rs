@@ -1069,10 +1069,13 @@
 //! [`start`](crate::Server::start) returns a [`Running`](crate::Running) at once:
 //!
 //! - [`stats`](crate::Running::stats) (or a [`StatsHandle`](crate::StatsHandle) from any
-//!   thread): each reactor's counters (open, accepted, closed, rejected connections, bytes and
-//!   frames each way, output buffered, panics, jobs pending, outbound connections open,
-//!   connects started and failed), published once per turn of its loop, so a snapshot may lag
-//!   by one turn; [`pool_stats`](crate::Running::pool_stats) for the worker pool.
+//!   thread): each reactor's counters (open, accepted connections; closed ones by
+//!   [`CloseReason`](crate::CloseReason) and rejected ones by cap, in
+//!   [`ClosedBy`](crate::ClosedBy) and [`RejectedBy`](crate::RejectedBy); bytes and frames
+//!   each way, output buffered, panics, jobs pending, outbound connections open, connects
+//!   started and failed, TLS handshakes, turns of the loop and how long each was busy),
+//!   published once per turn of its loop, so a snapshot may lag by one turn;
+//!   [`pool_stats`](crate::Running::pool_stats) for the worker pool.
 //! - [`connector`](crate::Running::connector) opens outbound connections on the reactors from
 //!   any thread (section 10).
 //! - [`shutdown`](crate::Running::shutdown) stops gracefully and waits;
@@ -1126,6 +1129,49 @@
 //! running.join()?;
 //! let total = stats.snapshot().total(); // final once the reactors have stopped
 //! assert_eq!((total.accepted, total.closed, total.frames_in), (1, 1, 1));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Metrics for Prometheus
+//!
+//! With `TURBINE_METRICS_ADDR=127.0.0.1:9100` (or
+//! [`Config::metrics_addr`](crate::Config::metrics_addr)) the server has one more listener, on
+//! its own reactors and bounded like any connection: `GET /metrics` answers in the Prometheus
+//! text format, or OpenMetrics when the scraper's `Accept` asks for it (Prometheus does), and
+//! `GET /health` answers `ok`. The same counters as the stats, per reactor
+//! (`reactor="0"`...), become `turbine_*` families: `turbine_connections_open`,
+//! `turbine_connections_closed_total{reason="idle_timeout"}` (the label is
+//! [`CloseReason::label`](crate::CloseReason::label)), `turbine_bytes_received_total`,
+//! `turbine_loop_busy_seconds` (a histogram of how long each turn of the loop took, the
+//! loop's lag), `turbine_pool_queued` and the rest (the README lists them). They are read
+//! from the published stats when a scrape comes, so the reactors count nothing more for them.
+//!
+//! A program adds its own figures to the same registry, [`Server::metrics`](crate::Server::metrics):
+//! a [`prometheus_client`](crate::prometheus_client) counter or gauge it updates (an atomic,
+//! no lock), a collector, or a gauge computed at each scrape, as the chat example counts its
+//! members and rooms:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use turbine::prometheus_client::metrics::counter::Counter;
+//! use turbine::{Config, MetricsFormat, Server};
+//!
+//! let config = Config::new().addr("127.0.0.1:0".parse().unwrap()).reactors(1);
+//! let server = Server::bind(config)?;
+//! let members = Arc::new(AtomicUsize::new(0));
+//! let read = Arc::clone(&members);
+//! server.metrics().gauge_fn("chat_members", "Members connected", move || {
+//!     read.load(Ordering::Relaxed) as i64
+//! });
+//! let messages: Counter = Counter::default(); // `_total` is added when written
+//! server.metrics().register("chat_messages", "Messages relayed", messages.clone());
+//! members.fetch_add(2, Ordering::Relaxed);
+//! messages.inc();
+//!
+//! let text = server.metrics().encode(MetricsFormat::Prometheus).unwrap();
+//! assert!(text.contains("chat_members 2\n"));
+//! assert!(text.contains("chat_messages_total 1\n"));
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!

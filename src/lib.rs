@@ -15,12 +15,13 @@ pub use turbine_codec::{
 };
 pub use turbine_pool as pool;
 pub use turbine_reactor::{
-    Cidr, CloseReason, Config, ConfigError, ConnHandle, ConnId, Connect, ConnectError, Connector,
-    Context, FrameIn, FrameOut, HalfClose, Handler, JobError, MAX_FRAMES_IN_FLIGHT,
-    MAX_PROXY_HEADER, MAX_TIMERS, OffloadError, Payload, PoolStats, ProxyHeader, ProxyProtocol,
-    ProxyRead, ProxyVersion, ReactorStats, Rejection, Running, SendError, Server, ShutdownHandle,
-    Stats, StatsHandle, TestConnection, TimerError, TimerId, TlsInfo, Tlv, WorkerPriority,
-    broadcast, parse_bool, parse_duration, parse_size, run, run_with, rustls, tls_client_config,
+    Cidr, CloseReason, ClosedBy, Config, ConfigError, ConnHandle, ConnId, Connect, ConnectError,
+    Connector, Context, FrameIn, FrameOut, HalfClose, Handler, JobError, LoopBusy,
+    MAX_FRAMES_IN_FLIGHT, MAX_PROXY_HEADER, MAX_TIMERS, Metrics, MetricsFormat, OffloadError,
+    Payload, PoolStats, ProxyHeader, ProxyProtocol, ProxyRead, ProxyVersion, ReactorStats,
+    RejectedBy, Rejection, Running, SendError, Server, ShutdownHandle, Stats, StatsHandle,
+    TestConnection, TimerError, TimerId, TlsInfo, Tlv, WorkerPriority, broadcast, parse_bool,
+    parse_duration, parse_size, prometheus_client, run, run_with, rustls, tls_client_config,
 };
 
 /// Compiles the README's code blocks as doc tests, so the README cannot drift from the API.

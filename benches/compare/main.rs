@@ -6,13 +6,15 @@
 //! COMPARE_SECS=1 COMPARE_ROUNDS=1 cargo bench --bench compare   # a quick look
 //! cargo bench --bench compare -- --c10k         # 10,000 held connections per server
 //! cargo bench --bench compare -- --latency      # latency against offered rate, open loop
+//! cargo bench --bench compare -- --metrics      # Turbine with the metrics listener off and on
 //! taskset -c 8-15 cargo bench --bench compare -- --scaling   # 1 to 8 threads (16 cores)
 //! ```
 //!
 //! The comparison writes `benches/results/compare.md` and `benches/results/compare.svg` and
-//! prints the tables; `--c10k` writes `benches/results/c10k.md`; `--latency` writes
-//! `benches/results/latency.md` and `benches/results/latency.svg`. The exit code is 1 if any run
-//! failed or saw an error or a wrong echo, 2 for a bad `COMPARE_*` variable.
+//! prints the tables; `--c10k` writes `benches/results/c10k.md`; `--latency`
+//! `benches/results/latency.md` and `benches/results/latency.svg`; `--metrics`
+//! `benches/results/metrics.md`; `--scaling` `benches/results/scaling.md`. The exit code is 1
+//! if any run failed or saw an error or a wrong echo, 2 for a bad `COMPARE_*` variable.
 //!
 //! # What is measured
 //!
@@ -41,14 +43,16 @@
 //!
 //! Starts one server, prints `listening on ADDR` on stdout and serves until its stdin reaches
 //! end of file: the parent holds the other end, so no server outlives it. NAME is one of
-//! `turbine-raw`, `turbine-lines`, `mio-raw`, `tokio-raw`, `tokio-lines`, `blocking-raw`.
+//! `turbine-raw`, `turbine-lines`, `mio-raw`, `tokio-raw`, `tokio-lines`, `blocking-raw`,
+//! `turbine-raw-metrics`, `turbine-lines-metrics`.
 //!
 //! # Layout
 //!
 //! - `peer.rs`: the list of servers and `--serve`; one file per server: `turbine_echo.rs`,
 //!   `mio_echo.rs`, `tokio_echo.rs`, `blocking_echo.rs`.
 //! - `../common/child.rs`: a server in a child process; `settings.rs`: the workload and `COMPARE_*`.
-//! - `rounds.rs`: the timed runs; `syscalls.rs`: the system call counts; `c10k.rs`: `--c10k`.
+//! - `rounds.rs`: the timed runs; `syscalls.rs`: the system call counts; `c10k.rs`: `--c10k`;
+//!   `metrics_cost.rs`: `--metrics`.
 //! - `../common/machine.rs`, `report.rs`, `plot.rs`: the Markdown and the SVG chart.
 
 mod blocking_echo;
@@ -58,6 +62,7 @@ mod child;
 mod latency;
 #[path = "../common/machine.rs"]
 mod machine;
+mod metrics_cost;
 mod mio_echo;
 mod peer;
 mod plot;
@@ -101,6 +106,8 @@ enum Mode {
     Latency,
     /// Throughput with 1, 2, 4 and 8 serving threads.
     Scaling,
+    /// Turbine with the metrics listener off and on.
+    Metrics,
 }
 
 /// Reads the arguments; ignores those it does not know, such as the `--bench` cargo passes.
@@ -113,6 +120,7 @@ fn mode() -> Result<Mode, String> {
     let mut c10k = false;
     let mut latency = false;
     let mut scaling = false;
+    let mut metrics = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -148,6 +156,7 @@ fn mode() -> Result<Mode, String> {
             "--c10k" => c10k = true,
             "--scaling" => scaling = true,
             "--latency" => latency = true,
+            "--metrics" => metrics = true,
             _ => {}
         }
     }
@@ -161,6 +170,7 @@ fn mode() -> Result<Mode, String> {
         None if c10k => Mode::C10k,
         None if latency => Mode::Latency,
         None if scaling => Mode::Scaling,
+        None if metrics => Mode::Metrics,
         None => Mode::Compare,
     })
 }
@@ -177,6 +187,7 @@ fn main() -> ExitCode {
         Ok(Mode::C10k) => c10k(),
         Ok(Mode::Latency) => latency(),
         Ok(Mode::Scaling) => scaling(),
+        Ok(Mode::Metrics) => metrics(),
         Err(e) => {
             eprintln!("compare: {e}");
             ExitCode::from(2)
@@ -376,6 +387,33 @@ fn scaling() -> ExitCode {
     }
     if runs.is_empty() || runs.iter().any(|r| r.flaw.is_some()) {
         println!("!!! no run, or a run went wrong");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// The `--metrics` mode.
+fn metrics() -> ExitCode {
+    let (settings, machine) = match prepare() {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let estimate = rounds::run_time_of(&settings, |s| metrics_cost::peers(s).len());
+    println!(
+        "compare --metrics: {} of {} s runs, about {} s",
+        report::plural(settings.rounds, "round"),
+        settings.duration.as_secs_f64(),
+        estimate.as_secs()
+    );
+    let rows = metrics_cost::run(&settings);
+    let markdown = metrics_cost::markdown(&machine, &settings, &rows);
+    println!("\n{markdown}");
+    if let Err(e) = results_dir().and_then(|dir| fs::write(dir.join("metrics.md"), &markdown)) {
+        eprintln!("cannot write the report: {e}");
+        return ExitCode::FAILURE;
+    }
+    if rows.iter().any(rounds::Row::is_flawed) {
+        println!("!!! errors, wrong echoes or failed runs (rows marked (!))");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

@@ -1,4 +1,5 @@
-//! `Peer`: the six echo servers this benchmark compares, and starting one in this process.
+//! `Peer`: the six echo servers this benchmark compares (and Turbine's two with the metrics
+//! listener on, for `--metrics`), and starting one in this process.
 
 use std::io;
 use std::net::SocketAddr;
@@ -54,6 +55,11 @@ pub(crate) enum Peer {
     TokioLines,
     /// A thread per connection with blocking `read` and `write_all`.
     BlockingRaw,
+    /// [`TurbineRaw`](Peer::TurbineRaw) with the metrics listener on, scraped once a second.
+    TurbineRawMetrics,
+    /// [`TurbineLines`](Peer::TurbineLines) with the metrics listener on, scraped once a
+    /// second.
+    TurbineLinesMetrics,
 }
 
 impl Peer {
@@ -67,6 +73,13 @@ impl Peer {
         Peer::TokioLines,
     ];
 
+    /// The pairs `--metrics` compares: each Turbine server with the metrics listener off and
+    /// on.
+    pub(crate) const METRICS: [(Peer, Peer); 2] = [
+        (Peer::TurbineRaw, Peer::TurbineRawMetrics),
+        (Peer::TurbineLines, Peer::TurbineLinesMetrics),
+    ];
+
     /// The name given to `--serve` and shown in tables.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -76,12 +89,18 @@ impl Peer {
             Peer::TokioRaw => "tokio-raw",
             Peer::TokioLines => "tokio-lines",
             Peer::BlockingRaw => "blocking-raw",
+            Peer::TurbineRawMetrics => "turbine-raw-metrics",
+            Peer::TurbineLinesMetrics => "turbine-lines-metrics",
         }
     }
 
     /// The peer called `name`, if any.
     pub(crate) fn from_name(name: &str) -> Option<Peer> {
-        Peer::ALL.into_iter().find(|peer| peer.name() == name)
+        let metrics = Peer::METRICS.into_iter().map(|(_, on)| on);
+        Peer::ALL
+            .into_iter()
+            .chain(metrics)
+            .find(|peer| peer.name() == name)
     }
 
     /// The arguments that make this binary serve this peer (see the `--serve` mode).
@@ -92,7 +111,7 @@ impl Peer {
     /// What the server expects on the wire.
     pub(crate) fn wire(self) -> Wire {
         match self {
-            Peer::TurbineLines | Peer::TokioLines => Wire::Lines,
+            Peer::TurbineLines | Peer::TokioLines | Peer::TurbineLinesMetrics => Wire::Lines,
             _ => Wire::Raw,
         }
     }
@@ -119,6 +138,8 @@ impl Peer {
         match self {
             Peer::TurbineRaw => turbine_echo::start_raw(addr, 1),
             Peer::TurbineLines => turbine_echo::start_lines(addr),
+            Peer::TurbineRawMetrics => turbine_echo::start_raw_metrics(addr),
+            Peer::TurbineLinesMetrics => turbine_echo::start_lines_metrics(addr),
             Peer::MioRaw => mio_echo::start(addr).map(Serving::detached),
             Peer::TokioRaw => tokio_echo::start_raw(addr).map(Serving::detached),
             Peer::TokioLines => tokio_echo::start_lines(addr).map(Serving::detached),

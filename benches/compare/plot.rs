@@ -24,8 +24,8 @@ const MAX_BARS: usize = 4;
 /// The fill colour of `peer`'s bars: Turbine in oranges, tokio in greens.
 pub(crate) fn colour(peer: Peer) -> &'static str {
     match peer {
-        Peer::TurbineRaw => "#d95f02",
-        Peer::TurbineLines => "#fc8d62",
+        Peer::TurbineRaw | Peer::TurbineRawMetrics => "#d95f02",
+        Peer::TurbineLines | Peer::TurbineLinesMetrics => "#fc8d62",
         Peer::MioRaw => "#7570b3",
         Peer::TokioRaw => "#1b9e77",
         Peer::TokioLines => "#66c2a5",

@@ -174,10 +174,15 @@ pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
 /// The peers' order rotates from round to round, so none always runs first after a change of
 /// scenario; interleaving the servers makes slow drift of a shared machine hit all of them.
 pub(crate) fn run(settings: &Settings) -> Vec<Row> {
+    run_peers(settings, |scenario| scenario.peers().collect())
+}
+
+/// [`run`], with `peers_of` choosing the peers of each scenario.
+pub(crate) fn run_peers(settings: &Settings, peers_of: impl Fn(Scenario) -> Vec<Peer>) -> Vec<Row> {
     let mut rows: Vec<Row> = Scenario::ALL
         .into_iter()
         .flat_map(|scenario| {
-            scenario.peers().map(move |peer| Row {
+            peers_of(scenario).into_iter().map(move |peer| Row {
                 scenario,
                 peer,
                 samples: Vec::new(),
@@ -186,7 +191,7 @@ pub(crate) fn run(settings: &Settings) -> Vec<Row> {
         .collect();
     for round in 0..settings.rounds {
         for scenario in Scenario::ALL {
-            let mut peers: Vec<Peer> = scenario.peers().collect();
+            let mut peers: Vec<Peer> = peers_of(scenario);
             let turn = round % peers.len();
             peers.rotate_left(turn);
             for peer in peers {
@@ -265,7 +270,12 @@ fn print_sample(round: usize, rounds: usize, scenario: Scenario, peer: Peer, sam
 
 /// How long a run takes, start-up and kill included, for the estimate printed at the start.
 pub(crate) fn run_time(settings: &Settings) -> Duration {
-    let runs: usize = Scenario::ALL.iter().map(|s| s.peers().count()).sum();
+    run_time_of(settings, |scenario| scenario.peers().count())
+}
+
+/// [`run_time`] with `peers(scenario)` peers in each scenario.
+pub(crate) fn run_time_of(settings: &Settings, peers: impl Fn(Scenario) -> usize) -> Duration {
+    let runs: usize = Scenario::ALL.into_iter().map(peers).sum();
     let per_run = settings.warmup + settings.duration + Duration::from_millis(200);
     per_run * (runs * settings.rounds) as u32
 }

@@ -36,6 +36,10 @@
 //! > /help
 //! ```
 //!
+//! With `TURBINE_METRICS_ADDR=127.0.0.1:9100` the chat's own figures, `chat_members` (on this
+//! instance) and `chat_rooms`, are served at `/metrics` beside the server's `turbine_*` ones:
+//! gauges read from the registry at each scrape (`Registry::register_metrics`).
+//!
 //! Every `TURBINE_*` variable applies (see the README); `CHAT_OUTBUF_LIMIT` (default 4MiB; it
 //! sets the write limit, over `TURBINE_WRITE_LIMIT`) is the output a member may have waiting
 //! before it gets `! too slow` and is disconnected.
@@ -191,8 +195,16 @@ fn main() -> ExitCode {
     };
     let config = config::from_env();
     let registry = Arc::new(Registry::new());
+    let figures = Arc::clone(&registry);
     let Some(settings) = settings else {
-        return turbine::run(config, move |_peer| Member::new(Arc::clone(&registry)));
+        return turbine::run_with(
+            config,
+            move |server| {
+                Registry::register_metrics(&figures, &server.metrics());
+                Ok(server)
+            },
+            move |_peer| Member::new(Arc::clone(&registry)),
+        );
     };
     let reactors = config.as_ref().map_or(1, |c| c.reactors);
     let cluster = Arc::new(Cluster::new(settings, Arc::clone(&registry), reactors));
@@ -200,6 +212,7 @@ fn main() -> ExitCode {
     turbine::run_with(
         config,
         move |server| {
+            Registry::register_metrics(&figures, &server.metrics());
             ticking.start(server.connector(), server.shutdown_handle());
             Ok(server.every(TICK, move |reactor| ticking.tick(reactor)))
         },

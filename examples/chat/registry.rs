@@ -10,10 +10,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use turbine::{ConnHandle, ConnId};
+use turbine::{ConnHandle, ConnId, Metrics};
 
 use super::codec::Line;
 use super::mirror::{Mirror, RemoteId, guest_number};
@@ -290,6 +290,31 @@ impl Registry {
         if let Some(n) = guest_number(&nick.to_ascii_lowercase()) {
             self.guest_high.fetch_max(n, Ordering::Relaxed);
         }
+    }
+
+    /// Members on this instance, and rooms with members on any instance: the figures the
+    /// metrics endpoint shows (`chat_members`, `chat_rooms`), read when scraped.
+    pub(crate) fn figures(&self) -> (usize, usize) {
+        let state = self.lock();
+        let members = state.rooms.values().map(Room::local_count).sum();
+        (members, state.rooms.len())
+    }
+
+    /// Adds the chat's figures to the server's metrics: `chat_members` and `chat_rooms`, read
+    /// from the registry at each scrape (nothing to update as members come and go).
+    pub(crate) fn register_metrics(registry: &Arc<Registry>, metrics: &Metrics) {
+        let members = Arc::clone(registry);
+        metrics.gauge_fn(
+            "chat_members",
+            "Members connected to this instance",
+            move || members.figures().0 as i64,
+        );
+        let rooms = Arc::clone(registry);
+        metrics.gauge_fn(
+            "chat_rooms",
+            "Rooms with members, on any instance",
+            move || rooms.figures().1 as i64,
+        );
     }
 
     /// The `/rooms` reply: `* rooms: <name>(<count>) ...`, sorted by name.

@@ -23,6 +23,7 @@ pub(crate) mod haproxy;
 pub(crate) mod hardening;
 pub(crate) mod redis;
 pub(crate) mod resp_client;
+pub(crate) mod scrape;
 pub(crate) mod tls;
 
 /// Read and write timeout of every client socket: a bug fails the test instead of hanging it.

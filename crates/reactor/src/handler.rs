@@ -219,6 +219,43 @@ pub enum CloseReason {
     HandshakeTimeout,
 }
 
+impl CloseReason {
+    /// The reason's short name, without its details: the `reason` label of the
+    /// `turbine_connections_closed_total` metric and the field of
+    /// [`ClosedBy`](crate::ClosedBy) that counts it. `peer`, `closed`, `shutdown`, `decode`,
+    /// `encode`, `idle_timeout`, `frame_timeout`, `write_timeout`, `overflow`, `forced`, `io`,
+    /// `panic`, `connect_failed`, `reset`, `tls` or `handshake_timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use turbine_reactor::CloseReason;
+    ///
+    /// assert_eq!(CloseReason::IdleTimeout.label(), "idle_timeout");
+    /// assert_eq!(CloseReason::Io(std::io::ErrorKind::ConnectionReset).label(), "io");
+    /// ```
+    pub fn label(&self) -> &'static str {
+        match self {
+            CloseReason::PeerClosed => "peer",
+            CloseReason::Closed => "closed",
+            CloseReason::Shutdown => "shutdown",
+            CloseReason::Decode(_) => "decode",
+            CloseReason::Encode(_) => "encode",
+            CloseReason::IdleTimeout => "idle_timeout",
+            CloseReason::FrameTimeout => "frame_timeout",
+            CloseReason::WriteTimeout => "write_timeout",
+            CloseReason::Overflow => "overflow",
+            CloseReason::Forced => "forced",
+            CloseReason::Io(_) => "io",
+            CloseReason::Panicked => "panic",
+            CloseReason::ConnectFailed(_) => "connect_failed",
+            CloseReason::Reset => "reset",
+            CloseReason::Tls(_) => "tls",
+            CloseReason::HandshakeTimeout => "handshake_timeout",
+        }
+    }
+}
+
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

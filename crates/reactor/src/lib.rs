@@ -30,7 +30,12 @@
 //!   session on it (`tls_stream.rs`); a connection's socket, plain or TLS (`stream.rs`).
 //! - The user-facing API: [`Handler`] (`handler.rs`), [`Context`] (`context.rs`), [`ConnHandle`]
 //!   (`handle.rs`) backed by each reactor's mailboxes (`mailbox.rs`), [`ShutdownHandle`]
-//!   (`shutdown.rs`) and [`Stats`] (`stats.rs`).
+//!   (`shutdown.rs`) and [`Stats`] (`stats.rs`; counts by reason in `stats/reasons.rs`, the
+//!   loop's busy-time histogram in `stats/busy.rs`).
+//! - Metrics (`metrics.rs`): the [`Metrics`] registry (`prometheus-client`) with the server's
+//!   own figures read from the stats at scrape time (`metrics/collector.rs`), and the
+//!   `TURBINE_METRICS_ADDR` listener's HTTP handler (`metrics/endpoint.rs`), which picks the
+//!   format from `Accept` (`metrics/negotiate.rs`).
 //! - Outbound connections: [`Context::connect`] and [`Context::connect_partner`] take a
 //!   [`Connect`] and fail to start with a [`ConnectError`] (`connect.rs`); a [`Connector`]
 //!   (`connector.rs`) opens them from other threads.
@@ -100,6 +105,7 @@ mod limits;
 mod listener;
 mod mailbox;
 mod memory_socket;
+mod metrics;
 mod offload;
 mod output;
 mod periodic;
@@ -127,7 +133,11 @@ pub use connector::Connector;
 pub use context::Context;
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, HalfClose, Handler, Rejection};
+pub use metrics::{Metrics, MetricsFormat};
 pub use offload::OffloadError;
+/// The Prometheus client this crate is built with, whose registry [`Metrics`] holds: naming it
+/// from here keeps the versions in step.
+pub use prometheus_client;
 pub use proxy_protocol::{
     MAX_PROXY_HEADER, ProxyHeader, ProxyProtocol, ProxyRead, ProxyVersion, Tlv,
 };
@@ -139,7 +149,7 @@ pub use rustls;
 pub use server::{Running, Server};
 pub use settings::{Config, parse_bool, parse_duration, parse_size};
 pub use shutdown::ShutdownHandle;
-pub use stats::{ReactorStats, Stats, StatsHandle};
+pub use stats::{ClosedBy, LoopBusy, ReactorStats, RejectedBy, Stats, StatsHandle};
 pub use test_connection::TestConnection;
 pub use tls::{TlsInfo, tls_client_config};
 pub use turbine_pool::{JobError, PoolStats, WorkerPriority};

@@ -10,7 +10,8 @@
 //!    job results are applied and their connections queued for a flush.
 //! 4. The run queue is served: connections stopped early by the per-turn budget, unpaused by
 //!    backpressure, or with new output.
-//! 5. Due deadlines and periodic tasks run; stats are published.
+//! 5. Due deadlines and periodic tasks run; the turn is counted, with the time it took since
+//!    `poll` returned (the loop's lag, `turbine_loop_busy_seconds`); stats are published.
 //!
 //! mio is edge-triggered: an event says "something changed", once. A connection therefore
 //! remembers that it may still be readable until a read shows the socket drained, and whenever
@@ -107,7 +108,9 @@ impl Reactor {
             listeners: setup
                 .listeners
                 .into_iter()
-                .map(|(socket, acceptor, tls)| Listening::new(socket, acceptor, tls))
+                .map(|(socket, acceptor, tls, proxied)| {
+                    Listening::new(socket, acceptor, tls, proxied)
+                })
                 .collect(),
             inboxes: Vec::new(),
             bell: setup.bell,
@@ -126,8 +129,10 @@ impl Reactor {
     /// Runs until shutdown has drained every connection or its deadline has passed.
     pub(crate) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        // When the last turn ended: the clock read that measures the turn also times the poll.
+        let mut turn_end = Instant::now();
         loop {
-            let timeout = self.poll_timeout();
+            let timeout = self.poll_timeout(turn_end);
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -161,6 +166,9 @@ impl Reactor {
             self.serve_run_queue();
             self.fire_deadlines();
             let finished = self.shutdown_finished();
+            turn_end = Instant::now();
+            let busy = turn_end.saturating_duration_since(self.core.now());
+            self.core.stats_mut().count_turn(busy);
             self.published
                 .reactor(self.core.index())
                 .store(self.core.stats());
@@ -170,8 +178,9 @@ impl Reactor {
         }
     }
 
-    /// How long `poll` may sleep: not at all with work queued, else until the next deadline.
-    fn poll_timeout(&self) -> Option<Duration> {
+    /// How long `poll` may sleep: not at all with work queued, else until the next deadline,
+    /// counted from `now`.
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         if self.core.queued() > 0 || self.inbox_more || self.listeners.iter().any(|l| l.more) {
             return Some(Duration::ZERO);
         }
@@ -182,7 +191,7 @@ impl Reactor {
             self.stopping.map(|(deadline, _)| deadline),
         ];
         let next = deadlines.into_iter().flatten().min()?;
-        Some(next.saturating_duration_since(Instant::now()))
+        Some(next.saturating_duration_since(now))
     }
 
     /// Delivers up to `MAILBOX_PER_TURN` messages over all mailboxes; notes whether more may

@@ -13,11 +13,14 @@ use mio::{Interest, Poll, Token, Waker};
 use crate::connector::Command as ConnectorCommand;
 use crate::limits::{self, Limits};
 use crate::mailbox::Bell;
+use crate::metrics::{Endpoint, ServerFigures};
 use crate::offload::PoolCell;
 use crate::periodic::Task;
 use crate::reactor::{Accept, Acceptor, FIRST_LISTENER, Reactor, Setup, WAKER};
 use crate::tls::TlsFiles;
-use crate::{Config, Connector, Handler, PoolStats, ShutdownHandle, Stats, StatsHandle, listener};
+use crate::{
+    Config, Connector, Handler, Metrics, PoolStats, ShutdownHandle, Stats, StatsHandle, listener,
+};
 
 /// One address the server listens on: a socket per reactor, and the handler its connections
 /// get.
@@ -30,6 +33,9 @@ struct Listener {
     acceptor: Option<Arc<dyn Accept>>,
     /// TLS for its connections, if it speaks TLS.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether it is the metrics listener (`TURBINE_METRICS_ADDR`): plain HTTP, never a PROXY
+    /// header, and not among [`Server::local_addrs`].
+    metrics: bool,
 }
 
 /// A bound server: listeners on one or more addresses, not yet serving.
@@ -42,6 +48,10 @@ struct Listener {
 /// SO_REUSEPORT socket; one shutdown stops them all. With port 0 the first socket of a
 /// listener gets a port from the kernel and the others bind the same one;
 /// [`local_addrs`](Server::local_addrs) tells which.
+///
+/// With `TURBINE_METRICS_ADDR` set, `bind` also binds the metrics listener, served by the same
+/// reactors ([`metrics_addr`](Server::metrics_addr) tells where); [`metrics`](Server::metrics)
+/// is the registry it serves, where a program adds its own figures.
 ///
 /// # Examples
 ///
@@ -97,6 +107,10 @@ pub struct Server {
     connector: Connector,
     /// Each reactor's end of the connector's command queues, handed over at `start`.
     commands: Vec<Receiver<ConnectorCommand>>,
+    /// The worker pool, started by the first offload.
+    pool: Arc<PoolCell>,
+    /// The metrics registry, the server's own figures in it from `start`.
+    metrics: Metrics,
 }
 
 impl Server {
@@ -109,8 +123,9 @@ impl Server {
     /// match (the error's inner value is the [`ConfigError`](crate::ConfigError) naming the
     /// variable); `AddrInUse` if
     /// anything, another copy of this server included, already listens on the address (the
-    /// reactors share the port among themselves only); otherwise the error from `socket`,
-    /// `bind` or `listen`, or from creating the `epoll` instance.
+    /// reactors share the port among themselves only), or on the metrics address (the error
+    /// then names it); otherwise the error from `socket`, `bind` or `listen`, or from creating
+    /// the `epoll` instance.
     pub fn bind(config: Config) -> io::Result<Server> {
         config
             .validate()
@@ -133,6 +148,7 @@ impl Server {
                 ((tx, Arc::clone(bell)), rx)
             })
             .unzip();
+        let pool = PoolCell::new(config.pool_config());
         let mut server = Server {
             shutdown: ShutdownHandle::new(wakers),
             stats: StatsHandle::new(config.reactors),
@@ -143,6 +159,8 @@ impl Server {
             tls_files,
             connector: Connector::new(senders),
             commands,
+            pool,
+            metrics: Metrics::new(),
         };
         let tls = server
             .tls_files
@@ -155,6 +173,15 @@ impl Server {
             "listening on {addr} with {} reactors",
             server.config.reactors
         );
+        if let Some(wanted) = server.config.metrics_addr {
+            let metrics = server.metrics.clone();
+            let endpoint = Acceptor::new(move |_peer| Endpoint::new(metrics.clone()));
+            let bound = server
+                .add_listener(wanted, Some(Arc::new(endpoint)), None)
+                .map_err(|e| io::Error::new(e.kind(), format!("metrics listener {wanted}: {e}")))?;
+            server.listeners.last_mut().expect("just added").metrics = true;
+            log::info!("metrics on http://{bound}/metrics");
+        }
         Ok(server)
     }
 
@@ -289,6 +316,7 @@ impl Server {
             sockets,
             acceptor,
             tls,
+            metrics: false,
         });
         Ok(bound)
     }
@@ -298,9 +326,46 @@ impl Server {
         self.config.addr
     }
 
-    /// Every listener's address, the main one first, then in the order they were added.
+    /// Every listener's address, the main one first, then in the order they were added (the
+    /// metrics listener is not among them: see [`metrics_addr`](Server::metrics_addr)).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().map(|l| l.addr).collect()
+        self.listeners
+            .iter()
+            .filter(|l| !l.metrics)
+            .map(|l| l.addr)
+            .collect()
+    }
+
+    /// The metrics listener's address (`TURBINE_METRICS_ADDR`, with the port the kernel chose
+    /// for port 0), if it is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.listeners.iter().find(|l| l.metrics).map(|l| l.addr)
+    }
+
+    /// The metrics registry: the server's own `turbine_*` figures (from `start` on) and the
+    /// program's, served by the metrics listener if `TURBINE_METRICS_ADDR` is set (and to
+    /// encode anywhere else in any case). Register the program's figures here, before or after
+    /// `start`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use turbine_reactor::{Config, Server};
+    ///
+    /// let config = Config::new().addr("127.0.0.1:0".parse().unwrap());
+    /// let server = Server::bind(config.metrics_addr(Some("127.0.0.1:0".parse().unwrap())))?;
+    /// let rooms = Arc::new(AtomicUsize::new(3));
+    /// let read = Arc::clone(&rooms);
+    /// server.metrics().gauge_fn("chat_rooms", "Rooms open.", move || {
+    ///     read.load(Ordering::Relaxed) as i64
+    /// });
+    /// assert!(server.metrics_addr().is_some()); // GET /metrics there shows chat_rooms 3
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        self.metrics.clone()
     }
 
     /// The configuration in force.
@@ -399,7 +464,15 @@ impl Server {
         F: Fn(SocketAddr) -> H + Send + Sync + 'static,
     {
         self.listeners[0].acceptor = Some(Arc::new(Acceptor::new(factory)));
-        let pool = PoolCell::new(self.config.pool_config());
+        let pool = Arc::clone(&self.pool);
+        let tls = self.listeners.iter().any(|l| l.tls.is_some());
+        let proxied = self.config.proxy_protocol.is_on();
+        self.metrics.register_collector(ServerFigures::new(
+            self.stats.clone(),
+            Arc::clone(&pool),
+            tls,
+            proxied,
+        ));
         let limits = Arc::new(Limits::new(
             self.config.max_connections,
             self.config.max_connections_per_ip,
@@ -413,6 +486,8 @@ impl Server {
         let mut running = Running {
             connector: self.connector.clone(),
             local_addrs: self.local_addrs(),
+            metrics_addr: self.metrics_addr(),
+            metrics: self.metrics.clone(),
             shutdown: self.shutdown.clone(),
             stats: self.stats.clone(),
             pool: Arc::clone(&pool),
@@ -431,7 +506,9 @@ impl Server {
                 .map(|(listener, sockets)| {
                     let socket = sockets.next().expect("one socket per reactor");
                     let acceptor = listener.acceptor.clone().expect("every listener has one");
-                    (socket, acceptor, listener.tls.clone())
+                    // A scraper sends no PROXY header, even when the balancer's clients do.
+                    let proxied = proxied && !listener.metrics;
+                    (socket, acceptor, listener.tls.clone(), proxied)
                 })
                 .collect();
             let registry = poll.registry().try_clone()?;
@@ -499,8 +576,12 @@ impl std::fmt::Debug for Server {
 pub struct Running {
     /// Opens outbound connections on the reactors.
     connector: Connector,
-    /// Where the listeners are bound, the main one first.
+    /// Where the listeners are bound, the main one first (the metrics listener apart).
     local_addrs: Vec<SocketAddr>,
+    /// Where the metrics listener is bound, if it is on.
+    metrics_addr: Option<SocketAddr>,
+    /// The metrics registry.
+    metrics: Metrics,
     /// Stops the reactors.
     shutdown: ShutdownHandle,
     /// Reads their stats.
@@ -517,9 +598,20 @@ impl Running {
         self.local_addrs[0]
     }
 
-    /// Every listener's address, the main one first, then in the order they were added.
+    /// Every listener's address, the main one first, then in the order they were added (the
+    /// metrics listener apart).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// The metrics listener's address, if `TURBINE_METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The metrics registry, as [`Server::metrics`] gives it.
+    pub fn metrics(&self) -> Metrics {
+        self.metrics.clone()
     }
 
     /// Opens outbound connections on a chosen reactor, from any thread.

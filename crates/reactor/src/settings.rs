@@ -221,5 +221,12 @@ declare_settings! {
         worker_priority: WorkerPriority = WorkerPriority::Low,
             shown "`low`", var "TURBINE_WORKER_PRIORITY",
             accepts Choice::<WorkerPriority>::of(&["normal", "low", "idle"]);
+
+        /// Address of the metrics listener, served by the reactors like any other listener: `GET
+        /// /metrics` answers in the Prometheus text format 0.0.4, or OpenMetrics 1.0 when the
+        /// scraper's `Accept` prefers it, and `GET /health` with `ok`; plain HTTP (no TLS, no
+        /// PROXY header).
+        metrics_addr: Option<SocketAddr> = None,
+            shown "`off`", var "TURBINE_METRICS_ADDR", accepts OrOff(Address);
     }
 }

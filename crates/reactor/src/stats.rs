@@ -1,7 +1,17 @@
-//! Counters each reactor publishes, readable from any thread.
+//! Counters each reactor publishes, readable from any thread: plain integers the reactor
+//! counts in, copied once per loop turn into atomics that [`StatsHandle`] reads (the metrics
+//! endpoint reads them the same way, at scrape time). Counts by reason are in `stats/reasons.rs`,
+//! the loop's busy-time histogram in `stats/busy.rs`.
+
+mod busy;
+mod reasons;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+pub use busy::LoopBusy;
+pub use reasons::{ClosedBy, RejectedBy};
 
 /// One reactor's counters at one moment.
 ///
@@ -14,11 +24,16 @@ pub struct ReactorStats {
     pub open: u64,
     /// Connections accepted since start.
     pub accepted: u64,
-    /// Connections closed since start (for any reason).
+    /// Connections closed since start (for any reason): the sum of `closed_by`.
     pub closed: u64,
+    /// Connections closed since start, by reason.
+    pub closed_by: ClosedBy,
     /// Connections closed at accept: over `max_connections` or `max_connections_per_ip`, or
-    /// shed from the backlog while the process was out of descriptors.
+    /// shed from the backlog while the process was out of descriptors; the sum of
+    /// `rejected_by`.
     pub rejected: u64,
+    /// Connections closed at accept, by reason.
+    pub rejected_by: RejectedBy,
     /// Bytes read from connections and handed to decoders.
     pub bytes_in: u64,
     /// Bytes written to connections.
@@ -41,6 +56,8 @@ pub struct ReactorStats {
     pub connects: u64,
     /// Outbound connects that failed (refused, timed out, unreachable...) since start.
     pub connect_failures: u64,
+    /// TLS handshakes completed (accepted and outbound connections) since start.
+    pub tls_handshakes: u64,
     /// TLS handshakes that failed or timed out (plaintext or garbage sent to a TLS port, no
     /// common version, a stalled client) since start.
     pub tls_failures: u64,
@@ -48,6 +65,10 @@ pub struct ReactorStats {
     /// an address not in `TURBINE_PROXY_TRUSTED`, with a malformed header or none within the
     /// frame timeout, or one of a version not taken; since start.
     pub proxy_failures: u64,
+    /// Turns of the event loop since start.
+    pub loop_iterations: u64,
+    /// How long each turn of the loop was busy, from `poll`'s return to the next `poll`.
+    pub loop_busy: LoopBusy,
 }
 
 impl ReactorStats {
@@ -56,7 +77,9 @@ impl ReactorStats {
         self.open += other.open;
         self.accepted += other.accepted;
         self.closed += other.closed;
+        self.closed_by.add(&other.closed_by);
         self.rejected += other.rejected;
+        self.rejected_by.add(&other.rejected_by);
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
         self.frames_in += other.frames_in;
@@ -68,8 +91,35 @@ impl ReactorStats {
         self.outbound += other.outbound;
         self.connects += other.connects;
         self.connect_failures += other.connect_failures;
+        self.tls_handshakes += other.tls_handshakes;
         self.tls_failures += other.tls_failures;
         self.proxy_failures += other.proxy_failures;
+        self.loop_iterations += other.loop_iterations;
+        self.loop_busy.add(&other.loop_busy);
+    }
+
+    /// Counts a close for `reason`.
+    pub(crate) fn count_close(&mut self, reason: &crate::CloseReason) {
+        self.closed += 1;
+        self.closed_by.count(reason);
+    }
+
+    /// Counts a connection refused at accept by a cap.
+    pub(crate) fn count_rejection(&mut self, reason: crate::Rejection) {
+        self.rejected += 1;
+        self.rejected_by.count(reason);
+    }
+
+    /// Counts a connection shed from the backlog for lack of descriptors.
+    pub(crate) fn count_shed(&mut self) {
+        self.rejected += 1;
+        self.rejected_by.descriptors += 1;
+    }
+
+    /// Counts one turn of the loop, busy for `busy`.
+    pub(crate) fn count_turn(&mut self, busy: Duration) {
+        self.loop_iterations += 1;
+        self.loop_busy.observe(busy);
     }
 }
 
@@ -91,21 +141,53 @@ impl Stats {
     }
 }
 
+/// How many plain counters [`ReactorStats`] has (the fields that are one `u64`).
+const SCALARS: usize = 19;
+
 /// The published copy of one reactor's counters.
 ///
 /// Aligned to 128 bytes (two cache lines, the unit the adjacent-line prefetcher pulls in) so
 /// that reactors storing their counters every turn never share a cache line.
-#[derive(Default)]
 #[repr(align(128))]
 pub(crate) struct Published {
-    /// One atomic per [`ReactorStats`] field, in declaration order.
-    fields: [AtomicU64; 17],
+    /// One atomic per plain [`ReactorStats`] field, in declaration order.
+    scalars: [AtomicU64; SCALARS],
+    /// `closed_by`, in [`ClosedBy::LABELS`] order.
+    closed_by: [AtomicU64; ClosedBy::LEN],
+    /// `rejected_by`, in [`RejectedBy::LABELS`] order.
+    rejected_by: [AtomicU64; RejectedBy::LEN],
+    /// `loop_busy`: its buckets, then its sum.
+    loop_busy: [AtomicU64; LoopBusy::LEN],
+}
+
+impl Default for Published {
+    fn default() -> Self {
+        Published {
+            scalars: std::array::from_fn(|_| AtomicU64::new(0)),
+            closed_by: std::array::from_fn(|_| AtomicU64::new(0)),
+            rejected_by: std::array::from_fn(|_| AtomicU64::new(0)),
+            loop_busy: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+/// Stores `values` into `atomics`, relaxed: each is read on its own, and a reader may see one
+/// turn's value next to the previous turn's.
+fn store_all<const N: usize>(atomics: &[AtomicU64; N], values: [u64; N]) {
+    for (atomic, value) in atomics.iter().zip(values) {
+        atomic.store(value, Relaxed);
+    }
+}
+
+/// Loads every atomic of `atomics`.
+fn load_all<const N: usize>(atomics: &[AtomicU64; N]) -> [u64; N] {
+    atomics.each_ref().map(|atomic| atomic.load(Relaxed))
 }
 
 impl Published {
-    /// Stores a reactor's current counters (called by that reactor only).
+    /// Stores a reactor's current counters (called by that reactor only, once per turn).
     pub(crate) fn store(&self, s: &ReactorStats) {
-        let values = [
+        let scalars = [
             s.open,
             s.accepted,
             s.closed,
@@ -121,12 +203,15 @@ impl Published {
             s.outbound,
             s.connects,
             s.connect_failures,
+            s.tls_handshakes,
             s.tls_failures,
             s.proxy_failures,
+            s.loop_iterations,
         ];
-        for (field, value) in self.fields.iter().zip(values) {
-            field.store(value, Relaxed);
-        }
+        store_all(&self.scalars, scalars);
+        store_all(&self.closed_by, s.closed_by.values());
+        store_all(&self.rejected_by, s.rejected_by.values());
+        store_all(&self.loop_busy, s.loop_busy.values());
     }
 
     fn load(&self) -> ReactorStats {
@@ -146,14 +231,18 @@ impl Published {
             outbound,
             connects,
             connect_failures,
+            tls_handshakes,
             tls_failures,
             proxy_failures,
-        ] = self.fields.each_ref().map(|f| f.load(Relaxed));
+            loop_iterations,
+        ] = load_all(&self.scalars);
         ReactorStats {
             open,
             accepted,
             closed,
+            closed_by: ClosedBy::from_values(load_all(&self.closed_by)),
             rejected,
+            rejected_by: RejectedBy::from_values(load_all(&self.rejected_by)),
             bytes_in,
             bytes_out,
             frames_in,
@@ -165,8 +254,11 @@ impl Published {
             outbound,
             connects,
             connect_failures,
+            tls_handshakes,
             tls_failures,
             proxy_failures,
+            loop_iterations,
+            loop_busy: LoopBusy::from_values(load_all(&self.loop_busy)),
         }
     }
 }

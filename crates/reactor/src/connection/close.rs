@@ -199,7 +199,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         state.timers.clear();
         state.output = Output::default();
         let stats = core.stats_mut();
-        stats.closed += 1;
+        stats.count_close(&reason);
         stats.open -= 1;
         if state.origin == Origin::Connected {
             stats.outbound -= 1;

@@ -44,6 +44,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     pub(super) fn advance_handshake(&mut self, core: &mut Core) -> Step {
         match self.socket.handshake() {
             Ok(Handshake::Done) => {
+                core.stats_mut().tls_handshakes += 1;
                 self.state.tls = self.socket.tls_info();
                 self.opened(core)
             }

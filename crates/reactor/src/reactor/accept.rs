@@ -96,6 +96,9 @@ pub(crate) struct Entrance {
     tls: Option<Arc<rustls::ServerConfig>>,
     /// The address the listener is bound to.
     bound: SocketAddr,
+    /// Whether its connections start with a PROXY header (`TURBINE_PROXY_PROTOCOL`; never on
+    /// the metrics listener).
+    proxied: bool,
 }
 
 impl Entrance {
@@ -160,6 +163,7 @@ impl Listening {
         socket: TcpListener,
         acceptor: Arc<dyn Accept>,
         tls: Option<Arc<rustls::ServerConfig>>,
+        proxied: bool,
     ) -> Self {
         let bound = socket
             .local_addr()
@@ -170,6 +174,7 @@ impl Listening {
                 acceptor,
                 tls,
                 bound,
+                proxied,
             }),
             more: false,
         }
@@ -257,7 +262,7 @@ impl Reactor {
             match listener.accept() {
                 Ok((stream, _peer)) => {
                     shed += 1;
-                    self.core.stats_mut().rejected += 1;
+                    self.core.stats_mut().count_shed();
                     drop(stream);
                 }
                 Err(_) => break,
@@ -271,7 +276,7 @@ impl Reactor {
     /// that takes PROXY headers, a socket from an untrusted address is closed at once, and one
     /// from a balancer waits for its header (the per-address cap applies to the header's).
     fn admit(&mut self, entrance: &Arc<Entrance>, mut stream: TcpStream, peer: SocketAddr) {
-        let proxied = self.core.config().proxy_protocol.is_on();
+        let proxied = entrance.proxied;
         if proxied && !self.is_trusted(peer) {
             self.core.stats_mut().proxy_failures += 1;
             log::debug!("{peer}: not in TURBINE_PROXY_TRUSTED; closed");
@@ -340,7 +345,7 @@ pub(crate) fn refuse(
     peer: SocketAddr,
     reason: Rejection,
 ) {
-    core.stats_mut().rejected += 1;
+    core.stats_mut().count_rejection(reason);
     log::debug!("{peer}: refused ({reason:?})");
     if let Some(bytes) = entrance.rejection(reason) {
         // A fresh socket has an empty send buffer: a short line goes out whole, or not at

@@ -16,11 +16,13 @@ use crate::periodic::Task;
 use crate::stats::StatsHandle;
 use crate::{Config, ShutdownHandle};
 
-/// A reactor's socket of one listener, the acceptor of its handler type, and its TLS.
+/// A reactor's socket of one listener, the acceptor of its handler type, its TLS, and whether
+/// its connections start with a PROXY header.
 pub(crate) type Listener = (
     TcpListener,
     Arc<dyn Accept>,
     Option<Arc<rustls::ServerConfig>>,
+    bool,
 );
 
 /// What the server hands a reactor thread when it starts it.

@@ -298,7 +298,8 @@ impl<K: Kind> Kind for OrOff<K> {
     type Value = Option<K::Value>;
 
     fn parse(&self, text: &str) -> Option<Option<K::Value>> {
-        if text.eq_ignore_ascii_case("off") {
+        // `0` is off in any kind, one whose values cannot be zero (an address) included.
+        if text.eq_ignore_ascii_case("off") || text == "0" {
             return Some(None);
         }
         let value = self.0.parse(text)?;
