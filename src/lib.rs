@@ -16,7 +16,7 @@ pub use turbine_codec::{
 pub use turbine_pool as pool;
 pub use turbine_reactor::{
     Cidr, CloseReason, Config, ConfigError, ConnHandle, ConnId, Connect, ConnectError, Connector,
-    Context, FrameIn, FrameOut, HalfClose, Handler, JobError, MAX_FRAMES_IN_FLIGHT,
+    Context, FileRegion, FrameIn, FrameOut, HalfClose, Handler, JobError, MAX_FRAMES_IN_FLIGHT,
     MAX_PROXY_HEADER, MAX_TIMERS, OffloadError, Payload, PoolStats, ProxyHeader, ProxyProtocol,
     ProxyRead, ProxyVersion, ReactorStats, Rejection, Running, SendError, Server, ShutdownHandle,
     Stats, StatsHandle, TestConnection, TimerError, TimerId, TlsInfo, Tlv, WorkerPriority,
