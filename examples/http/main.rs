@@ -63,6 +63,8 @@ mod date;
 mod files;
 mod responses;
 mod target;
+#[cfg(test)]
+mod tests;
 
 use std::process::ExitCode;
 use std::sync::Arc;
