@@ -2,11 +2,13 @@
 //! window, and later windows: into memory (the copy path) or into the page cache only (the
 //! `sendfile` path). Everything here may wait on the disk, so nothing here runs on a reactor.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use super::answer::{Answer, Conditions, Meta, content_type};
 use super::target::Target;
@@ -17,6 +19,8 @@ pub(crate) struct Site {
     /// `HTTP_ROOT`, canonical (absolute, no symbolic link in it): every file served lies
     /// under it once its own path is made canonical.
     pub(crate) root: PathBuf,
+    /// The root, open: paths are resolved beneath it by the kernel (`openat2`).
+    dir: File,
     /// `/dev/null`, opened once: prefetching sends windows there.
     pub(crate) null: File,
 }
@@ -35,8 +39,9 @@ impl Site {
                 "not a directory",
             ));
         }
+        let dir = File::open(&root)?;
         let null = OpenOptions::new().write(true).open("/dev/null")?;
-        Ok(Site { root, null })
+        Ok(Site { root, dir, null })
     }
 }
 
@@ -126,15 +131,9 @@ pub(crate) struct Opened {
 /// The file could not be read where its metadata said it has bytes (it shrank meanwhile):
 /// the connection closes rather than promise a length it cannot send.
 pub(crate) fn look_up(site: &Site, lookup: &Lookup) -> io::Result<Found> {
-    let Some((path, file)) = open_under(&site.root, &lookup.target) else {
+    let Some((path, file, metadata)) = open_under(site, &lookup.target) else {
         return Ok(Found::Missing);
     };
-    let Ok(metadata) = file.metadata() else {
-        return Ok(Found::Missing);
-    };
-    if !metadata.is_file() {
-        return Ok(Found::Missing); // replaced by something else since it was looked at
-    }
     let meta = Meta::of(&metadata);
     let answer = lookup.conditions.answer(&meta, lookup.get);
     let body = match answer {
@@ -240,35 +239,135 @@ fn read_through(file: &File, mut offset: u64, end: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// The file `target` names, canonical and open, if it lies under `root` (which is canonical):
-/// a directory's `index.html`; `None` for what is missing, leaves the root (through a symbolic
-/// link: the target itself has no `..`), is not a regular file, or cannot be opened.
-fn open_under(root: &Path, target: &Target) -> Option<(PathBuf, File)> {
+/// The file `target` names, open, with its metadata and the name its type comes from, if it
+/// lies under the root: a directory's `index.html`; `None` for what is missing, leaves the
+/// root (through a symbolic link: the target itself has no `..`), is not a regular file, or
+/// cannot be opened.
+///
+/// The kernel resolves the path beneath the root's descriptor (`openat2` with
+/// `RESOLVE_BENEATH`: a link out of the root, or an absolute one, fails), in one system call
+/// and with no window between a check and the open. A kernel without `openat2` (before 5.6)
+/// gets [`open_canonical`] instead.
+fn open_under(site: &Site, target: &Target) -> Option<(PathBuf, File, Metadata)> {
+    let (file, metadata) = match open_beneath(&site.dir, &target.relative) {
+        Err(rustix::io::Errno::NOSYS) => return open_canonical(&site.root, target),
+        opened => opened.ok()?,
+    };
+    let (name, file, metadata) = if metadata.is_dir() {
+        let index = target.relative.join("index.html");
+        let (file, metadata) = open_beneath(&site.dir, &index).ok()?;
+        (index, file, metadata)
+    } else if target.directory {
+        return None; // `/file.txt/` names no directory
+    } else {
+        (target.relative.clone(), file, metadata)
+    };
+    metadata.is_file().then_some((name, file, metadata))
+}
+
+/// Opens `relative` beneath the directory `dir`, and reads its metadata.
+///
+/// O_NONBLOCK: a FIFO must not hold a worker waiting for a writer (the type is checked after
+/// the open); it changes nothing for a regular file.
+fn open_beneath(dir: &File, relative: &Path) -> rustix::io::Result<(File, Metadata)> {
+    let relative = if relative.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        relative
+    };
+    let fd = rustix::fs::openat2(
+        dir,
+        relative,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+    )?;
+    let file = File::from(fd);
+    let metadata = file.metadata().map_err(|_| rustix::io::Errno::IO)?;
+    Ok((file, metadata))
+}
+
+/// [`open_under`] without `openat2`: the path made canonical (every link followed) must stay
+/// under the canonical root, then is opened with O_NOFOLLOW, so a link put in its place since
+/// cannot lead elsewhere (a directory on the way swapped for a link can, in that window: the
+/// reason `openat2` comes first).
+fn open_canonical(root: &Path, target: &Target) -> Option<(PathBuf, File, Metadata)> {
     let mut path = root.join(&target.relative).canonicalize().ok()?;
     if !path.starts_with(root) {
         return None;
     }
-    let mut metadata = std::fs::metadata(&path).ok()?;
-    if metadata.is_dir() {
+    if std::fs::metadata(&path).ok()?.is_dir() {
         path = path.join("index.html").canonicalize().ok()?;
         if !path.starts_with(root) {
             return None;
         }
-        metadata = std::fs::metadata(&path).ok()?;
     } else if target.directory {
-        return None; // `/file.txt/` names no directory
-    }
-    if !metadata.is_file() {
         return None;
     }
-    // O_NONBLOCK: a FIFO put in the file's place since the check must not hold a worker
-    // waiting for a writer; it changes nothing for a regular file. O_NOFOLLOW: nor may a
-    // symbolic link put there.
-    let flags = (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW).bits();
+    let flags = (OFlags::NONBLOCK | OFlags::NOFOLLOW).bits();
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(flags as i32)
         .open(&path)
         .ok()?;
-    Some((path, file))
+    let metadata = file.metadata().ok()?;
+    metadata.is_file().then_some((path, file, metadata))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::super::target;
+    use super::*;
+
+    /// Both ways of opening under the root agree: files and links within it are served,
+    /// directories by their `index.html`, links out of it (to a file, to a directory, through
+    /// a directory) and what is not a regular file are not.
+    #[test]
+    fn opening_under_the_root() {
+        let dir = std::env::temp_dir().join(format!("turbine-http-files-{}", std::process::id()));
+        let root = dir.join("www");
+        std::fs::create_dir_all(root.join("docs")).unwrap();
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        std::fs::write(dir.join("secret.txt"), b"secret").unwrap();
+        std::fs::write(root.join("a.txt"), b"alpha").unwrap();
+        std::fs::write(root.join("docs/index.html"), b"docs").unwrap();
+        symlink("a.txt", root.join("alias.txt")).unwrap();
+        symlink("../a.txt", root.join("docs/up.txt")).unwrap();
+        symlink(dir.join("secret.txt"), root.join("out")).unwrap();
+        symlink("../secret.txt", root.join("rel-out")).unwrap();
+        symlink(&dir, root.join("parent")).unwrap();
+        let site = Site::new(&root).unwrap();
+        let open = |path: &str| {
+            let target = target::parse(path).unwrap();
+            let beneath = open_under(&site, &target).map(|(_, file, _)| read(&file));
+            let canonical = open_canonical(&site.root, &target).map(|(_, file, _)| read(&file));
+            assert_eq!(beneath, canonical, "{path}: both ways agree");
+            beneath
+        };
+        assert_eq!(open("/a.txt").as_deref(), Some(&b"alpha"[..]));
+        assert_eq!(open("/alias.txt").as_deref(), Some(&b"alpha"[..]));
+        assert_eq!(open("/docs/up.txt").as_deref(), Some(&b"alpha"[..]));
+        assert_eq!(open("/docs").as_deref(), Some(&b"docs"[..]));
+        assert_eq!(open("/docs/").as_deref(), Some(&b"docs"[..]));
+        for refused in [
+            "/out",
+            "/rel-out",
+            "/parent/secret.txt",
+            "/empty",
+            "/a.txt/",
+            "/nope",
+        ] {
+            assert_eq!(open(refused), None, "{refused}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn read(file: &File) -> Vec<u8> {
+        let mut bytes = vec![0; 64];
+        let n = file.read_at(&mut bytes, 0).unwrap();
+        bytes.truncate(n);
+        bytes
+    }
 }

@@ -144,6 +144,14 @@ impl Sink for mio::net::TcpStream {
     /// `sendfile(2)` (rustix's safe wrapper): the kernel copies from the page cache to the
     /// socket buffer, or on loopback hands the pages over without any copy.
     #[cfg(target_os = "linux")]
+    fn write_before_file(&mut self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+        use rustix::net::{SendAncillaryBuffer, SendFlags};
+        let flags = SendFlags::MORE | SendFlags::NOSIGNAL;
+        let mut control = SendAncillaryBuffer::default();
+        Ok(rustix::net::sendmsg(&*self, bufs, &mut control, flags)?)
+    }
+
+    #[cfg(target_os = "linux")]
     fn send_file(&mut self, file: &std::fs::File, offset: u64, len: usize) -> io::Result<usize> {
         let mut offset = offset;
         Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)

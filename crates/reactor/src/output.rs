@@ -18,6 +18,17 @@ pub(crate) trait Sink: Write {
         false
     }
 
+    /// Writes bytes that a file region follows. On TCP, with `MSG_MORE`: the kernel keeps a
+    /// last partial segment for the region's first bytes instead of sending a small packet of
+    /// its own (a response head before its body; nginx's `tcp_nopush` does the same).
+    ///
+    /// # Errors
+    ///
+    /// The write's error, `WouldBlock` included.
+    fn write_before_file(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.write_vectored(bufs)
+    }
+
     /// Sends up to `len` bytes of `file` from `offset` without copying them through user space
     /// (`sendfile`); returns how many went, 0 only if the file ends at `offset`.
     ///
@@ -265,7 +276,9 @@ impl Output {
                     slices[i] = IoSlice::new(&bytes[skip..]);
                     count += 1;
                 }
-                if count == 1 {
+                if matches!(self.queue.get(count), Some(Chunk::File(_))) {
+                    sink.write_before_file(&slices[..count])?
+                } else if count == 1 {
                     sink.write(&slices[0])?
                 } else {
                     sink.write_vectored(&slices[..count])?

@@ -61,6 +61,13 @@ impl Sink for Stream {
         }
     }
 
+    fn write_before_file(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.write_before_file(bufs),
+            Stream::Tls(tls) => tls.write_before_file(bufs),
+        }
+    }
+
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
         match self {
             Stream::Plain(tcp) => tcp.send_file(file, offset, len),
