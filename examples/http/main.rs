@@ -24,7 +24,9 @@
 //! the server exits with code 2 before binding) and every `TURBINE_*` variable (`TURBINE_ADDR`
 //! defaults to `127.0.0.1:8080`; `TURBINE_MAX_FRAME` bounds a request head, 64 KiB;
 //! `TURBINE_FRAME_TIMEOUT` is the slow-loris defence, `TURBINE_WRITE_TIMEOUT` closes a client
-//! that stops reading; with `TURBINE_TLS_CERT` and `TURBINE_TLS_KEY` it speaks HTTPS).
+//! that stops reading; with `TURBINE_TLS_CERT` and `TURBINE_TLS_KEY` it speaks HTTPS;
+//! `TURBINE_WORKER_PRIORITY` defaults to `normal` here, since the jobs are short system calls:
+//! see `config.rs`).
 //!
 //! # Requests
 //!
