@@ -16,7 +16,7 @@ pub use turbine_codec::{
 pub use turbine_pool as pool;
 pub use turbine_reactor::{
     Cidr, CloseReason, ClosedBy, Config, ConfigError, ConnHandle, ConnId, Connect, ConnectError,
-    Connector, Context, FrameIn, FrameOut, HalfClose, Handler, JobError, LoopBusy,
+    Connector, Context, FileRegion, FrameIn, FrameOut, HalfClose, Handler, JobError, LoopBusy,
     MAX_FRAMES_IN_FLIGHT, MAX_PROXY_HEADER, MAX_TIMERS, Metrics, MetricsFormat, OffloadError,
     Payload, PoolStats, ProxyHeader, ProxyProtocol, ProxyRead, ProxyVersion, ReactorStats,
     RejectedBy, Rejection, Running, SendError, Server, ShutdownHandle, Stats, StatsHandle,

@@ -14,3 +14,7 @@ mod chat;
 #[allow(dead_code)]
 #[path = "../examples/kv/main.rs"]
 mod kv;
+
+#[allow(dead_code)]
+#[path = "../examples/http/main.rs"]
+mod http;

@@ -36,10 +36,10 @@ use crate::context::Route;
 use crate::core::Core;
 use crate::handle::ConnShared;
 use crate::offload::{Done, Offloads};
-use crate::output::Output;
+use crate::output::{Output, Sink};
 use crate::tls::TlsInfo;
-use crate::{CloseReason, ConnHandle, ConnId, Context, FrameOut, Handler, Payload};
-use life::{Coupling, Finish, Flow, Life, ReadSide, Sending, WriteSide};
+use crate::{CloseReason, ConnHandle, ConnId, Context, FileRegion, FrameOut, Handler, Payload};
+use life::{Coupling, Drain, Finish, Flow, Life, ReadSide, Sending, WriteSide};
 
 /// Whether a connection is still open after a step. The owner drops a `Closed` one (its
 /// handler has had `on_close`; dropping closes the socket).
@@ -60,9 +60,9 @@ pub(crate) enum Step {
 #[derive(Debug)]
 pub(crate) struct Panicked;
 
-/// A socket as a connection uses it: non-blocking reads and writes, a half-close, a reset,
-/// and the outcome of a non-blocking connect.
-pub(crate) trait Transport: Read + Write {
+/// A socket as a connection uses it: non-blocking reads and writes (of file regions too, where
+/// it can), a half-close, a reset, and the outcome of a non-blocking connect.
+pub(crate) trait Transport: Read + Write + Sink {
     /// Sends our FIN after what was written; reading goes on.
     fn shutdown_write(&mut self) -> io::Result<()>;
 
@@ -134,6 +134,28 @@ pub(crate) enum Handshake {
     Done,
     /// Waiting for the socket.
     Pending,
+}
+
+impl Sink for mio::net::TcpStream {
+    fn sends_files(&self) -> bool {
+        cfg!(target_os = "linux")
+    }
+
+    /// `sendfile(2)` (rustix's safe wrapper): the kernel copies from the page cache to the
+    /// socket buffer, or on loopback hands the pages over without any copy.
+    #[cfg(target_os = "linux")]
+    fn write_before_file(&mut self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+        use rustix::net::{SendAncillaryBuffer, SendFlags};
+        let flags = SendFlags::MORE | SendFlags::NOSIGNAL;
+        let mut control = SendAncillaryBuffer::default();
+        Ok(rustix::net::sendmsg(&*self, bufs, &mut control, flags)?)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn send_file(&mut self, file: &std::fs::File, offset: u64, len: usize) -> io::Result<usize> {
+        let mut offset = offset;
+        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
+    }
 }
 
 impl Transport for mio::net::TcpStream {
@@ -252,6 +274,8 @@ pub(crate) struct ConnState<H: Handler> {
     sending: Sending,
     /// Whether the partner may be waiting for this output to drain.
     coupling: Coupling,
+    /// Whether the handler is owed `on_writable` when this output drains.
+    drain: Drain,
     /// Where the idle clock starts: the last input, the open, or the end of a pause.
     idle_since: Instant,
     /// When input last arrived, if ever (the linger decision).
@@ -272,6 +296,9 @@ pub(crate) struct ConnState<H: Handler> {
     transport_pending: bool,
     /// The TLS session's facts, once its handshake is done.
     tls: Option<TlsInfo>,
+    /// Whether the socket sends file regions itself (plain TCP on Linux): whether
+    /// `Context::send_file` takes them.
+    sends_files: bool,
 }
 
 impl<H: Handler, S: Transport> Connection<H, S> {
@@ -327,6 +354,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 write: WriteSide::Writable,
                 sending: Sending::Open,
                 coupling: Coupling::Clear,
+                drain: Drain::Clear,
                 idle_since: now,
                 last_input: None,
                 partial_since: None,
@@ -337,6 +365,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 queued: false,
                 transport_pending: false,
                 tls: None,
+                sends_files: socket.sends_files(),
             },
             socket,
         }
@@ -657,6 +686,31 @@ impl<H: Handler> ConnState<H> {
             Route::Direct => self.output.push_encoded(bytes),
         }
         core.stats_mut().frames_out += 1;
+    }
+
+    /// Queues a file region for the socket to send, in order with frames (behind pending jobs
+    /// like `send`); handed back if the socket cannot send files. Dropped, like a frame, once
+    /// the connection no longer takes output.
+    pub(crate) fn send_file(
+        &mut self,
+        region: FileRegion,
+        route: Route,
+        core: &mut Core,
+    ) -> Result<(), FileRegion> {
+        if !self.sends_files {
+            return Err(region);
+        }
+        if !self.life.accepts_output() || !self.sends() {
+            return Ok(());
+        }
+        match route {
+            Route::InOrder => self
+                .offloads
+                .hold_or(&mut self.output, |out| out.push_file(region)),
+            Route::Direct => self.output.push_file(region),
+        }
+        core.stats_mut().frames_out += 1;
+        Ok(())
     }
 
     /// `frame` encoded by this connection's encoder, to broadcast.

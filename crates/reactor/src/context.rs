@@ -18,7 +18,8 @@ use crate::ProxyHeader;
 use crate::connection::Step;
 use crate::tls::TlsInfo;
 use crate::{
-    CloseReason, Config, ConnHandle, ConnId, Connect, ConnectError, FrameOut, Handler, Payload,
+    CloseReason, Config, ConnHandle, ConnId, Connect, ConnectError, FileRegion, FrameOut, Handler,
+    Payload,
 };
 
 /// Where the frames a callback sends go.
@@ -72,6 +73,86 @@ impl<H: Handler> Context<'_, H> {
     /// caller promises the bytes are whole frames of the protocol (nothing checks them).
     pub fn send_encoded(&mut self, bytes: impl Into<Vec<u8>>) {
         self.state.send_encoded(bytes.into(), self.route, self.core);
+    }
+
+    /// Queues `region` of a file, for the kernel to send from the page cache to the socket
+    /// (`sendfile(2)`) with no copy through user space: the zero-copy path of a file server.
+    /// It takes its place in the output like a frame ([`send`](Context::send)'s order, behind
+    /// pending offloaded jobs), and its bytes count as pending output until written, so the
+    /// watermarks, [`output_len`](Context::output_len), [`is_writable`](Context::is_writable)
+    /// and [`on_writable`](Handler::on_writable) pace a stream of regions as they pace bytes;
+    /// it is written as the socket takes it, partial sends and the write timeout included, and
+    /// the file stays open until it is written or the connection closes. Dropped, like a
+    /// frame, once the connection no longer takes output.
+    ///
+    /// The range is read when it is sent, on the reactor thread: a page that is not in the page
+    /// cache then is read from the disk right there, and every connection of the reactor waits.
+    /// So queue only a range the worker pool has just brought into the page cache (an
+    /// [`offload`](Context::offload)ed job that reads it), in windows of a few hundred KiB,
+    /// the next one once the connection [`is_writable`](Context::is_writable), so that what
+    /// was brought in is sent before memory pressure can evict it (nginx pairs `sendfile` with
+    /// `aio threads` the same way). A file that ends before the region does (it shrank
+    /// meanwhile) closes the connection, [`CloseReason::Io`] with `UnexpectedEof`: the peer
+    /// sees the stream end short of what it was promised, never other bytes in their place.
+    ///
+    /// # Errors
+    ///
+    /// The region, handed back, when the socket cannot send files: on TLS (records are
+    /// encrypted in user space) or off Linux. Read the range on the worker pool and
+    /// [`send_encoded`](Context::send_encoded) the bytes instead; [`tls`](Context::tls) tells
+    /// beforehand.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::fs::File;
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use turbine_codec::LinesCodec;
+    /// use turbine_reactor::{Config, Context, FileRegion, Handler, TestConnection};
+    ///
+    /// /// Each line names a file: answers its length, then its bytes.
+    /// struct Files;
+    ///
+    /// impl Handler for Files {
+    ///     type Codec = LinesCodec;
+    ///     fn codec(&mut self, config: &Config) -> LinesCodec {
+    ///         LinesCodec::new(config.frame_limits())
+    ///     }
+    ///     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, path: String) {
+    ///         // Opening and reading wait on the disk: on the worker pool. Reading the file
+    ///         // there brings it into the page cache, where the reactor's `sendfile` finds it.
+    ///         let open = move || -> std::io::Result<(File, usize)> {
+    ///             let file = File::open(path)?;
+    ///             let len = std::io::copy(&mut &file, &mut std::io::sink())? as usize;
+    ///             Ok((file, len))
+    ///         };
+    ///         let offloaded = ctx.offload(open, |_files, ctx, opened| match opened {
+    ///             Ok(Ok((file, len))) => {
+    ///                 ctx.send(len.to_string());
+    ///                 if ctx.send_file(FileRegion::new(Arc::new(file), 0, len)).is_err() {
+    ///                     ctx.close(); // TLS: a real server sends the bytes instead
+    ///                 }
+    ///             }
+    ///             _ => ctx.send("ERR no such file"),
+    ///         });
+    ///         if offloaded.is_err() {
+    ///             ctx.send("ERR busy");
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let path = std::env::temp_dir().join(format!("send-file-doc-{}", std::process::id()));
+    /// std::fs::write(&path, b"file bytes\n")?;
+    /// let mut conn = TestConnection::new(Files);
+    /// conn.push(format!("{}\n", path.display()).as_bytes());
+    /// assert!(conn.finish_offloads(Duration::from_secs(10)));
+    /// assert_eq!(conn.take_output(), b"11\nfile bytes\n");
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_file(&mut self, region: FileRegion) -> Result<(), FileRegion> {
+        self.state.send_file(region, self.route, self.core)
     }
 
     /// Closes the connection once its output is flushed: frames stop being delivered now

@@ -92,9 +92,11 @@ pub trait Handler: Sized + 'static {
         log::debug!("{}: closing: {error}", ctx.peer_addr());
     }
 
-    /// Called when the connection's output, having gone above the high watermark (which paused
-    /// reading), has drained below the low watermark; reading resumes after this. Producers that
-    /// send more than they read can wait for it. The default does nothing.
+    /// Called when the connection's output, having gone above the high watermark, has drained
+    /// below the low watermark, whatever put it there (replies to what was read, which also
+    /// pauses reading until now, or a job's result, a timer, a handle's frames). Producers that
+    /// send more than they read (a download, a stream) stop while
+    /// [`Context::is_writable`] is `false` and go on here. The default does nothing.
     fn on_writable(&mut self, ctx: &mut Context<'_, Self>) {
         let _ = ctx;
     }

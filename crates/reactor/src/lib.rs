@@ -23,8 +23,10 @@
 //! - A connection (`connection.rs` and `connection/`): its state with one owner, the serve path
 //!   top to bottom (`serve.rs`), closing (`close.rs`), deadlines (`deadlines.rs`), messages
 //!   (`deliver.rs`), connecting and what partners do to each other (`outbound.rs`), the state
-//!   enums (`life.rs`); its output queue (`output.rs`), its own timers (`conn_timers.rs`),
-//!   socket options (`socket.rs`), limits shared across reactors (`limits.rs`).
+//!   enums (`life.rs`); its output queue (`output.rs`: bytes, shared payloads, and
+//!   [`FileRegion`]s (`file_region.rs`) the socket sends with `sendfile`), its own timers
+//!   (`conn_timers.rs`), socket options (`socket.rs`), limits shared across reactors
+//!   (`limits.rs`).
 //! - TLS: the rustls server configuration from `TURBINE_TLS_*`, the certificate that SIGHUP
 //!   reloads and what a handler learns of a session (`tls.rs`); a TCP stream with a rustls
 //!   session on it (`tls_stream.rs`); a connection's socket, plain or TLS (`stream.rs`).
@@ -99,6 +101,7 @@ mod connection;
 mod connector;
 mod context;
 mod core;
+mod file_region;
 mod handle;
 mod handler;
 mod limits;
@@ -131,6 +134,7 @@ pub use conn_timers::{MAX_TIMERS, TimerError, TimerId};
 pub use connect::{Connect, ConnectError};
 pub use connector::Connector;
 pub use context::Context;
+pub use file_region::FileRegion;
 pub use handle::{ConnHandle, ConnId, MAX_FRAMES_IN_FLIGHT, SendError};
 pub use handler::{CloseReason, FrameIn, FrameOut, HalfClose, Handler, Rejection};
 pub use metrics::{Metrics, MetricsFormat};

@@ -1,11 +1,46 @@
-//! `Output`: a connection's bytes waiting to be written, owned or shared, frame by frame.
+//! `Output`: a connection's bytes waiting to be written, owned or shared, frame by frame, and
+//! file regions the socket sends itself.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, IoSlice, Write};
 use std::sync::Arc;
 
+use crate::FileRegion;
+
 /// Most chunks handed to one `writev`.
 const MAX_SLICES: usize = 64;
+
+/// Where output is written: a byte sink that may also send a file's bytes itself.
+pub(crate) trait Sink: Write {
+    /// Whether [`send_file`](Sink::send_file) works here (a plain TCP socket on Linux).
+    fn sends_files(&self) -> bool {
+        false
+    }
+
+    /// Writes bytes that a file region follows. On TCP, with `MSG_MORE`: the kernel keeps a
+    /// last partial segment for the region's first bytes instead of sending a small packet of
+    /// its own (a response head before its body; nginx's `tcp_nopush` does the same).
+    ///
+    /// # Errors
+    ///
+    /// The write's error, `WouldBlock` included.
+    fn write_before_file(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.write_vectored(bufs)
+    }
+
+    /// Sends up to `len` bytes of `file` from `offset` without copying them through user space
+    /// (`sendfile`); returns how many went, 0 only if the file ends at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` where the sink cannot (TLS encrypts in user space); otherwise the
+    /// write's error, `WouldBlock` included.
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let _ = (file, offset, len);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
 
 /// One piece of output.
 enum Chunk {
@@ -13,13 +48,26 @@ enum Chunk {
     Owned(Vec<u8>),
     /// A payload shared with other connections (a broadcast): held by reference, never copied.
     Shared(Arc<[u8]>),
+    /// A range of a file, one whole frame, that the sink sends from the page cache.
+    File(FileRegion),
 }
 
 impl Chunk {
-    fn bytes(&self) -> &[u8] {
+    /// The bytes held in memory; `None` for a file region.
+    fn bytes(&self) -> Option<&[u8]> {
         match self {
-            Chunk::Owned(v) => v,
-            Chunk::Shared(b) => b,
+            Chunk::Owned(v) => Some(v),
+            Chunk::Shared(b) => Some(b),
+            Chunk::File(_) => None,
+        }
+    }
+
+    /// Its length in bytes.
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Owned(v) => v.len(),
+            Chunk::Shared(b) => b.len(),
+            Chunk::File(region) => region.len(),
         }
     }
 }
@@ -27,8 +75,9 @@ impl Chunk {
 /// The bytes a connection still has to write, in order, and where each frame ends.
 ///
 /// Frames encoded on the reactor are appended to an owned buffer; a broadcast payload is queued
-/// by reference, so one payload sent to a thousand connections is stored once. Several chunks
-/// leave in one `writev`. An empty `Output` owns no memory unless it is the reactor's spare
+/// by reference, so one payload sent to a thousand connections is stored once; a file region is
+/// queued as the file and a range, and the sink sends it (`sendfile`), its bytes counted like
+/// the others until they are written. Several memory chunks leave in one `writev`. An empty `Output` owns no memory unless it is the reactor's spare
 /// (whose buffers are lent to whichever connection is producing output, and returned).
 ///
 /// Offsets below count bytes in the connection's output stream since this value was created:
@@ -108,6 +157,16 @@ impl Output {
         self.note_frame(len);
     }
 
+    /// Queues a file region, one frame, for the sink to send itself.
+    pub(crate) fn push_file(&mut self, region: FileRegion) {
+        if region.is_empty() {
+            return;
+        }
+        let len = region.len();
+        self.push_chunk(Chunk::File(region));
+        self.note_frame(len);
+    }
+
     /// Moves every frame of `other` (which was never written) to the end of this output.
     pub(crate) fn append(&mut self, mut other: Output) {
         let base = self.appended - other.frame_start;
@@ -117,7 +176,7 @@ impl Output {
         self.appended += other.len as u64;
         self.len += other.len;
         for chunk in other.queue.drain(..) {
-            if !chunk.bytes().is_empty() {
+            if chunk.len() > 0 {
                 self.push_chunk(chunk);
             }
         }
@@ -164,11 +223,11 @@ impl Output {
             let mut chunks = 0;
             for (i, chunk) in self.queue.iter_mut().enumerate() {
                 let skip = if i == 0 { self.written } else { 0 };
-                let available = chunk.bytes().len() - skip;
+                let available = chunk.len() - skip;
                 chunks += 1;
                 if available >= left {
-                    // A frame can end inside an owned chunk only: a shared payload is one
-                    // whole frame.
+                    // A frame can end inside an owned chunk only: a shared payload or a file
+                    // region is one whole frame.
                     if let Chunk::Owned(bytes) = chunk {
                         bytes.truncate(skip + left);
                     }
@@ -184,24 +243,47 @@ impl Output {
         dropped
     }
 
-    /// One `write` (or `writev` for several chunks) of what is pending; returns the bytes
-    /// written.
+    /// One `write` (or `writev` for several chunks, up to the next file region) of what is
+    /// pending, or one `send_file` of the file region in front; returns the bytes written.
     ///
     /// # Errors
     ///
-    /// Whatever the write returns, `WouldBlock` included.
-    pub(crate) fn write_to(&mut self, sink: &mut impl Write) -> io::Result<usize> {
-        let n = if self.queue.len() == 1 {
-            sink.write(&self.queue[0].bytes()[self.written..])?
-        } else {
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let mut count = 0;
-            for (i, chunk) in self.queue.iter().take(MAX_SLICES).enumerate() {
-                let skip = if i == 0 { self.written } else { 0 };
-                slices[i] = IoSlice::new(&chunk.bytes()[skip..]);
-                count += 1;
+    /// Whatever the write returns, `WouldBlock` included; `UnexpectedEof` if the file of the
+    /// region in front ends before the region does (it shrank since it was queued: the peer
+    /// cannot be given the bytes it was promised).
+    pub(crate) fn write_to(&mut self, sink: &mut impl Sink) -> io::Result<usize> {
+        let n = match self.queue.front() {
+            Some(Chunk::File(region)) => {
+                let left = region.len() - self.written;
+                let at = region.offset() + self.written as u64;
+                let n = sink.send_file(region.file(), at, left)?;
+                if n == 0 && left > 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file ended inside a region queued to send (it shrank)",
+                    ));
+                }
+                n
             }
-            sink.write_vectored(&slices[..count])?
+            _ => {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let mut count = 0;
+                for (i, chunk) in self.queue.iter().take(MAX_SLICES).enumerate() {
+                    let Some(bytes) = chunk.bytes() else {
+                        break; // a file region goes on its own
+                    };
+                    let skip = if i == 0 { self.written } else { 0 };
+                    slices[i] = IoSlice::new(&bytes[skip..]);
+                    count += 1;
+                }
+                if matches!(self.queue.get(count), Some(Chunk::File(_))) {
+                    sink.write_before_file(&slices[..count])?
+                } else if count == 1 {
+                    sink.write(&slices[0])?
+                } else {
+                    sink.write_vectored(&slices[..count])?
+                }
+            }
         };
         self.advance(n);
         Ok(n)
@@ -218,7 +300,7 @@ impl Output {
             let Some(front) = self.queue.front() else {
                 break;
             };
-            let left = front.bytes().len() - self.written;
+            let left = front.len() - self.written;
             if n < left {
                 self.written += n;
                 return;
@@ -280,6 +362,43 @@ mod tests {
 
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
+        }
+    }
+
+    impl Sink for Trickle {
+        fn sends_files(&self) -> bool {
+            true
+        }
+
+        /// Reads the file, as `sendfile` does, up to `limit` bytes.
+        fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0; len.min(self.limit)];
+            let n = file.read_at(&mut buf, offset)?;
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+    }
+
+    /// A file in the temporary directory holding `bytes`, removed when the test ends.
+    struct TempFile {
+        path: std::path::PathBuf,
+        file: Arc<File>,
+    }
+
+    impl TempFile {
+        fn new(name: &str, bytes: &[u8]) -> TempFile {
+            let path =
+                std::env::temp_dir().join(format!("turbine-output-{}-{name}", std::process::id()));
+            std::fs::write(&path, bytes).unwrap();
+            let file = Arc::new(File::open(&path).unwrap());
+            TempFile { path, file }
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 
@@ -378,6 +497,74 @@ mod tests {
             8192 - 95,
             "the big frame is finished"
         );
+    }
+
+    /// File regions leave in stream order between memory chunks, through partial writes of
+    /// every size, and count as pending bytes until sent; an empty region is no frame.
+    #[test]
+    fn file_regions_leave_in_order() {
+        let contents: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let temp = TempFile::new("order", &contents);
+        for limit in [1, 3, 7, 100, 1 << 20] {
+            let mut out = Output::default();
+            frame(&mut out, b"head\n");
+            out.push_file(FileRegion::new(Arc::clone(&temp.file), 10, 500));
+            out.push_file(FileRegion::new(Arc::clone(&temp.file), 0, 0));
+            frame(&mut out, b"-");
+            out.push_shared(Arc::from(&b"shared"[..]));
+            out.push_file(FileRegion::new(Arc::clone(&temp.file), 990, 10));
+            assert_eq!(out.len(), 5 + 500 + 1 + 6 + 10);
+            let want = [
+                &b"head\n"[..],
+                &contents[10..510],
+                b"-shared",
+                &contents[990..],
+            ]
+            .concat();
+            assert_eq!(drain(&mut out, limit), want, "writes of {limit}");
+            assert_eq!(
+                Arc::strong_count(&temp.file),
+                1,
+                "written regions are released"
+            );
+        }
+    }
+
+    /// Truncating keeps the rest of a half-sent file region and drops the regions behind it.
+    #[test]
+    fn truncation_finishes_a_file_region() {
+        let contents = vec![b'f'; 100];
+        let temp = TempFile::new("truncate", &contents);
+        let mut out = Output::default();
+        out.push_file(FileRegion::new(Arc::clone(&temp.file), 0, 100));
+        out.push_file(FileRegion::new(Arc::clone(&temp.file), 0, 100));
+        let mut sink = Trickle {
+            got: Vec::new(),
+            limit: 40,
+        };
+        out.write_to(&mut sink).unwrap();
+        assert_eq!(out.truncate_to_frame(), 100);
+        frame(&mut out, b"bye");
+        let mut seen = sink.got;
+        seen.extend_from_slice(&drain(&mut out, 30));
+        assert_eq!(seen, [&contents[..], b"bye"].concat());
+    }
+
+    /// A file that ends inside its region (it shrank after being queued) is an error, not a
+    /// short frame passed off as whole.
+    #[test]
+    fn a_shrunk_file_is_an_error() {
+        let temp = TempFile::new("shrunk", b"0123456789");
+        let mut out = Output::default();
+        out.push_file(FileRegion::new(Arc::clone(&temp.file), 4, 20));
+        let mut sink = Trickle {
+            got: Vec::new(),
+            limit: 100,
+        };
+        assert_eq!(out.write_to(&mut sink).unwrap(), 6);
+        let e = out.write_to(&mut sink).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(sink.got, b"456789");
     }
 
     /// Frames moved from another output keep their boundaries.

@@ -1,11 +1,13 @@
 //! `Stream`: the socket of a reactor's connection, plain TCP or TLS.
 
+use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
 use crate::connection::{Handshake, Transport};
+use crate::output::Sink;
 use crate::tls::TlsInfo;
 use crate::tls_stream::TlsStream;
 
@@ -47,6 +49,29 @@ impl Write for Stream {
         match self {
             Stream::Plain(tcp) => tcp.flush(),
             Stream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+impl Sink for Stream {
+    fn sends_files(&self) -> bool {
+        match self {
+            Stream::Plain(tcp) => tcp.sends_files(),
+            Stream::Tls(tls) => tls.sends_files(),
+        }
+    }
+
+    fn write_before_file(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.write_before_file(bufs),
+            Stream::Tls(tls) => tls.write_before_file(bufs),
+        }
+    }
+
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.send_file(file, offset, len),
+            Stream::Tls(tls) => tls.send_file(file, offset, len),
         }
     }
 }

@@ -14,6 +14,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, Connection, ServerConnection};
 
 use crate::connection::{Handshake, Transport};
+use crate::output::Sink;
 use crate::tls::TlsInfo;
 
 /// A TCP stream and the TLS session on it.
@@ -185,6 +186,9 @@ impl Write for TlsStream {
         self.write_records()
     }
 }
+
+/// Records are encrypted in user space: no file regions (the default refuses them).
+impl Sink for TlsStream {}
 
 impl Transport for TlsStream {
     fn shutdown_write(&mut self) -> io::Result<()> {

@@ -164,3 +164,13 @@ pub(crate) enum Coupling {
     /// one.
     Holding,
 }
+
+/// Whether the handler is owed an [`on_writable`](crate::Handler::on_writable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drain {
+    /// The output has not been over the high watermark since the handler was last told.
+    Clear,
+    /// The output went over the high watermark (whatever put it there: a reply, a job's
+    /// result, a timer): call `on_writable` once it drains below the low one.
+    Owed,
+}

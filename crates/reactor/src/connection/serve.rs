@@ -6,7 +6,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
 use super::{
-    ConnState, Connection, Coupling, Flow, Life, Panicked, ReadSide, Step, Transport, WriteSide,
+    ConnState, Connection, Coupling, Drain, Flow, Life, Panicked, ReadSide, Step, Transport,
+    WriteSide,
 };
 use crate::context::Route;
 use crate::core::Core;
@@ -171,6 +172,12 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         {
             self.state.coupling = Coupling::Holding;
         }
+        // Whatever put the output over the high watermark (a reply, a job's result, a timer),
+        // the handler hears when it drains: a producer stops while not `is_writable` and goes
+        // on in `on_writable`.
+        if self.state.pending_output() > core.config().write_high_watermark {
+            self.state.drain = Drain::Owed;
+        }
         if let Err(kind) = self.write_out(core) {
             return self.fail(core, kind);
         }
@@ -182,21 +189,27 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 core.partner_drained(partner, pending);
             }
         }
+        let mut writable = false;
         if self.state.flow == Flow::Paused
             && pending <= low_watermark
             && self.state.partner_output(core) <= low_watermark
         {
             self.state.resume(core);
-            if self.state.life.delivers_frames() {
-                if self
-                    .callback(core, Route::InOrder, |h, ctx| h.on_writable(ctx))
-                    .is_err()
-                {
-                    return self.panicked(core);
-                }
-                if let Err(kind) = self.write_out(core) {
-                    return self.fail(core, kind);
-                }
+            writable = true;
+        }
+        if pending <= low_watermark && self.state.drain == Drain::Owed {
+            self.state.drain = Drain::Clear;
+            writable = true;
+        }
+        if writable && self.state.life.delivers_frames() {
+            if self
+                .callback(core, Route::InOrder, |h, ctx| h.on_writable(ctx))
+                .is_err()
+            {
+                return self.panicked(core);
+            }
+            if let Err(kind) = self.write_out(core) {
+                return self.fail(core, kind);
             }
         }
         core.return_output(&mut self.state.output);
