@@ -1,8 +1,12 @@
 //! The `--latency` mode: latency against offered rate, open loop, for Turbine, tokio and the bare
 //! mio loop side by side.
 //!
-//! Each server's peak is its closed-loop throughput (the same 100 connections, 64-byte
-//! messages, 16 in flight each); the offered rates are fractions of the lowest of the three
+//! Each server's peak is its closed-loop throughput with one message in flight per connection
+//! (the same 100 connections, 64-byte messages): like the open-loop runs, every message then
+//! goes out in a write of its own. A peak with 16 in flight batches 16 messages per system call
+//! on both sides, a rate that no generator sending each message at its own intended time can
+//! offer (tried: at a tenth of it the generator's own send lag already set the figures, about
+//! 1 ms at every rate and for every server). The offered rates are fractions of the lowest of the three
 //! peaks, so every server is asked for the same rates, none past what all can carry. At each
 //! rate a fixed-rate run (`turbine_load::run_at_rate`: messages on a timetable, latency from
 //! each message's intended send time, so a stall is not hidden by coordinated omission)
@@ -26,8 +30,9 @@ pub(crate) const PEERS: [Peer; 3] = [Peer::TurbineRaw, Peer::TokioRaw, Peer::Mio
 /// Offered rates, as fractions of the common peak; the two are 50 % and 90 %.
 pub(crate) const FRACTIONS: [f64; 5] = [0.1, 0.3, 0.5, 0.7, 0.9];
 
-/// Messages in flight per connection in the peak (closed-loop) runs.
-const PEAK_DEPTH: usize = 16;
+/// Messages in flight per connection in the peak (closed-loop) runs: one, as in the open-loop
+/// runs (see the module's docs).
+const PEAK_DEPTH: usize = 1;
 
 /// A figure of a point.
 type Figure = fn(&Point) -> f64;

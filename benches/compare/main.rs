@@ -5,13 +5,15 @@
 //! cargo bench --bench compare                   # every scenario, 3 rounds, ~3 minutes
 //! COMPARE_SECS=1 COMPARE_ROUNDS=1 cargo bench --bench compare   # a quick look
 //! cargo bench --bench compare -- --c10k         # 10,000 held connections per server
+//! cargo bench --bench compare -- --churn        # connect, one echo, close, over and over
 //! cargo bench --bench compare -- --latency      # latency against offered rate, open loop
 //! cargo bench --bench compare -- --metrics      # Turbine with the metrics listener off and on
 //! taskset -c 8-15 cargo bench --bench compare -- --scaling   # 1 to 8 threads (16 cores)
 //! ```
 //!
 //! The comparison writes `benches/results/compare.md` and `benches/results/compare.svg` and
-//! prints the tables; `--c10k` writes `benches/results/c10k.md`; `--latency`
+//! prints the tables; `--c10k` writes `benches/results/c10k.md`; `--churn`
+//! `benches/results/churn.md`; `--latency`
 //! `benches/results/latency.md` and `benches/results/latency.svg`; `--metrics`
 //! `benches/results/metrics.md`; `--scaling` `benches/results/scaling.md`. The exit code is 1
 //! if any run failed or saw an error or a wrong echo, 2 for a bad `COMPARE_*` variable.
@@ -52,6 +54,7 @@
 //!   `mio_echo.rs`, `tokio_echo.rs`, `blocking_echo.rs`.
 //! - `../common/child.rs`: a server in a child process; `settings.rs`: the workload and `COMPARE_*`.
 //! - `rounds.rs`: the timed runs; `syscalls.rs`: the system call counts; `c10k.rs`: `--c10k`;
+//!   `churn.rs`: `--churn`;
 //!   `metrics_cost.rs`: `--metrics`.
 //! - `../common/machine.rs`, `report.rs`, `plot.rs`: the Markdown and the SVG chart.
 
@@ -59,6 +62,7 @@ mod blocking_echo;
 mod c10k;
 #[path = "../common/child.rs"]
 mod child;
+mod churn;
 mod latency;
 #[path = "../common/machine.rs"]
 mod machine;
@@ -102,6 +106,8 @@ enum Mode {
     Compare,
     /// Hold 10,000 connections on each server.
     C10k,
+    /// Connections opened and closed as fast as each server takes them.
+    Churn,
     /// Latency against offered rate.
     Latency,
     /// Throughput with 1, 2, 4 and 8 serving threads.
@@ -118,6 +124,7 @@ fn mode() -> Result<Mode, String> {
     let mut core = None;
     let mut threads = None;
     let mut c10k = false;
+    let mut churn = false;
     let mut latency = false;
     let mut scaling = false;
     let mut metrics = false;
@@ -154,6 +161,7 @@ fn mode() -> Result<Mode, String> {
                 );
             }
             "--c10k" => c10k = true,
+            "--churn" => churn = true,
             "--scaling" => scaling = true,
             "--latency" => latency = true,
             "--metrics" => metrics = true,
@@ -168,6 +176,7 @@ fn mode() -> Result<Mode, String> {
             threads,
         },
         None if c10k => Mode::C10k,
+        None if churn => Mode::Churn,
         None if latency => Mode::Latency,
         None if scaling => Mode::Scaling,
         None if metrics => Mode::Metrics,
@@ -185,6 +194,7 @@ fn main() -> ExitCode {
         }) => serve(peer, addr, core, threads),
         Ok(Mode::Compare) => compare(),
         Ok(Mode::C10k) => c10k(),
+        Ok(Mode::Churn) => churn(),
         Ok(Mode::Latency) => latency(),
         Ok(Mode::Scaling) => scaling(),
         Ok(Mode::Metrics) => metrics(),
@@ -309,6 +319,26 @@ fn compare() -> ExitCode {
         );
         ExitCode::FAILURE
     }
+}
+
+/// The `--churn` mode.
+fn churn() -> ExitCode {
+    let (settings, machine) = match prepare() {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let cycles = churn::run(&settings);
+    let markdown = churn::markdown(&machine, &settings, &cycles);
+    println!("\n{markdown}");
+    if let Err(e) = results_dir().and_then(|dir| fs::write(dir.join("churn.md"), &markdown)) {
+        eprintln!("cannot write the report: {e}");
+        return ExitCode::FAILURE;
+    }
+    if cycles.iter().any(|c| c.flaw().is_some()) {
+        println!("!!! a run failed or saw errors (rows marked (!))");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 /// The `--c10k` mode.

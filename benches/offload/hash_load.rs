@@ -41,7 +41,8 @@ impl std::ops::Sub for Tally {
     }
 }
 
-/// One thread per connection: send `HASH`, read the reply, count it, repeat until stopped.
+/// One thread per connection: keep `depth` `HASH` requests outstanding (a new one as each reply
+/// arrives), count the replies, until stopped.
 pub(crate) struct HashLoad {
     /// What the threads counted.
     counts: Arc<Counts>,
@@ -52,12 +53,16 @@ pub(crate) struct HashLoad {
 }
 
 impl HashLoad {
-    /// Starts `connections` loaders against `addr`.
+    /// Starts `connections` loaders against `addr`, each keeping `depth` requests outstanding.
     ///
     /// # Errors
     ///
     /// A connection could not be opened.
-    pub(crate) fn start(addr: SocketAddr, connections: usize) -> io::Result<HashLoad> {
+    pub(crate) fn start(
+        addr: SocketAddr,
+        connections: usize,
+        depth: usize,
+    ) -> io::Result<HashLoad> {
         let counts = Arc::new(Counts::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(connections);
@@ -68,7 +73,9 @@ impl HashLoad {
             stream.set_read_timeout(Some(Duration::from_secs(60)))?;
             let counts = Arc::clone(&counts);
             let stop = Arc::clone(&stop);
-            threads.push(std::thread::spawn(move || load(stream, c, &counts, &stop)));
+            threads.push(std::thread::spawn(move || {
+                load(stream, c, depth, &counts, &stop)
+            }));
         }
         Ok(HashLoad {
             counts,
@@ -110,6 +117,7 @@ impl HashLoad {
 fn load(
     stream: TcpStream,
     connection: usize,
+    depth: usize,
     counts: &Counts,
     stop: &AtomicBool,
 ) -> io::Result<()> {
@@ -117,9 +125,13 @@ fn load(
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     let mut n = 0u64;
+    let mut outstanding = 0;
     while !stop.load(Relaxed) {
-        writer.write_all(format!("HASH load {connection} {n}\n").as_bytes())?;
-        n += 1;
+        while outstanding < depth {
+            writer.write_all(format!("HASH load {connection} {n}\n").as_bytes())?;
+            n += 1;
+            outstanding += 1;
+        }
         line.clear();
         if reader.read_line(&mut line)? == 0 {
             return Err(io::Error::other("the server closed a HASH connection"));
@@ -137,6 +149,7 @@ fn load(
             &counts.wrong
         };
         counter.fetch_add(1, Relaxed);
+        outstanding -= 1;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! cargo bench --bench offload                       # about 70 s on a quiet machine
 //! OFFLOAD_BENCH_SECS=10 cargo bench --bench offload # longer measurements
 //! OFFLOAD_BENCH_MODES=low,idle cargo bench --bench offload   # some modes only
+//! cargo bench --bench offload -- --tail            # pipelined hashes, closed-loop PINGs
 //! ```
 //!
 //! # What is measured
@@ -44,11 +45,13 @@
 //! - `server.rs`: building and running the example; the workers' priority from `/proc`.
 //! - `ping.rs`: the paced `PING` client. `hash_load.rs`: the `HASH` loaders.
 //! - `cpu.rs`: the CPU other processes used during a measurement.
+//! - `tail.rs`: `--tail`, the `PING` tail under pipelined hashes, 5 runs per server.
 
 mod cpu;
 mod hash_load;
 mod ping;
 mod server;
+mod tail;
 
 use std::io;
 use std::path::PathBuf;
@@ -200,6 +203,18 @@ fn main() -> ExitCode {
         }
     };
     println!("{}", machine());
+    if std::env::args().any(|arg| arg == "--tail") {
+        return match tail::run(&exe, settings.secs) {
+            Ok(table) => {
+                println!("{table}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("offload bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut rows = Vec::new();
     let secs = settings.secs;
     for mode in settings.modes {
@@ -233,7 +248,7 @@ fn measure(exe: &PathBuf, mode: &Mode, secs: Duration) -> io::Result<Row> {
     let other = OtherCpu::start(pids.clone());
     let unloaded = pinger.measure(secs)?;
     let other_unloaded = other.cores();
-    let load = HashLoad::start(server.addr(), HASH_CONNECTIONS)?;
+    let load = HashLoad::start(server.addr(), HASH_CONNECTIONS, 1)?;
     std::thread::sleep(FILL);
     let before = load.tally();
     let other = OtherCpu::start(pids);

@@ -134,10 +134,11 @@ impl LoadConfig {
 /// are awaiting replies on its connection) waits and is sent as soon as it can; it is counted
 /// in [`Pacing`](crate::Pacing), and the report compares the rate achieved with the target.
 ///
-/// Timers have the resolution of `mio::Poll`'s timeout, a millisecond: a thread sleeps until
-/// the next message is due, rounded up to the millisecond, and sends every message due when
-/// it wakes. Messages thus leave up to about 1 ms after their intended time (see
-/// [`Pacing::send_lag`](crate::Pacing::send_lag)), which counts in their latency.
+/// `mio::Poll`'s timeout counts whole milliseconds, so a thread sleeps only until about 1 ms
+/// before the next message is due and then polls without sleeping until it is: messages leave
+/// on time, and a client thread at a high rate keeps its core busy. Whatever delay remains
+/// (a thread that cannot keep up) is [`Pacing::send_lag`](crate::Pacing::send_lag), and counts
+/// in the latency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateConfig {
     /// Address, connections, threads, message size and framing, warm-up and measured

@@ -24,8 +24,9 @@ pub struct Pacing {
     pub sent: u64,
     /// For each message sent in the window, from its intended send time to the moment it
     /// was handed to the socket, in nanoseconds: this generator's own delay. The worker
-    /// sleeps in `mio::Poll` with a millisecond timeout, so up to about 1 ms of it is timer
-    /// granularity even when nothing is wrong.
+    /// sleeps in `mio::Poll` only until about 1 ms before the next message is due and polls
+    /// without sleeping from then on (epoll's timeout counts whole milliseconds), so the lag
+    /// is the generator falling behind, not timer granularity.
     pub send_lag: Histogram,
     /// Messages that could not be sent when due because their connection's socket would
     /// take no more bytes (the server was not reading fast enough); sent later.
