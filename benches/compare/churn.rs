@@ -170,7 +170,7 @@ pub(crate) fn markdown(machine: &Machine, settings: &Settings, cycles: &[Cycle])
             peer.name(),
             if flawed { " (!)" } else { "" },
             rate.map_or("n/a".to_string(), count),
-            spread(&per_cpu, |v| count(v)),
+            spread(&per_cpu, count),
             p99.map_or("n/a".to_string(), |us| format!("{us:.0} µs")),
             if peer == Peer::TurbineRaw {
                 String::new()
