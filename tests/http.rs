@@ -45,6 +45,7 @@ impl Site {
         symlink(site.dir.join("secret.txt"), site.root().join("out")).unwrap();
         symlink(site.dir.path(), site.root().join("up")).unwrap();
         symlink("a.txt", site.root().join("alias.txt")).unwrap();
+        symlink(site.root().join("a.txt"), site.root().join("absolute.txt")).unwrap();
         site
     }
 
@@ -436,7 +437,8 @@ fn a_hundred_pipelined_requests_in_order() {
 
 /// Every way out of the root is 404, like a missing file: `..` plain or encoded, an encoded
 /// slash, an absolute path, a NUL, a symbolic link out (to a file, to the parent directory);
-/// a link within the root is served.
+/// a link within the root is served, relative or absolute (which `RESOLVE_BENEATH` refuses
+/// alone: the canonical path decides then).
 #[test]
 fn traversal_attempts_are_404() {
     let site = Site::new();
@@ -464,6 +466,7 @@ fn traversal_attempts_are_404() {
         );
     }
     assert_eq!(conn.get("/alias.txt").body, b"alpha\n");
+    assert_eq!(conn.get("/absolute.txt").body, b"alpha\n");
     if let Some(out) = curl(&[
         "--path-as-is",
         &format!("http://{}/../secret.txt", server.addr),

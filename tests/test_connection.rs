@@ -273,3 +273,47 @@ fn proxied_connection_sees_the_header() {
         ["127.0.0.1:49152 127.0.0.1:7878 None"]
     );
 }
+
+/// Holds its input after a `HOLD` line (`pause_reading`) and answers it with more than the
+/// high watermark; records every line it is given.
+#[derive(Default)]
+struct Holder {
+    lines: Vec<String>,
+}
+
+impl Handler for Holder {
+    type Codec = LinesCodec;
+
+    fn codec(&mut self, config: &Config) -> LinesCodec {
+        LinesCodec::new(config.max_frame)
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+        if line == "HOLD" {
+            ctx.pause_reading();
+            ctx.send("x".repeat(8 << 10));
+        }
+        self.lines.push(line);
+    }
+}
+
+/// A handler's `pause_reading` outlasts backpressure: output over the high watermark in the
+/// same read pauses the connection too, but when that output drains reading stays held (the
+/// handler's `resume_reading` decides), so input sent meanwhile is not delivered.
+#[test]
+fn a_handlers_hold_outlasts_backpressure() {
+    let config = Config::new()
+        .write_low_watermark(1 << 10)
+        .write_high_watermark(4 << 10)
+        .write_limit(64 << 10);
+    let mut conn = TestConnection::with_config(Holder::default(), config);
+    conn.set_peer_window(Some(0));
+    conn.push(b"HOLD\nsame read\n");
+    conn.push(b"later\n");
+    assert_eq!(conn.handler().lines, ["HOLD", "same read"]);
+    conn.set_peer_window(None);
+    assert_eq!(conn.take_output().len(), (8 << 10) + 1);
+    conn.push(b"and later\n");
+    assert_eq!(conn.handler().lines, ["HOLD", "same read"]);
+    assert!(!conn.is_closed());
+}

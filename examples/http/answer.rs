@@ -142,7 +142,8 @@ fn none_match_hits(list: &str, etag: &str) -> bool {
 /// A `Range` value against a file of `len` bytes: one range of `bytes=a-b`, `a-` or `-n`.
 /// What this server does not read (another unit, several ranges, bad syntax) is ignored, so
 /// the whole file is sent, as RFC 9110 allows; a range starting past the end, or a suffix of
-/// 0 bytes, is unsatisfiable.
+/// 0 bytes, is unsatisfiable. An empty file has one satisfiable form, a suffix of more than
+/// 0 bytes (RFC 9110, 14.1.1), and no part to send of it: the whole (empty) file is sent.
 fn parse_range(value: &str, len: u64) -> Answer {
     let Some((unit, spec)) = value.trim().split_once('=') else {
         return Answer::Whole;
@@ -159,7 +160,7 @@ fn parse_range(value: &str, len: u64) -> Answer {
         return match position(last) {
             None => Answer::Whole,
             Some(0) => Answer::Unsatisfiable,
-            Some(_) if len == 0 => Answer::Unsatisfiable,
+            Some(_) if len == 0 => Answer::Whole,
             Some(n) => Answer::Part {
                 start: len - n.min(len),
                 end: len,
@@ -248,7 +249,7 @@ mod tests {
             );
         }
         assert_eq!(parse_range("bytes=0-", 0), Answer::Unsatisfiable);
-        assert_eq!(parse_range("bytes=-1", 0), Answer::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-1", 0), Answer::Whole);
         for ignored in [
             "bytes=0-1,5-6",
             "items=0-1",

@@ -175,13 +175,21 @@ impl Http {
 
     /// Starts the requests that wait, one at a time: each either is answered at once (and the
     /// next one starts) or leaves an answer in progress. Once none is left and the peer has
-    /// finished, closes.
+    /// finished, closes. While the output is over the high watermark none starts
+    /// (`on_writable` calls again): a client that pipelines requests without reading the
+    /// answers holds at most the write limit of them, not one copy of a file per request.
     fn next(&mut self, ctx: &mut Context<'_, Self>) {
         while matches!(self.exchange, Exchange::Idle) {
-            let Some(pending) = self.waiting.pop_front() else {
+            if self.waiting.is_empty() {
                 if self.peer == Peer::Finished {
                     ctx.close();
                 }
+                return;
+            }
+            if !ctx.is_writable() {
+                return;
+            }
+            let Some(pending) = self.waiting.pop_front() else {
                 return;
             };
             if self.reading == Reading::Held && self.waiting.len() <= MAX_WAITING / 2 {
@@ -438,6 +446,7 @@ impl Handler for Http {
 
     fn on_writable(&mut self, ctx: &mut Context<'_, Self>) {
         self.pump(ctx);
+        self.next(ctx);
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, tag: u64) {

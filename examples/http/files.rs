@@ -151,7 +151,7 @@ pub(crate) fn look_up(site: &Site, lookup: &Lookup) -> io::Result<Found> {
         carry => carry,
     };
     let first = match body {
-        Some((start, end)) if end > start => Some(bring(site, &file, carry, start, end)?),
+        Some((start, end)) if end > start => Some(bring(site, &file, &meta, carry, start, end)?),
         _ => None,
     };
     Ok(Found::File(Opened {
@@ -179,19 +179,35 @@ pub(crate) fn next_window(
     start: u64,
     end: u64,
 ) -> io::Result<Window> {
+    unchanged(file, meta)?;
+    bring(site, file, meta, carry, start, end)
+}
+
+/// `Err` if `file` is no longer the one `meta` describes (its length or validators moved).
+fn unchanged(file: &File, meta: &Meta) -> io::Result<()> {
     if Meta::of(&file.metadata()?) != *meta {
         return Err(io::Error::other("the file changed while it was sent"));
     }
-    bring(site, file, carry, start, end)
+    Ok(())
 }
 
-/// Reads (copy) or prefetches (zero-copy) the window of `start..end` that `carry` allows.
-fn bring(site: &Site, file: &File, carry: Carry, start: u64, end: u64) -> io::Result<Window> {
+/// Reads (copy) or prefetches (zero-copy) the window of `start..end` that `carry` allows. A
+/// window read into memory is checked against `meta` once read too: a file rewritten during
+/// the read must not go out under the old validators.
+fn bring(
+    site: &Site,
+    file: &File,
+    meta: &Meta,
+    carry: Carry,
+    start: u64,
+    end: u64,
+) -> io::Result<Window> {
     match carry {
         Carry::Copy { chunk } => {
             let len = (end - start).min(chunk as u64) as usize;
             let mut bytes = vec![0; len];
             file.read_exact_at(&mut bytes, start)?;
+            unchanged(file, meta)?;
             Ok(Window::Bytes(bytes))
         }
         Carry::ZeroCopy { window } => {
@@ -245,12 +261,18 @@ fn read_through(file: &File, mut offset: u64, end: u64) -> io::Result<()> {
 /// cannot be opened.
 ///
 /// The kernel resolves the path beneath the root's descriptor (`openat2` with
-/// `RESOLVE_BENEATH`: a link out of the root, or an absolute one, fails), in one system call
-/// and with no window between a check and the open. A kernel without `openat2` (before 5.6)
-/// gets [`open_canonical`] instead.
+/// `RESOLVE_BENEATH`), in one system call and with no window between a check and the open.
+/// What it refuses without saying where a link leads (an absolute link, one that climbs above
+/// the root and back) and a kernel without `openat2` (before 5.6) get [`open_canonical`]
+/// instead: a link that stays under the root is served, one that leaves it is not.
 fn open_under(site: &Site, target: &Target) -> Option<(PathBuf, File, Metadata)> {
     let (file, metadata) = match open_beneath(&site.dir, &target.relative) {
-        Err(rustix::io::Errno::NOSYS) => return open_canonical(&site.root, target),
+        // No `openat2` (before Linux 5.6, or refused by a seccomp filter), or a symbolic link
+        // `RESOLVE_BENEATH` refuses whatever it points at (an absolute one, or one that
+        // climbs above the root and back): the canonical path decides.
+        Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM | rustix::io::Errno::XDEV) => {
+            return open_canonical(&site.root, target);
+        }
         opened => opened.ok()?,
     };
     let (name, file, metadata) = if metadata.is_dir() {

@@ -167,3 +167,29 @@ fn answers_after_the_peers_fin() {
     assert_eq!(statuses(&out), [200, 200]);
     assert!(conn.is_closed());
 }
+
+/// A client that pipelines hundreds of requests and reads nothing holds at most the write
+/// limit of answers: a request waits while the output is over the high watermark (one copy
+/// of a file per request would grow without bound), and all are answered, in order, once the
+/// client reads.
+#[test]
+fn pipelined_requests_to_a_peer_that_does_not_read_stay_bounded() {
+    let root = Root::new();
+    root.write("page.bin", &[7u8; 20 << 10]);
+    let config = Config::new()
+        .write_low_watermark(8 << 10)
+        .write_high_watermark(16 << 10)
+        .write_limit(64 << 10);
+    let mut conn = TestConnection::with_config(Http::new(root.site()), config);
+    conn.set_peer_window(Some(0));
+    let requests = b"GET /page.bin HTTP/1.1\r\n\r\n".repeat(300);
+    conn.push(&requests);
+    for _ in 0..50 {
+        assert!(conn.finish_offloads(Duration::from_secs(10)));
+        assert!(conn.output_len() <= 64 << 10, "{}", conn.output_len());
+    }
+    conn.set_peer_window(None);
+    let out = settle(&mut conn);
+    assert_eq!(statuses(&out), [200; 300]);
+    assert!(!conn.is_closed());
+}

@@ -80,7 +80,7 @@ impl Request {
         };
         match self.version {
             Version::Http11 => !says("close"),
-            Version::Http10 => says("keep-alive"),
+            Version::Http10 => says("keep-alive") && !says("close"),
         }
     }
 
@@ -139,6 +139,14 @@ pub(super) fn parse_head(head: &[u8]) -> Result<Request, Refusal> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut fields);
     match parsed.parse(head) {
+        // httparse also ends a head at a bare `\n\n`: a head that ends before the `\r\n\r\n`
+        // the codec found would hide what follows (another request, a `Content-Length`) from
+        // the codec, a smuggling step behind a proxy that reads it the other way.
+        Ok(httparse::Status::Complete(n)) if n != head.len() => {
+            return Err(Refusal::Malformed(
+                "a head ended by a bare line feed".into(),
+            ));
+        }
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => {
             return Err(Refusal::Malformed("the head ends early".into()));

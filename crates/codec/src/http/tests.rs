@@ -68,10 +68,10 @@ fn pipelined_requests_split_at_every_byte() {
 }
 
 /// Whether the connection stays open: HTTP/1.1 unless `close`, HTTP/1.0 only with
-/// `keep-alive`, tokens in a list and in any case.
+/// `keep-alive` and without `close`, tokens in a list and in any case.
 #[test]
 fn keep_alive_rules() {
-    let cases: [(&[u8], bool); 6] = [
+    let cases: [(&[u8], bool); 7] = [
         (b"GET / HTTP/1.1\r\n\r\n", true),
         (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false),
         (
@@ -83,6 +83,10 @@ fn keep_alive_rules() {
         (
             b"GET / HTTP/1.0\r\nConnection: x\r\nConnection: Keep-Alive\r\n\r\n",
             true,
+        ),
+        (
+            b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+            false,
         ),
     ];
     for (input, keep) in cases {
@@ -178,6 +182,8 @@ fn refusals_and_their_statuses() {
         &b"\x16\x03\x01\x00\x10garbage\r\n\r\n"[..],
         b"GET\r\n\r\n",
         b"G T / HTTP/1.1\r\n\r\n",
+        // A head httparse would end at a bare `\n\n`, hiding the rest from the codec.
+        b"GET /a HTTP/1.1\nHost: x\n\nGET /b HTTP/1.1\r\n\r\n",
     ] {
         assert!(
             matches!(refusal(garbage), Refusal::Malformed(_)),

@@ -136,7 +136,10 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             // Backpressure: past the high watermark, stop reading until output drains below
             // the low one (the read side keeps what it knows for then). A linked partner's
             // output counts too: what this connection reads is what it sends there.
+            // (A handler's own hold stays: its `resume_reading` decides, and backpressure may
+            // pause the connection again then.)
             if self.state.life.delivers_frames()
+                && self.state.flow == Flow::Flowing
                 && (self.state.pending_output() > high_watermark
                     || self.state.partner_output(core) > high_watermark)
             {
