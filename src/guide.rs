@@ -480,6 +480,14 @@
 //! assert_eq!(replies[3], "ERR busy");
 //! ```
 //!
+//! Cheap requests stay fast while the pool computes because the workers run at a lower
+//! priority (`low`: `SCHED_BATCH`, nice 10) and a woken reactor preempts them at once. What
+//! the worker priority cannot fix is more busy threads of normal priority than cores: with a
+//! reactor per core and anything else busy on the machine (the clients, in a benchmark on the
+//! same host), a woken reactor waits for the scheduler's tick, milliseconds. There, run fewer
+//! reactors than cores (`TURBINE_REACTORS`); BENCHMARKS.md ("The tail under pipelined hashes")
+//! has the measurement.
+//!
 //! # 7. Per-connection timers
 //!
 //! [`Context::set_timer`](crate::Context::set_timer) asks for
