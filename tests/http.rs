@@ -377,6 +377,27 @@ fn other_methods_get_405() {
     assert_eq!(conn.get("/a.txt").status, 200);
 }
 
+/// Another method with a body the server cannot skip (chunked, or longer than the frame
+/// limit) is still a 405 with `Allow`, and then the connection closes: what follows the head
+/// cannot be told from a next request.
+#[test]
+fn other_methods_with_unreadable_bodies_get_405_and_close() {
+    let site = Site::new();
+    let server = serve(&site, &[]);
+    for input in [
+        &b"POST /a.txt HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"[..],
+        b"PUT /a.txt HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",
+    ] {
+        let mut conn = Conn::open(server.addr);
+        conn.send(input);
+        let reply = conn.reply(false);
+        assert_eq!(reply.status, 405, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(reply.header("allow"), Some("GET, HEAD"));
+        assert_eq!(reply.header("connection"), Some("close"));
+        assert_eq!(conn.end(), End::Eof, "{:?}", String::from_utf8_lossy(input));
+    }
+}
+
 /// HTTP/1.1 keeps the connection; `Connection: close` is honoured (said, then our FIN);
 /// HTTP/1.0 closes after the response unless it asks for keep-alive, which is then said.
 #[test]
@@ -490,9 +511,9 @@ fn directories_and_index() {
 
 // ----- refusals -----------------------------------------------------------------------------
 
-/// A request that could smuggle another (`Content-Length` with `Transfer-Encoding`), any
-/// `Transfer-Encoding`, and a malformed request get 400 and the connection closes; the request
-/// hidden behind is never answered.
+/// A request that could smuggle another (`Content-Length` with `Transfer-Encoding`, whatever
+/// the method), a `Transfer-Encoding` on GET, and a malformed request get 400 and the
+/// connection closes; the request hidden behind is never answered.
 #[test]
 fn smuggling_and_malformed_get_400_and_close() {
     let site = Site::new();

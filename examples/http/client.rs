@@ -425,7 +425,15 @@ impl Handler for Http {
             Incoming::Refused(refusal) => {
                 log::debug!("{}: {refusal}", ctx.peer_addr());
                 Pending::Refused(match refusal {
-                    // A body it cannot skip safely: the spec's 400 (not the codec's 413).
+                    // A method this server does not serve is 405 whatever its body; the
+                    // body cannot be skipped safely, so the connection closes after it.
+                    Refusal::TransferEncoding { method } | Refusal::BodyTooLarge { method, .. }
+                        if !matches!(method.as_str(), "GET" | "HEAD") =>
+                    {
+                        405
+                    }
+                    // A body on GET/HEAD it cannot skip safely: the spec's 400 (not the
+                    // codec's 413).
                     Refusal::BodyTooLarge { .. } => 400,
                     other => other.status(),
                 })

@@ -48,11 +48,17 @@ pub enum Refusal {
     /// what request smuggling is made of. 400.
     Ambiguous,
     /// A `Transfer-Encoding` body, which this codec does not read: 400.
-    TransferEncoding,
+    TransferEncoding {
+        /// The request's method: a server that does not serve it answers as it would have
+        /// (a file server's 405) before closing.
+        method: String,
+    },
     /// A `Content-Length` over `max_body`: 413.
     BodyTooLarge {
         /// The length announced.
         len: u64,
+        /// The request's method, as for [`TransferEncoding`](Refusal::TransferEncoding).
+        method: String,
     },
 }
 
@@ -62,7 +68,7 @@ impl Refusal {
         match self {
             Refusal::HeadTooLarge | Refusal::TooManyHeaders => 431,
             Refusal::BodyTooLarge { .. } => 413,
-            Refusal::Malformed(_) | Refusal::Ambiguous | Refusal::TransferEncoding => 400,
+            Refusal::Malformed(_) | Refusal::Ambiguous | Refusal::TransferEncoding { .. } => 400,
         }
     }
 }
@@ -76,8 +82,15 @@ impl std::fmt::Display for Refusal {
             Refusal::Ambiguous => {
                 f.write_str("ambiguous body length (Content-Length with Transfer-Encoding, or two)")
             }
-            Refusal::TransferEncoding => f.write_str("Transfer-Encoding bodies are not supported"),
-            Refusal::BodyTooLarge { len } => write!(f, "body of {len} bytes is too large"),
+            Refusal::TransferEncoding { method } => {
+                write!(
+                    f,
+                    "{method} with a Transfer-Encoding body, which is not supported"
+                )
+            }
+            Refusal::BodyTooLarge { len, method } => {
+                write!(f, "{method} with a body of {len} bytes, too large")
+            }
         }
     }
 }
@@ -190,7 +203,11 @@ impl Decoder for HttpCodec {
             Err(refusal) => return Ok(self.refuse(src, refusal)),
         };
         if body_len > self.max_body as u64 {
-            return Ok(self.refuse(src, Refusal::BodyTooLarge { len: body_len }));
+            let refusal = Refusal::BodyTooLarge {
+                len: body_len,
+                method: head.method().to_string(),
+            };
+            return Ok(self.refuse(src, refusal));
         }
         let body_len = body_len as usize; // at most max_body
         if src.len() < end + body_len {

@@ -98,7 +98,9 @@ impl Request {
             return Err(if with_length {
                 Refusal::Ambiguous
             } else {
-                Refusal::TransferEncoding
+                Refusal::TransferEncoding {
+                    method: self.method.clone(),
+                }
             });
         }
         let mut length = None;

@@ -139,7 +139,9 @@ fn refusals_and_their_statuses() {
         ),
         (
             b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-            Refusal::TransferEncoding,
+            Refusal::TransferEncoding {
+                method: "POST".into(),
+            },
             400,
         ),
         (
@@ -159,7 +161,10 @@ fn refusals_and_their_statuses() {
         ),
         (
             b"POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n",
-            Refusal::BodyTooLarge { len: 17 },
+            Refusal::BodyTooLarge {
+                len: 17,
+                method: "POST".into(),
+            },
             413,
         ),
         (
@@ -207,7 +212,9 @@ fn nothing_after_a_refusal() {
         let items = decode_in_pieces(&mut HttpCodec::new(1024), input, chunk);
         assert_eq!(
             items,
-            [Incoming::Refused(Refusal::TransferEncoding)],
+            [Incoming::Refused(Refusal::TransferEncoding {
+                method: "GET".into()
+            })],
             "pieces of {chunk}"
         );
     }
