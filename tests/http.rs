@@ -602,9 +602,9 @@ fn slow_loris_is_closed_at_the_frame_timeout() {
 
 // ----- conditional requests, ranges, types --------------------------------------------------
 
-/// `If-None-Match` with the `ETag` (or `*`, or in a list) and `If-Modified-Since` with the
-/// `Last-Modified` give 304 with the validators and no body; an older date or another tag
-/// gives 200; a changed file gets a new `ETag`.
+/// `If-None-Match` with the `ETag` (or `*`, or in a list, on one line or two) and
+/// `If-Modified-Since` with the `Last-Modified` give 304 with the validators and no body; an
+/// older date or another tag gives 200; a changed file gets a new `ETag`.
 #[test]
 fn conditional_requests_give_304() {
     let site = Site::new();
@@ -618,6 +618,8 @@ fn conditional_requests_give_304() {
         format!("If-None-Match: \"x\", W/{etag}"),
         "If-None-Match: *".to_string(),
         format!("If-Modified-Since: {modified}"),
+        // One list on two lines.
+        format!("If-None-Match: \"x\"\r\nIf-None-Match: {etag}"),
     ] {
         conn.send(get_with("/a.txt", &field).as_bytes());
         let reply = conn.reply(false);

@@ -63,17 +63,28 @@ pub(crate) struct Conditions {
 }
 
 impl Conditions {
-    /// The fields of `request` (their first occurrence).
+    /// The fields of `request`. A list field sent on several lines is one list, as RFC 9110
+    /// (5.3) has it: the lines of `If-None-Match` are joined with commas, and so are those of
+    /// `Range` (several lines are several ranges, which this server ignores). A single-value
+    /// field is taken from its first line.
     pub(crate) fn of(request: &Request) -> Conditions {
         let field = |name| {
             request
                 .header(name)
                 .map(|value| String::from_utf8_lossy(value).into_owned())
         };
+        let list = |name: &str| {
+            let lines: Vec<String> = request
+                .headers()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+                .collect();
+            (!lines.is_empty()).then(|| lines.join(", "))
+        };
         Conditions {
-            if_none_match: field("if-none-match"),
+            if_none_match: list("if-none-match"),
             if_modified_since: field("if-modified-since"),
-            range: field("range"),
+            range: list("range"),
             if_range: field("if-range"),
         }
     }
