@@ -535,6 +535,22 @@ fn smuggling_and_malformed_get_400_and_close() {
     }
 }
 
+/// A body on GET longer than the server reads whole (one read buffer, here 4 KiB below a
+/// 64 KiB frame limit) gets 400 and the connection closes, rather than a close with no answer.
+#[test]
+fn a_get_body_longer_than_a_read_gets_400_and_close() {
+    let site = Site::new();
+    let server = serve(&site, &[("TURBINE_READ_BUFFER", "4096")]);
+    let mut conn = Conn::open(server.addr);
+    let mut request = b"GET /a.txt HTTP/1.1\r\nContent-Length: 10000\r\n\r\n".to_vec();
+    request.resize(request.len() + 10_000, b'b');
+    conn.send(&request);
+    let reply = conn.reply(false);
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert_eq!(conn.end(), End::Eof);
+}
+
 /// 101 header fields get 431, and so does a head over `TURBINE_MAX_FRAME`; each then closes.
 #[test]
 fn oversized_heads_get_431_and_close() {

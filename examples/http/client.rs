@@ -397,7 +397,11 @@ impl Handler for Http {
     type Codec = HttpCodec;
 
     fn codec(&mut self, config: &Config) -> HttpCodec {
+        // A body is bounded by one read buffer as well as the frame limit: the reactor stops a
+        // connection whose unfinished input passes the frame limit plus one read, and a body
+        // that the codec would still wait for must be answered (400) instead.
         HttpCodec::new(config.frame_limits())
+            .with_max_body(config.read_buffer.min(config.max_frame))
     }
 
     fn on_open(&mut self, ctx: &mut Context<'_, Self>) {
