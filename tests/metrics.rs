@@ -537,6 +537,32 @@ fn hostile_scrapers_are_closed() {
     );
 }
 
+/// Thousands of scrapes pipelined in one write get a bounded number of answers: once answers
+/// pile up unread, the next request gets 503 and the connection closes, so one read of small
+/// requests never makes the reactor encode the registry thousands of times; the listener
+/// serves on.
+#[test]
+fn pipelined_scrapes_are_bounded() {
+    let _serial = serial();
+    let running = start(metrics_config(), |_| Echo::lines());
+    let metrics = metrics_addr(&running);
+    let mut scraper = TcpStream::connect(metrics).unwrap();
+    let requests = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3000);
+    let _ = scraper.write_all(requests.as_bytes());
+    let _ = scraper.shutdown(std::net::Shutdown::Write);
+    let (got, end) = read_until_end(&mut scraper, PATIENCE);
+    let text = String::from_utf8_lossy(&got);
+    let answered = text.matches("HTTP/1.1 200 ").count();
+    assert!((1..3000).contains(&answered), "{answered} scrapes answered");
+    assert!(
+        text.contains("HTTP/1.1 503 "),
+        "no 503 after {answered} answers"
+    );
+    assert!(end.is_closed(), "{end:?}");
+    // The listener still serves a scraper that reads.
+    scrape(metrics);
+}
+
 /// Resident memory of this process, in bytes (`/proc/self/statm`).
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
@@ -696,8 +722,8 @@ fn metrics_address_from_the_environment() {
     );
 }
 
-/// The chat example's members and rooms, and the kv example's keys, appear beside the
-/// server's own figures.
+/// The chat example's members and rooms (as members come and go), and the kv example's keys,
+/// appear beside the server's own figures.
 #[test]
 fn examples_add_their_own_figures() {
     let _serial = serial();
@@ -725,6 +751,17 @@ fn examples_add_their_own_figures() {
         get(metrics, "/metrics", "").body
     );
     assert!(scrape(metrics).total("turbine_connections_open", &[]) >= 2.0);
+    // Bob leaves: one member, one room left.
+    drop(bob);
+    assert!(
+        wait_until(PATIENCE, || {
+            let exposition = scrape(metrics);
+            exposition.sum("chat_members", &[]) == Some(1.0)
+                && exposition.sum("chat_rooms", &[]) == Some(1.0)
+        }),
+        "chat figures after a member left: {:?}",
+        get(metrics, "/metrics", "").body
+    );
 
     let kv = spawn_example("kv", &env);
     let mut client = connect(kv.listening_addr());

@@ -75,11 +75,6 @@ impl Room {
         self.remote.remove(id);
     }
 
-    /// How many members the room has on this instance.
-    pub(crate) fn local_count(&self) -> usize {
-        self.local.len()
-    }
-
     /// How many members the room has, on every instance.
     pub(crate) fn count(&self) -> usize {
         self.local.len() + self.remote.len()

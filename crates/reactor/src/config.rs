@@ -148,6 +148,24 @@ impl Config {
             }
             _ => {}
         }
+        // The metrics listener on the main listener's port would fail to bind after the main
+        // one did, and the error would name the wrong address: refuse it here, by name.
+        if let Some(metrics) = self.metrics_addr {
+            let main = self.addr;
+            let overlap = metrics.ip() == main.ip()
+                || metrics.ip().is_unspecified()
+                || main.ip().is_unspecified();
+            if metrics.port() != 0 && metrics.port() == main.port() && overlap {
+                return Err(ConfigError::new(
+                    "TURBINE_METRICS_ADDR",
+                    metrics.to_string(),
+                    format!(
+                        "an address with a port other than TURBINE_ADDR's ({main}), or port 0, \
+                         or off"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -380,7 +380,6 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         stats.open += 1;
         if self.state.origin == Origin::Connected {
             stats.outbound += 1;
-            stats.connects += 1;
             self.state.arm(core);
             return Step::Open;
         }

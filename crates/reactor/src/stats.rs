@@ -52,7 +52,7 @@ pub struct ReactorStats {
     pub offloads: u64,
     /// Outbound connections open now (connecting or connected); also counted in `open`.
     pub outbound: u64,
-    /// Outbound connects started since start.
+    /// Outbound connects asked for since start (`connect_failures` counts a part of them).
     pub connects: u64,
     /// Outbound connects that failed (refused, timed out, unreachable...) since start.
     pub connect_failures: u64,

@@ -212,3 +212,29 @@ fn display_lists_every_setting() {
     }
     assert_eq!(line.split(' ').count(), Config::VARIABLES.len());
 }
+
+/// The metrics listener on the main listener's port is refused before anything binds, naming
+/// `TURBINE_METRICS_ADDR`; another port, port 0, or addresses that cannot clash are accepted.
+#[test]
+fn metrics_address_must_not_take_the_main_port() {
+    for (addr, metrics) in [
+        ("127.0.0.1:7000", "127.0.0.1:7000"),
+        ("127.0.0.1:7000", "0.0.0.0:7000"),
+        ("0.0.0.0:7000", "127.0.0.1:7000"),
+        ("[::]:7000", "127.0.0.1:7000"),
+    ] {
+        let err =
+            config_from(&[("TURBINE_ADDR", addr), ("TURBINE_METRICS_ADDR", metrics)]).unwrap_err();
+        assert_eq!(err.var, "TURBINE_METRICS_ADDR", "{addr} and {metrics}");
+        assert_eq!(err.value, metrics);
+        assert!(err.to_string().contains(addr), "{err}");
+    }
+    for (addr, metrics) in [
+        ("127.0.0.1:7000", "127.0.0.1:9100"),
+        ("127.0.0.1:0", "127.0.0.1:0"),
+        ("127.0.0.1:7000", "127.0.0.2:7000"),
+    ] {
+        config_from(&[("TURBINE_ADDR", addr), ("TURBINE_METRICS_ADDR", metrics)])
+            .unwrap_or_else(|e| panic!("{addr} and {metrics}: {e}"));
+    }
+}

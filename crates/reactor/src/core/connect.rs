@@ -36,6 +36,9 @@ impl Core {
                 handler,
             ));
         };
+        // Every connect asked for counts, so that failures (refused at once or later) are
+        // always a part of it.
+        self.stats.connects += 1;
         if self.limits.admit_slot().is_err() {
             let why = "TURBINE_MAX_CONNECTIONS connections are open";
             self.stats.connect_failures += 1;

@@ -123,7 +123,7 @@ const PER_REACTOR: &[PerReactor] = &[
     ),
     (
         "turbine_outbound_connects",
-        "Outbound connects started.",
+        "Outbound connects asked for (the failures among them included).",
         MetricType::Counter,
         |s| s.connects,
     ),

@@ -5,7 +5,7 @@
 //! either, or for anything that is not HTTP, the codec refuses the input: the status, then the
 //! close), the frame, idle and write timeouts apply, and it counts against the connection caps.
 
-use turbine_codec::{FrameLimits, HttpCodec, Incoming, Request, Response};
+use turbine_codec::{FrameLimits, HttpCodec, Incoming, Refusal, Request, Response, Version};
 
 use super::{Metrics, MetricsFormat};
 use crate::{Config, Context, Handler, Rejection};
@@ -84,21 +84,37 @@ impl Handler for Endpoint {
 
     fn on_frame(&mut self, ctx: &mut Context<'_, Self>, incoming: Incoming) {
         match incoming {
+            Incoming::Request(_) if !ctx.is_writable() => {
+                // Answers pile up unread: a scraper pipelining requests faster than it reads
+                // them (Prometheus never pipelines). Each answer encodes the whole registry on
+                // this reactor, so one read of small requests must not buy thousands of them.
+                log::debug!("{}: metrics: requests pipelined unread", ctx.peer_addr());
+                ctx.send(
+                    text(503, "too many requests unread\n", false).header("Connection", "close"),
+                );
+                ctx.close();
+            }
             Incoming::Request(request) => {
                 let response = self.answer(&request);
-                if request.keep_alive() {
-                    ctx.send(response);
-                } else {
+                if !request.keep_alive() {
                     ctx.send(response.header("Connection", "close"));
                     ctx.close();
+                } else if request.version() == Version::Http10 {
+                    // HTTP/1.0 closes unless the response says it stays open.
+                    ctx.send(response.header("Connection", "keep-alive"));
+                } else {
+                    ctx.send(response);
                 }
             }
             Incoming::Refused(refusal) => {
                 log::debug!("{}: metrics: {refusal}", ctx.peer_addr());
-                let status = refusal.status();
-                ctx.send(
-                    text(status, &format!("{refusal}\n"), false).header("Connection", "close"),
+                let head = matches!(
+                    &refusal,
+                    Refusal::TransferEncoding { method } | Refusal::BodyTooLarge { method, .. }
+                        if method == "HEAD"
                 );
+                let status = refusal.status();
+                ctx.send(text(status, &format!("{refusal}\n"), head).header("Connection", "close"));
                 ctx.close();
             }
         }
