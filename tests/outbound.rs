@@ -121,8 +121,8 @@ fn connect_from_a_handler() {
 }
 
 /// A refused connect reaches `on_connect_failed` with `ConnectionRefused`, then `on_close`
-/// with `ConnectFailed`; `on_open` never runs; the stats count the connect and its failure; nothing is left
-/// open.
+/// with `ConnectFailed`; `on_open` never runs; the stats count the connect and its failure;
+/// nothing is left open.
 #[test]
 fn refused_connect_is_reported() {
     let refusing = TcpListener::bind("127.0.0.1:0")
