@@ -96,12 +96,22 @@ impl std::fmt::Display for Refusal {
 }
 
 /// Where the decoder is in its input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum State {
     /// Looking for the end of a head; the first `scanned` bytes are known not to hold it.
     Head {
         /// Bytes already searched for `\r\n\r\n` (less the 3 a match could straddle).
         scanned: usize,
+    },
+    /// A head is parsed and its body is arriving: kept, so that a body sent a byte at a time
+    /// is not parsed again with every byte.
+    Body {
+        /// The request, without its body yet.
+        head: Request,
+        /// Bytes of the head at the front of the input.
+        head_len: usize,
+        /// Bytes of the body after it.
+        body_len: usize,
     },
     /// A head was refused: nothing more is read.
     Refused,
@@ -170,9 +180,26 @@ impl Decoder for HttpCodec {
     type Item = Incoming;
 
     fn decode(&mut self, src: &mut ReadBuf) -> Result<Option<Incoming>, CodecError> {
-        let State::Head { scanned } = self.state else {
-            src.clear(); // refused: what follows is not read
-            return Ok(None);
+        let scanned = match &self.state {
+            State::Head { scanned } => *scanned,
+            State::Body {
+                head_len, body_len, ..
+            } => {
+                if src.len() < head_len + body_len {
+                    return Ok(None);
+                }
+                let (head_len, body_len) = (*head_len, *body_len);
+                let State::Body { head, .. } =
+                    std::mem::replace(&mut self.state, State::Head { scanned: 0 })
+                else {
+                    unreachable!("matched as Body above");
+                };
+                return Ok(Some(complete(src, head, head_len, body_len)));
+            }
+            State::Refused => {
+                src.clear(); // what follows is not read
+                return Ok(None);
+            }
         };
         if scanned == 0 {
             // Empty lines before a request line are skipped (RFC 9112, 2.2).
@@ -212,24 +239,22 @@ impl Decoder for HttpCodec {
         let body_len = body_len as usize; // at most max_body
         if src.len() < end + body_len {
             // The head is known; wait for the body (nothing reserved on the header's word).
-            self.state = State::Head { scanned: end - 4 };
+            self.state = State::Body {
+                head,
+                head_len: end,
+                body_len,
+            };
             return Ok(None);
         }
-        src.advance(end);
-        let body = src.split_to(body_len);
         self.state = State::Head { scanned: 0 };
-        Ok(Some(Incoming::Request(head.with_body(body))))
+        Ok(Some(complete(src, head, end, body_len)))
     }
+}
 
-    fn decode_eof(&mut self, src: &mut ReadBuf) -> Result<Option<Incoming>, CodecError> {
-        match self.decode(src)? {
-            Some(item) => Ok(Some(item)),
-            None if src.is_empty() => Ok(None),
-            None => Err(CodecError::Truncated {
-                buffered: src.len(),
-            }),
-        }
-    }
+/// Takes a request of `head_len` bytes of head and `body_len` of body off the front of `src`.
+fn complete(src: &mut ReadBuf, head: Request, head_len: usize, body_len: usize) -> Incoming {
+    src.advance(head_len);
+    Incoming::Request(head.with_body(src.split_to(body_len)))
 }
 
 impl Encoder for HttpCodec {

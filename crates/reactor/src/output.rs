@@ -265,6 +265,12 @@ impl Output {
                 }
                 n
             }
+            // One chunk of bytes, the usual case (replies appended to one buffer): a plain
+            // `write`, without filling the slice array first.
+            Some(chunk) if self.queue.len() == 1 => {
+                let bytes = chunk.bytes().unwrap_or_default();
+                sink.write(&bytes[self.written..])?
+            }
             _ => {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
                 let mut count = 0;

@@ -92,11 +92,13 @@ impl Response {
             let _ = write!(head, "{name}: {value}\r\n");
         }
         let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
-        let (length, body) = match self.body {
+        let (length, mut body) = match self.body {
             Body::Bytes(bytes) => (bytes.len() as u64, bytes),
             Body::Announced(len) => (len, Vec::new()),
         };
-        if !bodiless {
+        if bodiless {
+            body.clear(); // 1xx, 204 and 304 carry none: neither written nor counted
+        } else {
             let _ = write!(head, "Content-Length: {length}\r\n");
         }
         head.push_str("\r\n");
@@ -109,9 +111,7 @@ impl Response {
         }
         dst.reserve(written);
         dst.extend_from_slice(head.as_bytes());
-        if !bodiless {
-            dst.extend_from_slice(&body);
-        }
+        dst.extend_from_slice(&body);
         Ok(())
     }
 }

@@ -239,7 +239,8 @@ fn end_of_stream() {
 }
 
 /// Responses: status line and reason, the codec's `Content-Length`, an announced length with
-/// no body (HEAD, or a body streamed apart), none on 304.
+/// no body (HEAD, or a body streamed apart), none on 304 (a body given one is neither written
+/// nor counted against the bound).
 #[test]
 fn responses() {
     let mut codec = HttpCodec::new(1024);
@@ -263,6 +264,12 @@ fn responses() {
         .encode(Response::new(304).header("ETag", "\"x\""), &mut out)
         .unwrap();
     assert_eq!(out, b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n");
+    out.clear();
+    let mut small = HttpCodec::new(FrameLimits::new(1024, 64));
+    small
+        .encode(Response::new(304).body(vec![b'x'; 100]), &mut out)
+        .unwrap();
+    assert_eq!(out, b"HTTP/1.1 304 Not Modified\r\n\r\n");
 }
 
 /// What could split a response or break the bound is refused, the output left as it was.

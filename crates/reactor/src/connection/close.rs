@@ -46,7 +46,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             && state.offloads.is_empty()
             && !matches!(state.life, Life::Connecting { .. })
         {
-            match self.send_fin() {
+            match self.send_fin(core) {
                 Ok(true) => {}
                 Ok(false) => return Step::Open, // the close_notify waits for the socket
                 Err(kind) => return self.fail(core, kind),
@@ -91,7 +91,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         // reports a truncated session.
         let owed = self.state.read != ReadSide::Eof || self.socket.is_tls();
         if owed && self.state.sending != Sending::Shut {
-            match self.send_fin() {
+            match self.send_fin(core) {
                 Ok(true) => {}
                 Ok(false) => return Step::Open, // the close_notify waits for the socket
                 Err(kind) => {
@@ -117,14 +117,14 @@ impl<H: Handler, S: Transport> Connection<H, S> {
 
     /// Sends our FIN, after a TLS `close_notify` on a TLS connection: `Ok(false)` while the
     /// `close_notify` waits for the socket to take it (the next flush tries again).
-    fn send_fin(&mut self) -> Result<bool, io::ErrorKind> {
+    fn send_fin(&mut self, core: &Core) -> Result<bool, io::ErrorKind> {
         if self.socket.close_notify() || self.socket.has_pending_output() {
             match self.socket.flush_pending() {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.state.write = WriteSide::Blocked {
-                        since: std::time::Instant::now(),
-                    };
+                    // The reactor's clock, as every write timeout is measured on (a
+                    // `TestConnection`'s included).
+                    self.state.write = WriteSide::Blocked { since: core.now() };
                     return Ok(false);
                 }
                 Err(e) => return Err(e.kind()),
