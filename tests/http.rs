@@ -932,3 +932,99 @@ fn curl_downloads() {
         "{log}"
     );
 }
+
+/// Without `TURBINE_MAX_FRAME` a request head is bounded at 64 KiB: one under is answered,
+/// one over gets 431 and the close.
+#[test]
+fn the_head_limit_defaults_to_64_kib() {
+    let site = Site::new();
+    let server = serve(&site, &[]);
+    let mut conn = Conn::open(server.addr);
+    conn.send(get_with("/a.txt", &format!("X-Long: {}", "a".repeat(60 << 10))).as_bytes());
+    assert_eq!(conn.reply(false).body, b"alpha\n");
+    conn.send(get_with("/a.txt", &format!("X-Long: {}", "a".repeat(70 << 10))).as_bytes());
+    assert_eq!(conn.reply(false).status, 431);
+    assert_eq!(conn.end(), End::Eof);
+}
+
+/// The path is percent-decoded once: `%20` names a space, `%2541` names `%41.txt` (not
+/// `A.txt`), and `%41` names `A.txt`.
+#[test]
+fn the_path_is_percent_decoded_once() {
+    let site = Site::new();
+    site.write("a b.txt", b"space\n");
+    site.write("%41.txt", b"percent\n");
+    site.write("A.txt", b"capital\n");
+    let server = serve(&site, &[]);
+    let mut conn = Conn::open(server.addr);
+    assert_eq!(conn.get("/a%20b.txt").body, b"space\n");
+    assert_eq!(conn.get("/%2541.txt").body, b"percent\n");
+    assert_eq!(conn.get("/%41.txt").body, b"capital\n");
+}
+
+/// A way out of the root gets exactly what a missing file gets: status, fields (but `Date`)
+/// and body, so a client cannot tell a refused path from an absent one.
+#[test]
+fn a_way_out_looks_like_a_missing_file() {
+    let site = Site::new();
+    let server = serve(&site, &[]);
+    let mut conn = Conn::open(server.addr);
+    let fields = |reply: &Reply| -> Vec<(String, String)> {
+        reply
+            .headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("date"))
+            .cloned()
+            .collect()
+    };
+    let missing = conn.get("/missing.txt");
+    assert_eq!(missing.status, 404);
+    for path in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/a%00b",
+        "/out",
+        "/up/secret.txt",
+    ] {
+        let reply = conn.get(path);
+        assert_eq!(reply.status, missing.status, "{path}");
+        assert_eq!(fields(&reply), fields(&missing), "{path}");
+        assert_eq!(reply.body, missing.body, "{path}");
+    }
+}
+
+/// A body on GET or HEAD that can be skipped (a short `Content-Length`) is skipped and the
+/// request answered, the next one too.
+#[test]
+fn short_get_and_head_bodies_are_skipped() {
+    let site = Site::new();
+    let server = serve(&site, &[]);
+    let mut conn = Conn::open(server.addr);
+    conn.send(
+        b"GET /a.txt HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello\
+          HEAD /a.txt HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n",
+    );
+    assert_eq!(conn.reply(false).body, b"alpha\n");
+    let head = conn.reply(true);
+    assert_eq!((head.status, head.length()), (200, 6));
+    assert_eq!(conn.reply(false).body, b"<h1>home</h1>\n");
+}
+
+/// `Last-Modified` is the file's modification time as an HTTP date.
+#[test]
+fn last_modified_is_the_files_mtime() {
+    let site = Site::new();
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+    std::fs::File::options()
+        .write(true)
+        .open(site.root().join("a.txt"))
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let server = serve(&site, &[]);
+    let reply = Conn::open(server.addr).get("/a.txt");
+    assert_eq!(
+        reply.header("last-modified"),
+        Some("Sun, 06 Nov 1994 08:49:37 GMT")
+    );
+}

@@ -48,7 +48,7 @@ mod tests {
     #[test]
     fn defaults() {
         let (config, root) = from_vars(|_| None).unwrap();
-        assert_eq!(config.addr, DEFAULT_ADDR);
+        assert_eq!(config.addr, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(root, PathBuf::from("."));
         assert_eq!(config.worker_priority, WorkerPriority::Normal);
         let low = |name: &str| (name == "TURBINE_WORKER_PRIORITY").then(|| "low".to_string());

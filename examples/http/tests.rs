@@ -193,3 +193,44 @@ fn pipelined_requests_to_a_peer_that_does_not_read_stay_bounded() {
     assert_eq!(statuses(&out), [200; 300]);
     assert!(!conn.is_closed());
 }
+
+/// A request's file is looked up on the worker pool, never on the reactor: once the request is
+/// read nothing is answered and the handler waits; the answer comes with the job's result.
+#[test]
+fn files_are_looked_up_on_the_worker_pool() {
+    let root = Root::new();
+    root.write("a.txt", b"alpha\n");
+    let mut conn = TestConnection::new(Http::new(root.site()));
+    conn.push(b"GET /a.txt HTTP/1.1\r\n\r\n");
+    assert_eq!(conn.output_len(), 0, "answered on the reactor");
+    assert!(conn.take_output().is_empty(), "answered on the reactor");
+    assert!(conn.handler().is_busy());
+    let out = settle(&mut conn);
+    assert_eq!(statuses(&out), [200]);
+    assert!(out.ends_with(b"alpha\n"));
+}
+
+/// A body over 64 KiB on a plain socket goes as a file region (`sendfile`), not as bytes
+/// copied into memory: the file truncated once its window is queued gives a short body and
+/// the close (a copy would have been sent whole).
+#[test]
+fn large_bodies_go_as_file_regions() {
+    let root = Root::new();
+    root.write("f.bin", &[b'x'; 200 << 10]);
+    let mut conn = TestConnection::new(Http::new(root.site()));
+    conn.set_peer_window(Some(0));
+    conn.push(b"GET /f.bin HTTP/1.1\r\n\r\n");
+    assert!(conn.finish_offloads(Duration::from_secs(10)));
+    assert!(!conn.handler().is_busy(), "the whole body is queued");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(root.0.join("f.bin"))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    conn.set_peer_window(None);
+    let out = conn.take_output();
+    let start = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(out.len() - start, 0, "a copy of the body was held");
+    assert!(conn.is_closed());
+}
