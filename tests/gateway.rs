@@ -371,8 +371,8 @@ fn shutdown_answers_requests_in_flight() {
     stopping.join().unwrap().expect("the gateway stopped");
 }
 
-/// The settings: the spec's defaults, each `GATEWAY_*` variable applied, and a bad value
-/// refused naming its variable.
+/// The settings: the spec's defaults, each `GATEWAY_*` and `TURBINE_*` variable applied, and
+/// a bad value refused naming its variable.
 #[test]
 fn settings() {
     let from = |vars: &[(&str, &str)]| {
@@ -385,11 +385,22 @@ fn settings() {
     let (config, settings) = from(&[]).unwrap();
     assert_eq!(config.addr, config::DEFAULT_ADDR);
     assert_eq!(config.addr.to_string(), "127.0.0.1:7882");
-    assert_eq!(settings.redis, config::DEFAULT_REDIS);
-    assert_eq!(settings.timeout, config::DEFAULT_TIMEOUT);
+    assert_eq!(settings.redis.to_string(), "127.0.0.1:6379");
+    assert_eq!(settings.timeout, Duration::from_secs(1));
+    assert_eq!(settings.backend_connections, 2);
+    // Every other TURBINE_* setting applies, and is refused by name.
+    let (config, _) = from(&[
+        ("TURBINE_ADDR", "127.0.0.1:9000"),
+        ("TURBINE_REACTORS", "3"),
+    ])
+    .unwrap();
     assert_eq!(
-        settings.backend_connections,
-        config::DEFAULT_BACKEND_CONNECTIONS
+        (config.addr.to_string().as_str(), config.reactors),
+        ("127.0.0.1:9000", 3)
+    );
+    assert_eq!(
+        from(&[("TURBINE_REACTORS", "0")]).unwrap_err().var,
+        "TURBINE_REACTORS"
     );
     let (_, settings) = from(&[
         ("GATEWAY_REDIS", "127.0.0.1:7000"),
@@ -410,4 +421,41 @@ fn settings() {
         let error = from(&[(var, value)]).unwrap_err();
         assert_eq!((error.var, error.value.as_str()), (var, value));
     }
+}
+
+/// `PING` is answered without the back end: `PONG` with nothing listening where Redis should
+/// be (no connect is even needed).
+#[test]
+fn ping_is_answered_without_the_backend() {
+    let nobody = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = nobody.local_addr().unwrap();
+    drop(nobody);
+    let running = gateway(addr, Duration::from_secs(5), 1);
+    let mut client = Lines::connect(running.local_addr());
+    assert_eq!(client.ask("PING"), "PONG");
+    assert_eq!(client.ask("PING"), "PONG");
+    assert_eq!(running.stats().total().connects, 0);
+}
+
+/// No query blocks a reactor: while one client's request waits 2 s on the back end, another
+/// client of the same (only) reactor is answered, and the waiting request then gets its own
+/// answer.
+#[test]
+fn a_waiting_query_blocks_no_one() {
+    let backend = SlowBackend::start(Duration::from_secs(2));
+    let running = gateway(backend.addr, Duration::from_secs(5), 1);
+    let mut waiting = Lines::connect(running.local_addr());
+    waiting.send("USER 1\n");
+    assert!(wait_until(Duration::from_secs(5), || backend
+        .most_in_flight
+        .load(Ordering::SeqCst)
+        >= 2));
+    let mut other = Lines::connect(running.local_addr());
+    assert_eq!(other.ask("PING"), "PONG");
+    assert_eq!(
+        backend.most_in_flight.load(Ordering::SeqCst),
+        2,
+        "the back end answered before the other client was"
+    );
+    assert_eq!(waiting.line(), SLOW_ANSWER);
 }

@@ -190,3 +190,46 @@ impl Handler for Backend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reconnect back-off: 100 ms after a first failure, doubling with each failure in a
+    /// row up to 5 s; a connect that succeeds starts it over at 100 ms.
+    #[test]
+    fn backoff_doubles_from_100ms_to_5s() {
+        let mut backends = Backends {
+            slots: vec![Slot {
+                state: State::Down { retry_at: None },
+                delay: FIRST_BACKOFF,
+            }],
+            next: 0,
+        };
+        let now = Instant::now();
+        let mut wait = |backends: &mut Backends| {
+            backends.failed(0, now);
+            let State::Down { retry_at: Some(at) } = backends.slots[0].state else {
+                panic!("down after a failure");
+            };
+            at - now
+        };
+        let waits: Vec<Duration> = (0..8).map(|_| wait(&mut backends)).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(
+            waits,
+            [
+                ms(100),
+                ms(200),
+                ms(400),
+                ms(800),
+                ms(1600),
+                ms(3200),
+                ms(5000),
+                ms(5000)
+            ]
+        );
+        backends.connected(0);
+        assert_eq!(wait(&mut backends), ms(100));
+    }
+}
