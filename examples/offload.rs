@@ -403,6 +403,19 @@ mod tests {
         assert!(settings.inline);
     }
 
+    /// The default address is the spec's 127.0.0.1:7880, and `OFFLOAD_INLINE=1` (the spec's
+    /// spelling) turns inline hashing on, `0` leaves it off.
+    #[test]
+    fn default_address_and_inline_by_1() {
+        assert_eq!(DEFAULT_ADDR.to_string(), "127.0.0.1:7880");
+        for (value, inline) in [("1", true), ("0", false)] {
+            let settings =
+                Settings::from_vars(|name| (name == "OFFLOAD_INLINE").then(|| value.into()))
+                    .unwrap();
+            assert_eq!(settings.inline, inline, "{value}");
+        }
+    }
+
     /// A bad value is refused with the variable, the value and what is accepted.
     #[test]
     fn bad_settings_are_refused() {

@@ -408,6 +408,10 @@ fn example_process_serves_and_stops() {
             break digits.parse::<u16>().expect("a port");
         }
     };
+    assert_ne!(
+        port, 7880,
+        "TURBINE_ADDR was ignored: it listens on the default"
+    );
     // Keep draining stderr so the server never blocks on a full pipe.
     let drain = std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let mut client = connect(SocketAddr::from(([127, 0, 0, 1], port)));
@@ -531,4 +535,31 @@ fn busy_hands_the_job_back_to_run_inline() {
     assert!(conn.finish_offloads(Duration::from_secs(10)), "job done");
     assert_eq!(lines(&mut conn), ["pooled 64"]);
     assert_eq!(conn.handler().busy, 1);
+}
+
+/// Cheap requests stay fast while the pool is saturated: with both workers hashing and two
+/// more hashes queued, a `PING` on the same reactor is answered `PONG` before any hash is done.
+#[test]
+fn ping_is_answered_while_the_pool_is_saturated() {
+    let settings = settings(slow_iterations(Duration::from_millis(500)));
+    let running = serve(config().reactors(1).workers(2).worker_queue(8), &settings);
+    let mut hasher = connect(running.local_addr());
+    hasher
+        .write_all(b"HASH a\nHASH b\nHASH c\nHASH d\n")
+        .unwrap();
+    assert!(wait_until(SETTLE, || running
+        .pool_stats()
+        .is_some_and(|p| p.running == 2 && p.queued == 2)));
+    let pinger = connect(running.local_addr());
+    (&pinger).write_all(b"PING\n").unwrap();
+    assert_eq!(read_reply(&mut BufReader::new(&pinger)), "PONG");
+    assert_eq!(
+        pool(&running).completed,
+        0,
+        "a hash finished before the PONG: not shown with the pool saturated"
+    );
+    let mut replies = BufReader::new(&hasher);
+    for _ in 0..4 {
+        assert_eq!(read_reply(&mut replies).len(), 128);
+    }
 }
