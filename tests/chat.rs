@@ -218,6 +218,13 @@ fn rooms_and_private_messages_with(reactors: &str) {
     // Nothing from `games` reached `c`: its next line is the answer to its next command.
     c.send("/rooms");
     c.expect("* rooms: games(2) lobby(1)");
+
+    // A rename is told to the member's own room only.
+    a.send("/nick anna");
+    a.expect("* you are anna");
+    b.expect("* ann is now anna");
+    c.send("/who");
+    c.expect(&format!("* in lobby: {}", c.nick));
 }
 
 /// `/quit` says `* bye` and closes; a member that just disconnects is treated the same: either
@@ -263,6 +270,9 @@ fn error_lines() {
     b.send("");
     b.send("still here");
     a.expect(&format!("{}: still here", b.nick));
+    // A `\r` before the `\n` is dropped from a message too.
+    b.send_bytes(b"over telnet\r\n");
+    a.expect(&format!("{}: over telnet", b.nick));
 
     b.send_bytes(&[b'x'; 1025]); // no `\n`: the limit is passed, that is enough
     b.expect("! line too long");
@@ -598,4 +608,27 @@ fn rss() -> u64 {
         .and_then(|v| v.trim().parse().ok())
         .expect("a VmRSS line");
     kib * 1024
+}
+
+/// A member that left a room hears nothing said there after its `left` notice went out, and
+/// hears a room from its `* you joined` line on.
+#[test]
+fn nothing_after_leaving_a_room() {
+    let _serial = serial();
+    let (server, _registry) = start(&[]);
+    let addr = server.local_addr();
+    let mut a = ChatClient::connect(addr);
+    let mut b = join(addr, &mut [&mut a]);
+    b.send("/join games");
+    b.expect("* you joined games (1 members)");
+    a.expect(&format!("* {} left lobby", b.nick));
+    a.send("said in the lobby");
+    a.send(&format!("/msg {} marker", b.nick));
+    // Per-sender order: had the lobby line reached `b`, it would have come first.
+    b.expect(&format!("{} (private): marker", a.nick));
+    b.send("/join lobby");
+    b.expect("* you joined lobby (2 members)");
+    a.expect(&format!("* {} joined lobby", b.nick));
+    a.send("welcome back");
+    b.expect(&format!("{}: welcome back", a.nick));
 }

@@ -576,6 +576,12 @@ fn redis_restart() {
         "{b1_lines:?}"
     );
     let all = [a1.nick.clone(), a2.nick.clone(), b1.nick.clone()];
+    let distinct: HashSet<String> = all.iter().map(|n| n.to_ascii_lowercase()).collect();
+    assert_eq!(
+        distinct.len(),
+        all.len(),
+        "renamed to a nick in use: {all:?}"
+    );
     for member in [&mut a1, &mut a2, &mut b1] {
         wait_who(member, &all);
     }

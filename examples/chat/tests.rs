@@ -303,6 +303,12 @@ fn configuration() {
         config::from_vars(|name| vars.get(name).cloned())
     }
     let c = from(&[]).unwrap();
+    // The spec's own figures, not only the constants: 127.0.0.1:7879, 4 MiB, 64 KiB.
+    assert_eq!(
+        c.addr,
+        "127.0.0.1:7879".parse::<std::net::SocketAddr>().unwrap()
+    );
+    assert_eq!((c.write_limit, c.max_frame), (4 << 20, 64 << 10));
     assert_eq!(
         (c.addr, c.write_limit),
         (DEFAULT_ADDR, DEFAULT_OUTBUF_LIMIT)
@@ -344,5 +350,35 @@ fn configuration() {
     assert_eq!(
         from(&[("TURBINE_REACTORS", "0")]).unwrap_err().var,
         "TURBINE_REACTORS"
+    );
+}
+
+/// `guest<N>` stays unique on the server: a number whose nick a member already took by hand
+/// is skipped.
+#[test]
+fn guest_number_skips_a_nick_taken_by_hand() {
+    let (mut ann, registry) = connect(Config::new());
+    assert_eq!(lines(&mut ann), ["* welcome guest1"]);
+    assert_eq!(exchange(&mut ann, b"/nick GUEST2\n"), ["* you are GUEST2"]);
+    let mut bob = TestConnection::with_config(Member::new(Arc::clone(&registry)), Config::new());
+    assert_eq!(lines(&mut bob), ["* welcome guest3"]);
+    assert_eq!(lines(&mut ann), ["* guest3 joined lobby"]);
+}
+
+/// Room names are exactly `[A-Za-z0-9_-]{1,32}`: 32 such characters make a room, 33 do not.
+#[test]
+fn room_name_rules() {
+    let (mut conn, _registry) = connect(Config::new());
+    lines(&mut conn);
+    let longest = format!("R_-{}", "9".repeat(29));
+    assert_eq!(
+        exchange(&mut conn, format!("/join {longest}\n").as_bytes()),
+        [format!("* you joined {longest} (1 members)")]
+    );
+    let too_long = format!("/join {}\n", "r".repeat(33));
+    assert_eq!(exchange(&mut conn, too_long.as_bytes()), ["! invalid room"]);
+    assert_eq!(
+        exchange(&mut conn, b"/who\n"),
+        [format!("* in {longest}: guest1")]
     );
 }
