@@ -402,11 +402,12 @@ fn run_binary(vars: &[(&str, &str)]) -> (Option<i32>, String) {
 }
 
 /// `PROXY_UPSTREAMS` missing or not a list of `IP:port`, or a bad `PROXY_CONNECT_TIMEOUT`:
-/// a message naming the variable and exit code 2, before anything is bound.
+/// a message naming the variable and exit code 2, before anything is bound: the address is
+/// held by another socket meanwhile, which good settings fail to bind (exit 1), the control.
 #[test]
 fn bad_settings_exit_2_naming_the_variable() {
-    let port = refusing();
-    let addr = port.to_string();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
     for (vars, named) in [
         (vec![("TURBINE_ADDR", addr.as_str())], "PROXY_UPSTREAMS"),
         (
@@ -428,8 +429,15 @@ fn bad_settings_exit_2_naming_the_variable() {
         let (code, stderr) = run_binary(&vars);
         assert_eq!(code, Some(2), "{vars:?}: {stderr}");
         assert!(stderr.contains(named), "{vars:?}: {stderr}");
-        assert!(TcpListener::bind(port).is_ok(), "nothing was bound");
+        assert!(!stderr.contains("cannot listen"), "bound first: {stderr}");
     }
+    let good = [
+        ("TURBINE_ADDR", addr.as_str()),
+        ("PROXY_UPSTREAMS", "127.0.0.1:1"),
+    ];
+    let (code, stderr) = run_binary(&good);
+    assert_eq!(code, Some(1), "the control binds, and fails to: {stderr}");
+    assert!(stderr.contains("cannot listen"), "{stderr}");
 }
 
 /// The settings: `TURBINE_ADDR` defaults to `127.0.0.1:7881`, `PROXY_CONNECT_TIMEOUT` to 3 s;
@@ -446,7 +454,7 @@ fn settings() {
     let (config, settings) = from(&[("PROXY_UPSTREAMS", "127.0.0.1:9000, [::1]:9001")]).unwrap();
     assert_eq!(config.addr, config::DEFAULT_ADDR);
     assert_eq!(config.addr.to_string(), "127.0.0.1:7881");
-    assert_eq!(settings.connect_timeout, config::DEFAULT_CONNECT_TIMEOUT);
+    assert_eq!(settings.connect_timeout, Duration::from_secs(3));
     let upstreams: Vec<String> = settings.upstreams.iter().map(|a| a.to_string()).collect();
     assert_eq!(upstreams, ["127.0.0.1:9000", "[::1]:9001"]);
     let too_many = vec!["127.0.0.1:1"; config::MAX_UPSTREAMS + 1].join(",");
@@ -461,4 +469,127 @@ fn settings() {
     .unwrap();
     assert_eq!(settings.connect_timeout, Duration::from_millis(250));
     let _: config::Settings = settings;
+    // Every other TURBINE_* setting applies, and is refused by name.
+    let (config, _) = from(&[
+        ("PROXY_UPSTREAMS", "127.0.0.1:1"),
+        ("TURBINE_ADDR", "127.0.0.1:9999"),
+        ("TURBINE_REACTORS", "3"),
+        ("TURBINE_IDLE_TIMEOUT", "5s"),
+    ])
+    .unwrap();
+    assert_eq!(config.addr.to_string(), "127.0.0.1:9999");
+    assert_eq!(
+        (config.reactors, config.idle_timeout),
+        (3, Some(Duration::from_secs(5)))
+    );
+    let error = from(&[
+        ("PROXY_UPSTREAMS", "127.0.0.1:1"),
+        ("TURBINE_REACTORS", "0"),
+    ])
+    .unwrap_err();
+    assert_eq!(error.var, "TURBINE_REACTORS");
+}
+
+/// Least connections, not round robin: when a connection to the second upstream closes, the
+/// next client goes to it again; ties go in list order; upstreams a client already tried are
+/// left out.
+#[test]
+fn choice_is_least_connections() {
+    let upstreams = Upstreams::new(&[refusing(), refusing()]);
+    let now = Instant::now();
+    let pick = |tried| upstreams.choose(tried, now).map(|c| c.index);
+    assert_eq!(pick(0), Some(0));
+    assert_eq!(pick(0), Some(1));
+    upstreams.release(1);
+    assert_eq!(pick(0), Some(1), "the second has the fewest again");
+    assert_eq!(pick(0), Some(0), "a tie: list order");
+    assert_eq!(
+        pick(0b01),
+        Some(1),
+        "a client that tried the first goes to the second"
+    );
+    assert_eq!(pick(0b11), None, "every upstream tried");
+}
+
+/// The back-off of a failing upstream: 1 s after its first failure, doubling with each one to
+/// 30 s at most; a success starts it over at 1 s.
+#[test]
+fn back_off_doubles_to_30_s() {
+    let upstreams = Upstreams::new(&[refusing()]);
+    let mut now = Instant::now();
+    for secs in [1, 2, 4, 8, 16, 30, 30] {
+        let choice = upstreams.choose(0, now).expect("in service");
+        upstreams.release(choice.index);
+        upstreams.failed(choice.index, &"refused", now);
+        let wait = Duration::from_secs(secs);
+        assert!(
+            upstreams
+                .choose(0, now + wait - Duration::from_millis(1))
+                .is_none(),
+            "out of service for {wait:?}"
+        );
+        now += wait;
+    }
+    upstreams.succeeded(0);
+    upstreams.failed(0, &"refused", now);
+    assert!(
+        upstreams.choose(0, now + Duration::from_secs(1)).is_some(),
+        "back to 1 s after a success"
+    );
+}
+
+/// Warnings about failing upstreams are rate-limited: a burst of ten logs one line; one more, a
+/// second later, is logged and counts the nine left out.
+#[test]
+fn warnings_are_rate_limited() {
+    let log = LogCapture::install();
+    let upstreams = Upstreams::new(&[refusing()]);
+    for i in 0..10 {
+        upstreams.warn(format_args!("rate-limit probe {i}"));
+    }
+    let probes = || -> Vec<String> {
+        log.lines()
+            .into_iter()
+            .filter(|l| l.contains("rate-limit probe"))
+            .collect()
+    };
+    assert_eq!(probes().len(), 1, "{:?}", probes());
+    std::thread::sleep(Duration::from_millis(1100));
+    upstreams.warn(format_args!("rate-limit probe 10"));
+    let lines = probes();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].contains("(9 more warnings in the last second)"),
+        "{lines:?}"
+    );
+}
+
+/// Each upstream connection lives on its client's reactor: with two reactors and eight relayed
+/// clients open, every reactor holds one upstream connection per client.
+#[test]
+fn upstream_on_the_clients_reactor() {
+    let echo = echo_upstream();
+    let running = proxy(
+        &[echo.local_addr()],
+        Duration::from_secs(3),
+        util::config().reactors(2),
+    );
+    let clients: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut client = connect(running.local_addr());
+            client.write_all(b"x").unwrap();
+            let mut echoed = [0; 1];
+            client.read_exact(&mut echoed).expect("the echo");
+            client
+        })
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let stats = running.stats();
+            stats.total().outbound == 8 && stats.reactors.iter().all(|r| r.open == 2 * r.outbound)
+        }),
+        "{:?}",
+        running.stats()
+    );
+    drop(clients);
 }
