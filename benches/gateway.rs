@@ -52,19 +52,6 @@ fn wait_listening(addr: SocketAddr) {
     }
 }
 
-/// CPU time (user + system) of process `pid` so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
-}
-
 /// Starts the gateway example (release build) in front of `redis`, on core 0.
 fn gateway(redis: SocketAddr) -> (Process, SocketAddr) {
     let status = Command::new("cargo")
@@ -173,13 +160,13 @@ fn throughput() {
         .collect();
     std::thread::sleep(Duration::from_secs(1)); // warm-up
     let (cpu0, n0, t0) = (
-        cpu_time(gateway.0.id()),
+        turbine_load::server_cpu_time(gateway.0.id()).expect("the gateway's CPU time"),
         answers.load(Ordering::Relaxed),
         Instant::now(),
     );
     std::thread::sleep(Duration::from_secs(5));
     let (cpu1, n1, t1) = (
-        cpu_time(gateway.0.id()),
+        turbine_load::server_cpu_time(gateway.0.id()).expect("the gateway's CPU time"),
         answers.load(Ordering::Relaxed),
         Instant::now(),
     );

@@ -89,20 +89,6 @@ fn serve(mode: Mode) {
     running.shutdown().expect("shutdown");
 }
 
-/// CPU time (user + system) of process `pid` so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    // After the command name: state is field 3, utime 14 and stime 15 (1-based).
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
-}
-
 /// Runs one mode: returns the server's CPU time over `window`.
 fn measure(mode: Mode, connections: usize, window: Duration) -> Duration {
     let mut child = Command::new(std::env::current_exe().unwrap())
@@ -126,10 +112,10 @@ fn measure(mode: Mode, connections: usize, window: Duration) -> Duration {
     // Let every connection be accepted and settle before the window opens.
     std::thread::sleep(Duration::from_secs(1));
     let pid = child.id();
-    let before = cpu_time(pid);
+    let before = turbine_load::server_cpu_time(pid).expect("the server's CPU time");
     let start = Instant::now();
     std::thread::sleep(window);
-    let used = cpu_time(pid) - before;
+    let used = turbine_load::server_cpu_time(pid).expect("the server's CPU time") - before;
     let elapsed = start.elapsed();
     drop(clients);
     drop(child.stdin.take());

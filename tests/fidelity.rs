@@ -206,16 +206,8 @@ impl Handler for Upper {
 /// socket.
 #[test]
 fn small_requests_pause_reading_past_the_high_watermark_on_both() {
-    let config = || {
-        config()
-            .reactors(1)
-            .write_low_watermark(256)
-            .write_high_watermark(512)
-            .write_limit(1024)
-            .send_buffer(Some(4 << 10))
-    };
     // In memory: the peer reads nothing; each push is one small read.
-    let mut conn = TestConnection::with_config(Upper, config());
+    let mut conn = TestConnection::with_config(Upper, small_config());
     conn.set_peer_window(Some(0));
     for _ in 0..100 {
         conn.push(&[b'a'; 99]);
@@ -228,7 +220,7 @@ fn small_requests_pause_reading_past_the_high_watermark_on_both() {
     );
 
     // Over a socket: 100-byte requests, one at a time, replies never read.
-    let running = start(config(), |_| Upper);
+    let running = start(small_config(), |_| Upper);
     let mut client = util::small_window_client(running.local_addr(), 4 << 10);
     let line = [&[b'a'; 99][..], b"\n"].concat();
     // Enough requests to fill the kernel buffers both ways, then some; writes may block once

@@ -19,21 +19,6 @@ use util::{config, start, wait_until};
 /// How long a test waits for something that should happen at once.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A line echo, the server side.
-struct Echo;
-
-impl Handler for Echo {
-    type Codec = LinesCodec;
-
-    fn codec(&mut self, config: &Config) -> LinesCodec {
-        LinesCodec::new(config.frame_limits())
-    }
-
-    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
-        ctx.send(line);
-    }
-}
-
 /// The outbound side: says `hello` once open, and reports everything it hears.
 struct Probe {
     events: Sender<String>,
@@ -79,13 +64,13 @@ fn tls_echo(pair: &Pair) -> Running {
     Server::bind(config())
         .unwrap()
         .with_tls(pair.server_config(&["echo/1"]))
-        .start(|_| Echo)
+        .start(|_| util::Echo::lines())
         .unwrap()
 }
 
 /// The server whose reactor opens the outbound connections (its own listener is unused).
 fn client_host(config: Config) -> Running {
-    start(config, |_| Echo)
+    start(config, |_| util::Echo::lines())
 }
 
 /// Opens a `Probe` connection to `to` on reactor 0 of `host`; its events.
@@ -150,7 +135,7 @@ fn untrusted_or_plaintext_servers_fail_the_connect() {
     let trusted = Pair::new("trusted");
     let files = CertFiles::new(&trusted);
     let stranger = tls_echo(&Pair::new("stranger"));
-    let plain = start(config(), |_| Echo);
+    let plain = start(config(), |_| util::Echo::lines());
     let host = client_host(config());
     for server in [stranger.local_addr(), plain.local_addr()] {
         let tls = tls_client_config(&files.cert).unwrap();
