@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use util::hardening::{
-    End, Guarded, PANIC_LINE, Reactors, assert_echoes, open_fds, read_line, read_until_end, reset,
-    serial,
+    End, PANIC_LINE, Reactors, assert_echoes, open_fds, read_line, read_until_end, reset, serial,
 };
 use util::{Echo, Rng, config, connect, start, wait_until};
 
@@ -163,37 +162,57 @@ fn resets_mid_transfer_leak_nothing() {
         .expect("the reactors stopped without error");
 }
 
-/// A handler that panics on one connection (one reactor): that client sees EOF, the panic is
-/// counted, and another client of the same reactor is served before and after, as is a new one.
+/// A handler that panics on one connection (one reactor): that client sees EOF, `on_close`
+/// hears `Panicked`, the panic is counted, and another client of the same reactor is served
+/// before and after, as is a new one.
 #[test]
 fn handler_panic_closes_only_its_connection() {
     let _serial = serial();
-    let running = start(config().reactors(1), |_| Guarded);
-    let addr = running.local_addr();
-    let mut bystander = connect(addr);
-    assert_echoes(&mut bystander, "before", "bystander");
-    let mut victim = connect(addr);
-    assert_echoes(&mut victim, "first", "victim");
-
+    let (running, closes, mut bystander, mut victim) = fragile_server();
     victim
         .write_all(format!("{PANIC_LINE}\n").as_bytes())
         .unwrap();
     let (got, end) = read_until_end(&mut victim, Duration::from_secs(10));
     assert!(got.is_empty(), "the victim got {got:?}");
     assert_eq!(end, End::Eof, "the victim's connection is closed");
+    wait_one_panic_one_close(&running, "one panic, one connection closed");
+    assert_eq!(closes.all(), [turbine::CloseReason::Panicked]);
+
+    assert_echoes(&mut bystander, "after", "bystander");
+    let mut newcomer = connect(running.local_addr());
+    assert_echoes(&mut newcomer, "new", "newcomer");
+    assert_eq!(running.stats().total().panics, 1);
+    assert_eq!(closes.all(), [turbine::CloseReason::Panicked]);
+}
+
+/// A server of [`Fragile`] handlers on one reactor, the closes they hear, and two clients
+/// echoed once each: a bystander and the victim.
+fn fragile_server() -> (
+    turbine::Running,
+    util::hardening::Closes,
+    std::net::TcpStream,
+    std::net::TcpStream,
+) {
+    let closes = util::hardening::Closes::default();
+    let server_closes = closes.clone();
+    let running = start(config().reactors(1), move |_| Fragile::new(&server_closes));
+    let mut bystander = connect(running.local_addr());
+    assert_echoes(&mut bystander, "before", "bystander");
+    let mut victim = connect(running.local_addr());
+    assert_echoes(&mut victim, "first", "victim");
+    (running, closes, bystander, victim)
+}
+
+/// Waits until `running` counts one panic, one closed connection and one still open.
+fn wait_one_panic_one_close(running: &turbine::Running, what: &str) {
     assert!(
         wait_until(Duration::from_secs(5), || {
             let total = running.stats().total();
             (total.panics, total.closed, total.open) == (1, 1, 1)
         }),
-        "one panic, one connection closed: {:?}",
+        "{what}: {:?}",
         running.stats().total()
     );
-
-    assert_echoes(&mut bystander, "after", "bystander");
-    let mut newcomer = connect(addr);
-    assert_echoes(&mut newcomer, "new", "newcomer");
-    assert_eq!(running.stats().total().panics, 1);
 }
 
 /// The release profile keeps `panic = "unwind"`: with `abort`, the `catch_unwind` around every
@@ -373,47 +392,6 @@ impl turbine::Handler for Fragile {
     }
 }
 
-/// Over a socket, a handler that panics in `on_frame` gets `on_close(Panicked)`; the panic is
-/// counted in `stats().total().panics`, its client sees the connection end with nothing more
-/// sent, and another client of the same reactor is served before and after.
-#[test]
-fn panic_in_on_frame_reports_panicked_to_on_close() {
-    let _serial = serial();
-    let closes = util::hardening::Closes::default();
-    let server_closes = closes.clone();
-    let running = start(config().reactors(1), move |_| Fragile::new(&server_closes));
-    let addr = running.local_addr();
-    let mut bystander = connect(addr);
-    assert_echoes(&mut bystander, "before", "bystander");
-    let mut victim = connect(addr);
-    assert_echoes(&mut victim, "first", "victim");
-
-    victim
-        .write_all(format!("{PANIC_LINE}\nnever answered\n").as_bytes())
-        .unwrap();
-    let (got, end) = read_until_end(&mut victim, Duration::from_secs(10));
-    assert!(got.is_empty(), "the victim got {got:?}");
-    assert!(
-        end.is_closed(),
-        "the victim's connection is closed: {end:?}"
-    );
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            let total = running.stats().total();
-            (total.panics, total.closed, total.open) == (1, 1, 1)
-        }),
-        "one panic, one connection closed: {:?}",
-        running.stats().total()
-    );
-    assert_eq!(closes.all(), [turbine::CloseReason::Panicked]);
-
-    assert_echoes(&mut bystander, "after", "bystander");
-    let mut newcomer = connect(addr);
-    assert_echoes(&mut newcomer, "new", "newcomer");
-    assert_eq!(running.stats().total().panics, 1);
-    assert_eq!(closes.all(), [turbine::CloseReason::Panicked]);
-}
-
 /// With `TestConnection`, a panic in `on_frame` closes the connection with `Panicked`, reported
 /// to `on_close` once and counted in the stats; the frames after it are not delivered.
 #[test]
@@ -438,15 +416,8 @@ fn panic_in_on_frame_in_memory() {
 #[test]
 fn panic_in_on_close_is_caught_and_the_reactor_serves_on() {
     let _serial = serial();
-    let closes = util::hardening::Closes::default();
-    let server_closes = closes.clone();
-    let running = start(config().reactors(1), move |_| Fragile::new(&server_closes));
+    let (running, closes, mut bystander, mut victim) = fragile_server();
     let addr = running.local_addr();
-    let mut bystander = connect(addr);
-    assert_echoes(&mut bystander, "before", "bystander");
-    let mut victim = connect(addr);
-    assert_echoes(&mut victim, "first", "victim");
-
     victim
         .write_all(format!("{PANIC_ON_CLOSE}\n").as_bytes())
         .unwrap();
@@ -454,13 +425,9 @@ fn panic_in_on_close_is_caught_and_the_reactor_serves_on() {
     assert!(got.is_empty(), "the victim got {got:?}");
     assert_eq!(end, End::Eof);
     drop(victim);
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            let total = running.stats().total();
-            (total.panics, total.closed, total.open) == (1, 1, 1)
-        }),
-        "the panic in on_close counted, one connection closed: {:?}",
-        running.stats().total()
+    wait_one_panic_one_close(
+        &running,
+        "the panic in on_close counted, one connection closed",
     );
     assert_eq!(closes.all(), [turbine::CloseReason::Closed]);
 
