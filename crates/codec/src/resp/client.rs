@@ -1,6 +1,7 @@
 //! `RespClientCodec`: Redis's protocol (RESP2) from the client's side, commands out, replies
 //! in.
 
+use super::reply::bulk_array_len;
 use super::reply_parser::{Limits, ReplyParser};
 use super::{Command, Value};
 use crate::{CodecError, Decoder, Encoder, FrameLimits, ReadBuf};
@@ -244,7 +245,7 @@ impl Encoder for RespClientCodec {
                 "an empty command gets no reply from Redis",
             ));
         }
-        let len = encoded_len(&item);
+        let len = bulk_array_len(item.args());
         if len > self.max_encode as u64 {
             return Err(CodecError::FrameTooLong {
                 len,
@@ -258,39 +259,26 @@ impl Encoder for RespClientCodec {
     }
 }
 
-/// Bytes of `command` in the multibulk form, computed without writing it.
-fn encoded_len(command: &Command) -> u64 {
-    command
-        .args()
-        .fold(header_len(command.len()), |total, arg| {
-            total
-                .saturating_add(header_len(arg.len()))
-                .saturating_add(arg.len() as u64 + 2)
-        })
-}
-
-/// Bytes of a `*<n>\r\n` or `$<n>\r\n` header.
-fn header_len(n: usize) -> u64 {
-    let digits = n.checked_ilog10().map_or(1, |log| log + 1);
-    u64::from(digits) + 3
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The computed length is the written length, across digit-count boundaries.
     #[test]
-    fn encoded_len_matches_encoding() {
+    fn bulk_array_len_matches_encoding() {
         for sizes in [&[0][..], &[1, 9, 10], &[99, 100, 999, 1000], &[12_345]] {
             let command = Command::new(sizes.iter().map(|&n| vec![b'x'; n]));
             let mut wire = Vec::new();
             command.encode(&mut wire);
-            assert_eq!(encoded_len(&command), wire.len() as u64, "{sizes:?}");
+            assert_eq!(
+                bulk_array_len(command.args()),
+                wire.len() as u64,
+                "{sizes:?}"
+            );
         }
         let many = Command::new(vec![b"a"; 10]);
         let mut wire = Vec::new();
         many.encode(&mut wire);
-        assert_eq!(encoded_len(&many), wire.len() as u64);
+        assert_eq!(bulk_array_len(many.args()), wire.len() as u64);
     }
 }

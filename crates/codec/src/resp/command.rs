@@ -4,7 +4,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Index;
 
-use super::reply::push_header;
+use super::reply::push_bulk_array;
 
 /// A command as a RESP client sent it: the command's name followed by its arguments, each an
 /// arbitrary byte string.
@@ -92,12 +92,7 @@ impl Command {
     /// Appends the command in the multibulk form a client sends: `*<n>\r\n` then each
     /// argument as `$<len>\r\n<bytes>\r\n`.
     pub fn encode(&self, dst: &mut Vec<u8>) {
-        push_header(dst, b'*', self.len() as u64);
-        for arg in self.args() {
-            push_header(dst, b'$', arg.len() as u64);
-            dst.extend_from_slice(arg);
-            dst.extend_from_slice(b"\r\n");
-        }
+        push_bulk_array(dst, self.args());
     }
 }
 

@@ -107,20 +107,9 @@ impl Reply {
         B: AsRef<[u8]>,
     {
         let elements = elements.into_iter();
-        // Each element: `$`, up to 20 digits, CRLF, the bytes, CRLF.
-        let size = 23
-            + elements
-                .clone()
-                .map(|e| e.as_ref().len() + 25)
-                .sum::<usize>();
-        let mut dst = Vec::with_capacity(size);
-        push_header(&mut dst, b'*', elements.len() as u64);
-        for element in elements {
-            let bytes = element.as_ref();
-            push_header(&mut dst, b'$', bytes.len() as u64);
-            dst.extend_from_slice(bytes);
-            dst.extend_from_slice(b"\r\n");
-        }
+        // The elements are in memory already, so their encoding fits in memory too.
+        let mut dst = Vec::with_capacity(bulk_array_len(elements.clone()) as usize);
+        push_bulk_array(&mut dst, elements);
         Reply::Encoded(Encoded(dst))
     }
 
@@ -180,6 +169,38 @@ fn push_line(dst: &mut Vec<u8>, prefix: u8, text: &str) -> Result<(), CodecError
     dst.extend_from_slice(text.as_bytes());
     dst.extend_from_slice(b"\r\n");
     Ok(())
+}
+
+/// Appends an array of bulk strings: `*<n>\r\n`, then `$<len>\r\n<bytes>\r\n` each (a
+/// command as a client sends it, or a reply such as `LRANGE`'s).
+pub(crate) fn push_bulk_array<B: AsRef<[u8]>>(
+    dst: &mut Vec<u8>,
+    items: impl ExactSizeIterator<Item = B>,
+) {
+    push_header(dst, b'*', items.len() as u64);
+    for item in items {
+        let bytes = item.as_ref();
+        push_header(dst, b'$', bytes.len() as u64);
+        dst.extend_from_slice(bytes);
+        dst.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Bytes [`push_bulk_array`] writes for `items`, computed without writing them (saturating).
+pub(crate) fn bulk_array_len<B: AsRef<[u8]>>(items: impl ExactSizeIterator<Item = B>) -> u64 {
+    let header = header_len(items.len());
+    items.fold(header, |total, item| {
+        let len = item.as_ref().len();
+        total
+            .saturating_add(header_len(len))
+            .saturating_add(len as u64 + 2)
+    })
+}
+
+/// Bytes of a `*<n>\r\n` or `$<n>\r\n` header.
+fn header_len(n: usize) -> u64 {
+    let digits = n.checked_ilog10().map_or(1, |log| log + 1);
+    u64::from(digits) + 3
 }
 
 /// Appends `<prefix><n>\r\n`: an array or bulk string header.
