@@ -179,6 +179,19 @@ fn store_all<const N: usize>(atomics: &[AtomicU64; N], values: [u64; N]) {
     }
 }
 
+/// Where `closed` and `rejected` sit among [`Published::store`]'s scalars.
+const CLOSED: usize = 2;
+const REJECTED: usize = 3;
+
+/// Stores each value of `values` whose atomic holds another (only this reactor writes them).
+fn store_changed<const N: usize>(atomics: &[AtomicU64; N], values: [u64; N]) {
+    for (atomic, value) in atomics.iter().zip(values) {
+        if atomic.load(Relaxed) != value {
+            atomic.store(value, Relaxed);
+        }
+    }
+}
+
 /// Loads every atomic of `atomics`.
 fn load_all<const N: usize>(atomics: &[AtomicU64; N]) -> [u64; N] {
     atomics.each_ref().map(|atomic| atomic.load(Relaxed))
@@ -208,10 +221,17 @@ impl Published {
             s.proxy_failures,
             s.loop_iterations,
         ];
+        // The by-reason counts move only when a connection closes or is refused, and a turn
+        // moves one bucket of the loop's histogram: the rest is not stored again every turn.
+        if self.scalars[CLOSED].load(Relaxed) != s.closed {
+            store_all(&self.closed_by, s.closed_by.values());
+        }
+        if self.scalars[REJECTED].load(Relaxed) != s.rejected {
+            store_all(&self.rejected_by, s.rejected_by.values());
+        }
+        store_changed(&self.loop_busy, s.loop_busy.values());
+        // Last, so that a reader that sees a close counted sees its reason too.
         store_all(&self.scalars, scalars);
-        store_all(&self.closed_by, s.closed_by.values());
-        store_all(&self.rejected_by, s.rejected_by.values());
-        store_all(&self.loop_busy, s.loop_busy.values());
     }
 
     fn load(&self) -> ReactorStats {
