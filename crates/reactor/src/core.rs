@@ -69,8 +69,9 @@ pub(crate) struct Core {
     registry: Option<Registry>,
     /// State the program keeps per reactor, by type (`Context::reactor_local`).
     locals: HashMap<TypeId, Box<dyn Any>>,
-    /// A graceful shutdown has begun: connections that open from now on drain at once.
-    stopping: bool,
+    /// Set when a graceful shutdown begins (connections that open from then on drain at
+    /// once): its deadline, and how many connections were open then.
+    stopping: Option<(Instant, usize)>,
     /// Partner closes for connections that were out of the table (stepping) when they came:
     /// told as soon as their step ends.
     partner_closes: Vec<(ConnId, CloseReason)>,
@@ -92,7 +93,7 @@ impl Core {
             limits,
             registry,
             locals: HashMap::new(),
-            stopping: false,
+            stopping: None,
             partner_closes: Vec::new(),
             successor: None,
             index,
@@ -227,12 +228,18 @@ impl Core {
 
     /// Whether a graceful shutdown has begun.
     pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.is_some()
+    }
+
+    /// The shutdown under way, if one is: its deadline, and how many connections were open
+    /// when it began.
+    pub(crate) fn stopping(&self) -> Option<(Instant, usize)> {
         self.stopping
     }
 
-    /// A graceful shutdown begins.
-    pub(crate) fn begin_stopping(&mut self) {
-        self.stopping = true;
+    /// A graceful shutdown begins, to end by `deadline`.
+    pub(crate) fn begin_stopping(&mut self, deadline: Instant) {
+        self.stopping = Some((deadline, self.open_count()));
     }
 
     /// The server-wide connection caps.

@@ -85,8 +85,6 @@ pub(crate) struct Reactor {
     periodic: Periodic,
     /// The mailboxes may hold more messages (the per-turn budget ran out).
     inbox_more: bool,
-    /// Set when shutdown begins: the deadline, and how many connections were open then.
-    stopping: Option<(Instant, usize)>,
 }
 
 impl Reactor {
@@ -122,7 +120,6 @@ impl Reactor {
             accept_delay: accept::BACKOFF.0,
             periodic: Periodic::new(&setup.periodic, now),
             inbox_more: false,
-            stopping: None,
         }
     }
 
@@ -155,7 +152,7 @@ impl Reactor {
             }
             if woken {
                 self.bell.answer();
-                if self.stopping.is_none() && self.shutdown.is_requested() {
+                if !self.core.is_stopping() && self.shutdown.is_requested() {
                     self.begin_shutdown();
                 }
             }
@@ -188,7 +185,7 @@ impl Reactor {
             self.core.next_deadline(),
             self.accept_retry,
             self.periodic.next_due(),
-            self.stopping.map(|(deadline, _)| deadline),
+            self.core.stopping().map(|(deadline, _)| deadline),
         ];
         let next = deadlines.into_iter().flatten().min()?;
         Some(next.saturating_duration_since(now))

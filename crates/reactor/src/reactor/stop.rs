@@ -7,8 +7,7 @@ impl Reactor {
     /// until its first quiet moment, then closed.
     pub(super) fn begin_shutdown(&mut self) {
         let timeout = self.core.config().shutdown_timeout;
-        self.core.begin_stopping();
-        self.stopping = Some((self.core.now() + timeout, self.core.open_count()));
+        self.core.begin_stopping(self.core.now() + timeout);
         for listener in &mut self.listeners {
             listener.close(self.poll.registry());
         }
@@ -26,7 +25,7 @@ impl Reactor {
     /// Whether the loop should end: shutdown began and every connection is closed, or the
     /// deadline passed (then the rest are closed by force).
     pub(super) fn shutdown_finished(&mut self) -> bool {
-        let Some((deadline, open_at_start)) = self.stopping else {
+        let Some((deadline, open_at_start)) = self.core.stopping() else {
             return false;
         };
         let mut forced = 0;
