@@ -25,7 +25,6 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -113,14 +112,7 @@ fn chat_binary() -> PathBuf {
 
 /// Runs the chat example with only `env` as its environment.
 fn spawn(env: &[(&str, &str)]) -> Example {
-    let mut command = Command::new(chat_binary());
-    command
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    Example::spawn_command(command)
+    Example::spawn_binary(chat_binary(), env)
 }
 
 /// Starts a Redis server and `count` instances on it; `None` (reason printed) without

@@ -8,14 +8,17 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use util::hardening::{End, read_until_end};
 use util::tls::{BOTH, CertFiles, Client, Pair, TempDir, client_config};
-use util::{ByteStream, Example, assert_same_bytes, connect, example_binary, small_window_client};
+use util::{
+    ByteStream, Example, assert_same_bytes, connect, example_binary, example_command,
+    small_window_client,
+};
 
 // ----- the site and the server --------------------------------------------------------------
 
@@ -70,16 +73,11 @@ struct Server {
 
 /// Starts the example on `root`, one reactor, port 0, with `env` added.
 fn serve_root(root: &Path, env: &[(&str, &str)]) -> Server {
-    let mut command = Command::new(example_binary("http"));
-    command
-        .env_clear()
-        .env("HTTP_ROOT", root)
-        .env("TURBINE_ADDR", "127.0.0.1:0")
-        .env("TURBINE_REACTORS", "1")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = example_command(
+        example_binary("http"),
+        &[("TURBINE_ADDR", "127.0.0.1:0"), ("TURBINE_REACTORS", "1")],
+    );
+    command.env("HTTP_ROOT", root).envs(env.iter().copied());
     let example = Example::spawn_command(command);
     let addr = example.listening_addr();
     Server { example, addr }
@@ -307,14 +305,9 @@ fn read_stream(
 fn a_missing_root_exits_2_before_binding() {
     let dir = TempDir::new();
     for root in [dir.join("nowhere"), PathBuf::from("/dev/null")] {
-        let mut command = Command::new(example_binary("http"));
-        command
-            .env_clear()
-            .env("HTTP_ROOT", &root)
-            .env("TURBINE_ADDR", "127.0.0.1:0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command =
+            example_command(example_binary("http"), &[("TURBINE_ADDR", "127.0.0.1:0")]);
+        command.env("HTTP_ROOT", &root);
         let mut example = Example::spawn_command(command);
         let status = example
             .wait_exit(Duration::from_secs(10))

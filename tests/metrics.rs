@@ -12,7 +12,6 @@ mod util;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -670,14 +669,7 @@ fn example_metrics_addr(example: &Example) -> SocketAddr {
 
 /// Starts example `name` with only `env` set.
 fn spawn_example(name: &str, env: &[(&str, &str)]) -> Example {
-    let mut command = Command::new(example_binary(name));
-    command
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    Example::spawn_command(command)
+    Example::spawn_binary(example_binary(name), env)
 }
 
 /// A `TURBINE_METRICS_ADDR` that is not an address stops the program with exit code 2 and a

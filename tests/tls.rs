@@ -12,7 +12,6 @@ mod util;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -36,15 +35,11 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// Starts example `name` on 127.0.0.1 port 0 with two reactors and `env` (nothing else of the
 /// test's environment); returns it and its address once it listens.
 fn example(name: &str, env: &[(&str, &str)]) -> (Example, SocketAddr) {
-    let mut command = Command::new(util::example_binary(name));
-    command
-        .env_clear()
-        .env("TURBINE_ADDR", "127.0.0.1:0")
-        .env("TURBINE_REACTORS", "2")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = util::example_command(
+        util::example_binary(name),
+        &[("TURBINE_ADDR", "127.0.0.1:0"), ("TURBINE_REACTORS", "2")],
+    );
+    command.envs(env.iter().copied());
     let process = Example::spawn_command(command);
     let addr = process.listening_addr();
     (process, addr)

@@ -207,7 +207,7 @@ mod tests {
             next: 0,
         };
         let now = Instant::now();
-        let mut wait = |backends: &mut Backends| {
+        let wait = |backends: &mut Backends| {
             backends.failed(0, now);
             let State::Down { retry_at: Some(at) } = backends.slots[0].state else {
                 panic!("down after a failure");

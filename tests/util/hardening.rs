@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -390,18 +389,13 @@ impl Example {
                 fd=$((fd + 1))
             done
             exec "$0""#;
-        let mut command = Command::new("bash");
+        let mut command = super::example_command("bash", env);
         command
             .arg("-c")
             .arg(script)
             .arg(echo_example())
             .arg(limit.to_string())
-            .arg(held.to_string())
-            .env_clear()
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .arg(held.to_string());
         Example::spawn_command(command)
     }
 }

@@ -423,7 +423,25 @@ pub(crate) fn example_binary(name: &str) -> PathBuf {
     path
 }
 
-/// The `echo` example running as a child process, its stderr read line by line.
+/// The command that runs `program` with only `env` set (none of the test's environment), no
+/// stdin, its stdout and stderr piped: add variables or arguments, then
+/// [`Example::spawn_command`].
+pub(crate) fn example_command(
+    program: impl AsRef<std::ffi::OsStr>,
+    env: &[(&str, &str)],
+) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// An example running as a child process (the `echo` one unless said otherwise), its stderr
+/// read line by line.
 ///
 /// Dropping it kills the process if it is still running, so a failing test leaves nothing behind.
 pub(crate) struct Example {
@@ -443,20 +461,21 @@ impl Example {
     /// Starts the example with only the variables in `env` set (the test's own environment,
     /// `TURBINE_*` included, is not passed on).
     pub(crate) fn spawn(env: &[(&str, &str)]) -> Example {
-        let mut command = Command::new(echo_example());
-        command
-            .env_clear()
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        Example::spawn_command(command)
+        Example::spawn_binary(echo_example(), env)
     }
 
-    /// Starts `command` (which must run the echo example in the end) with its output read
-    /// line by line.
+    /// Starts `program` (an example binary) with only `env` set.
+    pub(crate) fn spawn_binary(
+        program: impl AsRef<std::ffi::OsStr>,
+        env: &[(&str, &str)],
+    ) -> Example {
+        Example::spawn_command(example_command(program, env))
+    }
+
+    /// Starts `command` (one of [`example_command`]'s, perhaps with more set) with its output
+    /// read line by line.
     pub(crate) fn spawn_command(mut command: Command) -> Example {
-        let mut child = command.spawn().expect("spawn the echo example");
+        let mut child = command.spawn().expect("spawn an example");
         let (tx, lines) = mpsc::channel();
         let log = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();

@@ -256,15 +256,11 @@ impl KvServer {
     /// Starts the example with `TURBINE_ADDR=127.0.0.1:0`, `RUST_LOG=info` and the variables
     /// in `env`, and nothing else of the test's environment; waits for its `listening on` line.
     pub(crate) fn start(env: &[(&str, &str)]) -> KvServer {
-        let mut command = Command::new(kv_example());
-        command
-            .env_clear()
-            .env("TURBINE_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = super::example_command(
+            kv_example(),
+            &[("TURBINE_ADDR", "127.0.0.1:0"), ("RUST_LOG", "info")],
+        );
+        command.envs(env.iter().copied());
         let process = Example::spawn_command(command);
         let addr = process.listening_addr();
         KvServer { process, addr }
