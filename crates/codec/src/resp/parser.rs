@@ -226,29 +226,17 @@ impl Parser {
         searched: usize,
         kind: LineKind,
     ) -> Result<Option<usize>, CodecError> {
-        let found = memchr::memchr(b'\n', &src[searched..]).map(|i| searched + i);
-        // The line's content ends at the newline, or at the end of what has arrived.
-        let end = found.unwrap_or(src.len());
-        // First offset past the line's limit, and past the command's.
-        let line_limit = start.saturating_add(self.limits.inline);
-        let frame_limit = self.limits.frame;
-        let line_over = line_limit < end;
-        // A found newline belongs to the command; what follows it does not, yet.
-        let frame_over = match found {
-            Some(nl) => frame_limit <= nl,
-            None => frame_limit < src.len(),
-        };
-        if frame_over && (!line_over || frame_limit <= line_limit) {
-            return Err(self.too_long(found.map_or(src.len(), |nl| nl + 1)));
-        }
-        if line_over {
-            return Err(kind.too_big());
-        }
+        let found = find_line(src, start, searched, self.limits.inline, self.limits.frame)
+            .map_err(|over| match over {
+                LineOver::Frame(len) => self.too_long(len),
+                LineOver::Line => kind.too_big(),
+            })?;
         if found.is_none() {
+            let searched = src.len();
             self.state = match self.state {
-                State::Inline { .. } => State::Inline { searched: end },
-                State::Count { .. } => State::Count { searched: end },
-                State::Length { at, .. } => State::Length { at, searched: end },
+                State::Inline { .. } => State::Inline { searched },
+                State::Count { .. } => State::Count { searched },
+                State::Length { at, .. } => State::Length { at, searched },
                 other => other,
             };
         }
@@ -356,4 +344,46 @@ mod tests {
         assert_eq!(printable(b'\n'), "\\x0a");
         assert_eq!(printable(0xff), "\\xff");
     }
+}
+
+/// Which limit a line broke first; see [`find_line`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LineOver {
+    /// The message's (frame) limit: it is at least this many bytes long.
+    Frame(usize),
+    /// The line's own limit.
+    Line,
+}
+
+/// Looks for the `\n` ending the line that starts at `start` of a message that starts at
+/// offset 0 of `src`, resuming the search at `searched`: its offset, or `None` when it has not
+/// arrived (the caller resumes at `src.len()` next time). Fails when the buffered bytes prove
+/// the line's content longer than `line_max` or the message longer than `frame_max`,
+/// whichever limit is broken at the smaller offset (the frame's on a tie). Shared by the
+/// command and the reply parser, so that the rule is written once.
+pub(super) fn find_line(
+    src: &[u8],
+    start: usize,
+    searched: usize,
+    line_max: usize,
+    frame_max: usize,
+) -> Result<Option<usize>, LineOver> {
+    let found = memchr::memchr(b'\n', &src[searched..]).map(|i| searched + i);
+    // The line's content ends at the newline, or at the end of what has arrived.
+    let end = found.unwrap_or(src.len());
+    // First offset past the line's limit; the frame's is `frame_max`.
+    let line_limit = start.saturating_add(line_max);
+    let line_over = line_limit < end;
+    // A found newline belongs to the message; what follows it does not, yet.
+    let frame_over = match found {
+        Some(nl) => frame_max <= nl,
+        None => frame_max < src.len(),
+    };
+    if frame_over && (!line_over || frame_max <= line_limit) {
+        return Err(LineOver::Frame(found.map_or(src.len(), |nl| nl + 1)));
+    }
+    if line_over {
+        return Err(LineOver::Line);
+    }
+    Ok(found)
 }

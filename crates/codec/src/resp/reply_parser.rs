@@ -21,7 +21,7 @@
 use std::mem;
 
 use super::Value;
-use super::parser::{parse_i64, printable};
+use super::parser::{LineOver, find_line, parse_i64, printable};
 use crate::{CodecError, ReadBuf};
 
 /// The bounds on one reply; see [`RespClientCodec`](crate::RespClientCodec).
@@ -297,28 +297,17 @@ impl ReplyParser {
         searched: usize,
         kind: Kind,
     ) -> Result<Option<usize>, CodecError> {
-        let found = memchr::memchr(b'\n', &src[searched..]).map(|i| searched + i);
-        // The line's content ends at the newline, or at the end of what has arrived.
-        let end = found.unwrap_or(src.len());
-        // First offset past the line's limit, and past the reply's.
-        let line_limit = at.saturating_add(self.limits.line);
-        let frame_limit = self.limits.frame;
-        let line_over = line_limit < end;
-        // A found newline belongs to the reply; what follows it does not, yet.
-        let frame_over = match found {
-            Some(nl) => frame_limit <= nl,
-            None => frame_limit < src.len(),
-        };
-        if frame_over && (!line_over || frame_limit <= line_limit) {
-            return Err(self.too_long(found.map_or(src.len(), |nl| nl + 1) as u64));
-        }
-        if line_over {
-            return Err(CodecError::invalid(LINE_TOO_LONG));
-        }
+        let found =
+            find_line(src, at, searched, self.limits.line, self.limits.frame).map_err(|over| {
+                match over {
+                    LineOver::Frame(len) => self.too_long(len as u64),
+                    LineOver::Line => CodecError::invalid(LINE_TOO_LONG),
+                }
+            })?;
         if found.is_none() {
             self.state = State::Line {
                 at,
-                searched: end,
+                searched: src.len(),
                 kind,
             };
         }
