@@ -623,7 +623,7 @@ fn tls_handshakes_are_counted() {
 
     let client_config = util::tls::client_config(&[&pair], util::tls::BOTH, &[]);
     let mut client = util::tls::tls_client(running.local_addr(), &client_config);
-    util::tls::assert_echoes(&mut client, "secret", "TLS client");
+    util::hardening::assert_echoes(&mut client, "secret", "TLS client");
     let mut plain = connect(running.local_addr());
     plain.write_all(b"not a ClientHello\r\n\r\n").unwrap();
     let _ = read_until_end(&mut plain, PATIENCE);

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 use rustls::ProtocolVersion;
 use turbine::{CloseReason, Config, Context, Handler, LinesCodec, Running, Server, TlsInfo};
 
-use util::hardening::{Closes, End, read_until_end};
+use util::hardening::{Closes, End, Pinger, assert_echoes, read_line, read_until_end};
 use util::tls::{
-    ALERT, BOTH, CertFiles, Client, Pair, SClient, TLS12, TLS13, TlsPinger, alert_description,
-    assert_echoes, client_config, client_hello, close_notify, have_openssl, legacy_client_hello,
-    peer_cert, read_line, tls_client, tls_connect, tls_connect_as,
+    ALERT, BOTH, CertFiles, Client, Pair, SClient, TLS12, TLS13, alert_description, client_config,
+    client_hello, close_notify, have_openssl, legacy_client_hello, peer_cert, tls_client,
+    tls_connect, tls_connect_as,
 };
 use util::{Example, Rng, assert_same_bytes, connect, localhost, start, wait_until};
 
@@ -553,7 +553,7 @@ fn garbage_and_plaintext_are_refused_and_isolated() {
         .start(move |_| shared.lines())
         .expect("start");
     let addr = running.local_addr();
-    let pinger = TlsPinger::start(addr, &client_config(&[&pair], BOTH, &[]));
+    let pinger = Pinger::over(tls_client(addr, &client_config(&[&pair], BOTH, &[])));
 
     let mut rng = Rng::new(0x6a7b);
     // A handshake record holding a ClientHello of 60 bytes of noise.
@@ -702,7 +702,7 @@ fn two_hundred_concurrent_tls_connections_echo() {
                     }
                     for j in 0..5 {
                         let line = format!("connection {i} line {j} {}", "x".repeat(i % 37));
-                        let back = util::tls::echo_line(&mut client, &line)
+                        let back = util::hardening::echo_line(&mut client, &line)
                             .map_err(|e| format!("line {j}: {e}"))?;
                         if back != line {
                             return Err(format!("line {j}: got {back:?}"));

@@ -102,7 +102,11 @@ impl Pinger {
     /// Connects and does a first round trip (so the connection is known to be served), then
     /// keeps pinging in the background. Works with a lines or a raw echo.
     pub(crate) fn start(addr: SocketAddr) -> Pinger {
-        let mut stream = connect(addr);
+        Pinger::over(connect(addr))
+    }
+
+    /// [`start`](Pinger::start) on a stream already open (a TLS client, say).
+    pub(crate) fn over(mut stream: impl Read + Write + Send + 'static) -> Pinger {
         assert_echoes(&mut stream, "ping 0", "pinger");
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
@@ -214,7 +218,7 @@ pub(crate) fn read_available(stream: &mut TcpStream, got: &mut Vec<u8>) -> Optio
 /// # Errors
 ///
 /// The read error, or `UnexpectedEof` if the stream ends first.
-pub(crate) fn read_line(stream: &mut TcpStream) -> io::Result<String> {
+pub(crate) fn read_line(stream: &mut impl Read) -> io::Result<String> {
     let mut line = Vec::new();
     let mut byte = [0];
     loop {
@@ -239,13 +243,15 @@ pub(crate) fn read_line(stream: &mut TcpStream) -> io::Result<String> {
 /// # Errors
 ///
 /// As [`read_line`], or the write error.
-pub(crate) fn echo_line(stream: &mut TcpStream, line: &str) -> io::Result<String> {
+pub(crate) fn echo_line(stream: &mut (impl Read + Write), line: &str) -> io::Result<String> {
     stream.write_all(format!("{line}\n").as_bytes())?;
+    stream.flush()?;
     read_line(stream)
 }
 
 /// Asserts that `stream` is served: `line` comes back.
-pub(crate) fn assert_echoes(stream: &mut TcpStream, line: &str, who: &str) {
+#[track_caller]
+pub(crate) fn assert_echoes(stream: &mut (impl Read + Write), line: &str, who: &str) {
     match echo_line(stream, line) {
         Ok(back) => assert_eq!(back, line, "{who}: wrong echo"),
         Err(e) => panic!("{who}: no echo of {line:?}: {e}"),

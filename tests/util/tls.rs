@@ -367,7 +367,7 @@ impl Client {
     ///
     /// The read error, or `UnexpectedEof` if the stream ends first.
     pub(crate) fn read_line(&mut self) -> io::Result<String> {
-        read_line(self)
+        super::hardening::read_line(self)
     }
 
     /// Writes `line` and a `\n`.
@@ -410,94 +410,6 @@ impl Write for Client {
         match self {
             Client::Plain(tcp) => tcp.flush(),
             Client::Tls(tls) => tls.flush(),
-        }
-    }
-}
-
-/// Reads one `\n`-terminated line (without the `\n`) from `stream`, a byte at a time so that
-/// nothing after it is consumed.
-///
-/// # Errors
-///
-/// The read error, or `UnexpectedEof` if the stream ends first.
-pub(crate) fn read_line(stream: &mut impl Read) -> io::Result<String> {
-    let mut line = Vec::new();
-    let mut byte = [0];
-    loop {
-        match stream.read(&mut byte) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("end of stream after {:?}", String::from_utf8_lossy(&line)),
-                ));
-            }
-            Ok(_) if byte[0] == b'\n' => break,
-            Ok(_) => line.push(byte[0]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    String::from_utf8(line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
-/// Sends `line` and a `\n` on `stream`, and returns the line that comes back.
-///
-/// # Errors
-///
-/// As [`read_line`], or the write error.
-pub(crate) fn echo_line(stream: &mut (impl Read + Write), line: &str) -> io::Result<String> {
-    stream.write_all(format!("{line}\n").as_bytes())?;
-    stream.flush()?;
-    read_line(stream)
-}
-
-/// Asserts that `line` comes back on `stream`.
-#[track_caller]
-pub(crate) fn assert_echoes(stream: &mut (impl Read + Write), line: &str, who: &str) {
-    match echo_line(stream, line) {
-        Ok(back) => assert_eq!(back, line, "{who}: wrong echo"),
-        Err(e) => panic!("{who}: no echo of {line:?}: {e}"),
-    }
-}
-
-/// A TLS client that echoes a line every 20 ms on its own thread, to show that a server keeps
-/// serving it while other connections misbehave. Works with a lines or a raw echo.
-pub(crate) struct TlsPinger {
-    /// Asks the thread to stop.
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    /// The thread: round trips done, or what went wrong and after how many.
-    thread: JoinHandle<Result<usize, String>>,
-}
-
-impl TlsPinger {
-    /// Connects, does a first round trip, then keeps pinging in the background.
-    pub(crate) fn start(addr: SocketAddr, config: &Arc<ClientConfig>) -> TlsPinger {
-        let mut client = tls_client(addr, config);
-        assert_echoes(&mut client, "ping 0", "pinger");
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut done = 1;
-            while !stopping.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(20));
-                let line = format!("ping {done}");
-                match echo_line(&mut client, &line) {
-                    Ok(back) if back == line => done += 1,
-                    Ok(back) => return Err(format!("ping {done}: got {back:?}")),
-                    Err(e) => return Err(format!("ping {done} failed: {e}")),
-                }
-            }
-            Ok(done)
-        });
-        TlsPinger { stop, thread }
-    }
-
-    /// Stops the pinger; returns how many round trips it did, or fails the test if one failed.
-    pub(crate) fn finish(self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        match self.thread.join().expect("pinger thread") {
-            Ok(done) => done,
-            Err(e) => panic!("the other TLS client was disturbed: {e}"),
         }
     }
 }
