@@ -8,21 +8,7 @@ use proptest::prelude::*;
 use turbine_codec::{
     ByteLinesCodec, DelimiterCodec, Encoder, LinesCodec, Oversize, RawCodec, VarintLengthCodec,
 };
-use util::{Event, Layout, Outcome, decode_chunks, reference_delimited, reference_lines};
-
-/// Cuts `stream` into pieces of the given sizes, cycling through them.
-fn chunks<'a>(mut stream: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
-    let mut pieces = Vec::new();
-    for &size in sizes.iter().cycle() {
-        if stream.is_empty() {
-            break;
-        }
-        let (piece, rest) = stream.split_at(size.min(stream.len()));
-        pieces.push(piece);
-        stream = rest;
-    }
-    pieces
-}
+use util::{Event, Layout, Outcome, chunks, decode_chunks, reference_delimited, reference_lines};
 
 /// Encodes every item, keeping those the encoder accepts; checks that a refused one left the
 /// output as it was and was refused for a reason `must_refuse` agrees with.

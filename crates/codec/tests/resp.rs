@@ -4,12 +4,15 @@
 
 mod util;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 use turbine_codec::{CodecError, Command, Decoder, Encoder, ReadBuf, Reply, RespCodec};
-use util::{Event, Fatal, Outcome, XorShift, check_all_splits, decode_chunks};
+use util::{
+    Event, Fatal, Outcome, XorShift, byte_by_byte_within, check_all_splits, chunks, decode_chunks,
+    invalid_text,
+};
 
 /// The limits of a codec under test, for building it and the reference alike.
 #[derive(Debug, Clone, Copy)]
@@ -240,19 +243,6 @@ fn command(args: &[&[u8]]) -> Command {
     Command::new(args)
 }
 
-/// The error text of a decode that must fail with `CodecError::Invalid`.
-fn invalid_text(codec: &mut RespCodec, input: &[u8]) -> String {
-    let mut src = ReadBuf::from(input);
-    loop {
-        match codec.decode(&mut src) {
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("{input:?}: no error, waiting for more"),
-            Err(CodecError::Invalid(text)) => return text,
-            Err(other) => panic!("{input:?}: {other:?}"),
-        }
-    }
-}
-
 // ----- every split ----------------------------------------------------------------------------
 
 /// A stream of multibulk commands (binary, empty and CRLF-holding arguments), inline commands
@@ -373,29 +363,6 @@ fn limits_at_the_edge_under_all_splits() {
             check_all_splits(|| limits.codec(), &stream, &expected);
         }
     }
-}
-
-/// Feeds `wire` to `codec` one byte at a time, failing as soon as `limit` has passed, and
-/// returns the commands decoded.
-fn byte_by_byte_within(codec: &mut RespCodec, wire: &[u8], limit: Duration) -> Vec<Command> {
-    let started = Instant::now();
-    let mut src = ReadBuf::new();
-    let mut commands = Vec::new();
-    for (i, &byte) in wire.iter().enumerate() {
-        src.extend_from_slice(&[byte]);
-        while let Some(command) = codec.decode(&mut src).unwrap() {
-            commands.push(command);
-        }
-        if i % 4096 == 0 {
-            let elapsed = started.elapsed();
-            assert!(
-                elapsed < limit,
-                "{i} of {} bytes after {elapsed:?}",
-                wire.len()
-            );
-        }
-    }
-    commands
 }
 
 /// Long commands fed one byte at a time are scanned once: 100,000 arguments (about 1 MB), and
@@ -655,20 +622,6 @@ fn pieces() -> impl Strategy<Value = Vec<u8>> {
 /// Chunk sizes.
 fn sizes() -> impl Strategy<Value = Vec<usize>> {
     vec(1usize..48, 1..8)
-}
-
-/// Cuts `stream` into pieces of the given sizes, cycling through them.
-fn chunks<'a>(mut stream: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
-    let mut pieces = Vec::new();
-    for &size in sizes.iter().cycle() {
-        if stream.is_empty() {
-            break;
-        }
-        let (piece, rest) = stream.split_at(size.min(stream.len()));
-        pieces.push(piece);
-        stream = rest;
-    }
-    pieces
 }
 
 proptest! {

@@ -5,7 +5,7 @@
 
 mod util;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -13,7 +13,10 @@ use turbine_codec::{
     CodecError, Command, Decoder, Encoder, FrameLimits, PubSub, ReadBuf, Reply, RespClientCodec,
     RespCodec, Value,
 };
-use util::{Event, Fatal, Outcome, XorShift, check_all_splits, decode_chunks};
+use util::{
+    Event, Fatal, Outcome, XorShift, byte_by_byte_within, check_all_splits, chunks, decode_chunks,
+    invalid_text,
+};
 
 /// The limits of a codec under test, for building it and the reference alike.
 #[derive(Debug, Clone, Copy)]
@@ -229,19 +232,6 @@ fn decode_one(codec: &mut RespClientCodec, input: &[u8]) -> Value {
     let value = codec.decode(&mut src).unwrap().expect("a whole reply");
     assert!(src.is_empty(), "{} bytes left", src.len());
     value
-}
-
-/// The error text of a decode that must fail with `CodecError::Invalid`.
-fn invalid_text(codec: &mut RespClientCodec, input: &[u8]) -> String {
-    let mut src = ReadBuf::from(input);
-    loop {
-        match codec.decode(&mut src) {
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("{input:?}: no error, waiting for more"),
-            Err(CodecError::Invalid(text)) => return text,
-            Err(other) => panic!("{input:?}: {other:?}"),
-        }
-    }
 }
 
 // ----- reply types ------------------------------------------------------------------------------
@@ -624,29 +614,6 @@ fn limits_at_the_edge_under_all_splits() {
 
 // ----- linear time --------------------------------------------------------------------------
 
-/// Feeds `wire` to `codec` one byte at a time, failing as soon as `limit` has passed, and
-/// returns the replies decoded.
-fn byte_by_byte_within(codec: &mut RespClientCodec, wire: &[u8], limit: Duration) -> Vec<Value> {
-    let started = Instant::now();
-    let mut src = ReadBuf::new();
-    let mut values = Vec::new();
-    for (i, &byte) in wire.iter().enumerate() {
-        src.extend_from_slice(&[byte]);
-        while let Some(value) = codec.decode(&mut src).unwrap() {
-            values.push(value);
-        }
-        if i % 4096 == 0 {
-            let elapsed = started.elapsed();
-            assert!(
-                elapsed < limit,
-                "{i} of {} bytes after {elapsed:?}",
-                wire.len()
-            );
-        }
-    }
-    values
-}
-
 /// Large replies fed one byte at a time are scanned once: an array of 100,000 bulk strings
 /// (about 1 MB), 1,000 arrays of 100 integers, a 1 MiB bulk string and a 1 MiB status line
 /// each take a fraction of a second. The decoder keeps its place (the element it is in, how
@@ -1020,20 +987,6 @@ fn pieces() -> impl Strategy<Value = Vec<u8>> {
 /// Chunk sizes.
 fn sizes() -> impl Strategy<Value = Vec<usize>> {
     vec(1usize..48, 1..8)
-}
-
-/// Cuts `stream` into pieces of the given sizes, cycling through them.
-fn chunks<'a>(mut stream: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
-    let mut pieces = Vec::new();
-    for &size in sizes.iter().cycle() {
-        if stream.is_empty() {
-            break;
-        }
-        let (piece, rest) = stream.split_at(size.min(stream.len()));
-        pieces.push(piece);
-        stream = rest;
-    }
-    pieces
 }
 
 proptest! {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::fmt::Debug;
+use std::time::{Duration, Instant};
 
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
@@ -429,4 +430,59 @@ pub(crate) fn leb128(mut len: u64) -> Vec<u8> {
         }
         out.push(byte | 0x80);
     }
+}
+
+/// Cuts `stream` into pieces of the given sizes, cycling through them.
+pub(crate) fn chunks<'a>(mut stream: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
+    let mut pieces = Vec::new();
+    for &size in sizes.iter().cycle() {
+        if stream.is_empty() {
+            break;
+        }
+        let (piece, rest) = stream.split_at(size.min(stream.len()));
+        pieces.push(piece);
+        stream = rest;
+    }
+    pieces
+}
+
+/// The error text of a decode of `input` that must fail with `CodecError::Invalid`.
+pub(crate) fn invalid_text<D: Decoder>(codec: &mut D, input: &[u8]) -> String {
+    let mut src = ReadBuf::from(input);
+    loop {
+        match codec.decode(&mut src) {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("{input:?}: no error, waiting for more"),
+            Err(CodecError::Invalid(text)) => return text,
+            Err(other) => panic!("{input:?}: {other:?}"),
+        }
+    }
+}
+
+/// Feeds `wire` to `codec` one byte at a time, failing as soon as `limit` has passed (a
+/// guard against a decoder that rescans its input with every byte, which would take hours
+/// here, not a measurement of speed), and returns the items decoded.
+pub(crate) fn byte_by_byte_within<D: Decoder>(
+    codec: &mut D,
+    wire: &[u8],
+    limit: Duration,
+) -> Vec<D::Item> {
+    let started = Instant::now();
+    let mut src = ReadBuf::new();
+    let mut items = Vec::new();
+    for (i, &byte) in wire.iter().enumerate() {
+        src.extend_from_slice(&[byte]);
+        while let Some(item) = codec.decode(&mut src).unwrap() {
+            items.push(item);
+        }
+        if i % 4096 == 0 {
+            let elapsed = started.elapsed();
+            assert!(
+                elapsed < limit,
+                "{i} of {} bytes after {elapsed:?}",
+                wire.len()
+            );
+        }
+    }
+    items
 }
