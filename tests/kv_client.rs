@@ -10,6 +10,7 @@ use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::process::Command;
 use std::time::Duration;
 
+use util::proxy_header::{PROXY_V2_LOCAL, proxy_v1, proxy_v2};
 use util::redis::RedisServer;
 use util::resp_client::{KvServer, Resp, RespClient, bulk, err, have, ok, run_with_timeout};
 use util::wait_until;
@@ -322,46 +323,6 @@ fn info_has_redis_fields() {
     assert_eq!(field(line, "idle"), "0", "it is running a command now");
 }
 
-/// The binary PROXY header (version 2) of a TCP connection from `source` to `destination`.
-fn proxy_v2(source: SocketAddr, destination: SocketAddr) -> Vec<u8> {
-    let mut header = b"\r\n\r\n\x00\r\nQUIT\n\x21".to_vec();
-    let mut body = Vec::new();
-    match (source, destination) {
-        (SocketAddr::V4(s), SocketAddr::V4(d)) => {
-            header.push(0x11); // AF_INET, STREAM
-            body.extend_from_slice(&s.ip().octets());
-            body.extend_from_slice(&d.ip().octets());
-        }
-        (SocketAddr::V6(s), SocketAddr::V6(d)) => {
-            header.push(0x21); // AF_INET6, STREAM
-            body.extend_from_slice(&s.ip().octets());
-            body.extend_from_slice(&d.ip().octets());
-        }
-        _ => panic!("one family for both ends"),
-    }
-    body.extend_from_slice(&source.port().to_be_bytes());
-    body.extend_from_slice(&destination.port().to_be_bytes());
-    header.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    header.extend_from_slice(&body);
-    header
-}
-
-/// The version 2 header a balancer's health check sends: `LOCAL`, no addresses.
-const PROXY_V2_LOCAL: &[u8] = b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00";
-
-/// The text PROXY header (version 1) of a TCP connection from `source` to `destination`.
-fn proxy_v1(source: SocketAddr, destination: SocketAddr) -> Vec<u8> {
-    let family = if source.is_ipv4() { "TCP4" } else { "TCP6" };
-    format!(
-        "PROXY {family} {} {} {} {}\r\n",
-        source.ip(),
-        destination.ip(),
-        source.port(),
-        destination.port()
-    )
-    .into_bytes()
-}
-
 /// A client behind a balancer: connects to `server` and sends `header` first.
 fn proxied(server: &KvServer, header: &[u8]) -> RespClient {
     let mut c = server.client();
@@ -393,10 +354,10 @@ fn proxy_v2_header_gives_client_addresses() {
     let server = KvServer::start(&[("TURBINE_REACTORS", "2"), ("TURBINE_PROXY_PROTOCOL", "v2")]);
     let source = SocketAddr::V4("203.0.113.7:51000".parse::<SocketAddrV4>().unwrap());
     let destination = SocketAddr::V4("192.0.2.1:6380".parse::<SocketAddrV4>().unwrap());
-    let mut c = proxied(&server, &proxy_v2(source, destination));
+    let mut c = proxied(&server, &proxy_v2(1, source, destination, &[]));
     let source6 = SocketAddr::V6("[2001:db8::7]:40000".parse::<SocketAddrV6>().unwrap());
     let destination6 = SocketAddr::V6("[2001:db8::1]:6380".parse::<SocketAddrV6>().unwrap());
-    let mut c6 = proxied(&server, &proxy_v2(source6, destination6));
+    let mut c6 = proxied(&server, &proxy_v2(1, source6, destination6, &[]));
     let mut health = proxied(&server, PROXY_V2_LOCAL);
 
     let want = (
@@ -410,7 +371,7 @@ fn proxy_v2_header_gives_client_addresses() {
     );
     assert_eq!(addresses(&mut health, &mut c6), [want6.clone(), want6]);
     let own = (health.local_addr().to_string(), server.addr.to_string());
-    let mut observer = proxied(&server, &proxy_v2(source, destination));
+    let mut observer = proxied(&server, &proxy_v2(1, source, destination, &[]));
     assert_eq!(addresses(&mut observer, &mut health), [own.clone(), own]);
 }
 

@@ -5,13 +5,14 @@
 mod util;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use turbine::{Cidr, Config, Context, Handler, LinesCodec, ProxyProtocol, Running, Stats};
 use util::haproxy::Haproxy;
+use util::proxy_header::proxy_v2;
 use util::{config, connect, start, wait_until};
 
 /// How long a test waits for something that should happen at once.
@@ -114,37 +115,6 @@ fn closed_silently(stream: &mut TcpStream) -> bool {
     }
 }
 
-/// A v2 header: PROXY (or LOCAL) command, IPv4 or IPv6 addresses, then `tlvs`.
-fn v2(command: u8, source: SocketAddr, destination: SocketAddr, tlvs: &[(u8, &[u8])]) -> Vec<u8> {
-    let mut body = Vec::new();
-    let family = match (source.ip(), destination.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            body.extend_from_slice(&s.octets());
-            body.extend_from_slice(&d.octets());
-            0x11
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            body.extend_from_slice(&s.octets());
-            body.extend_from_slice(&d.octets());
-            0x21
-        }
-        _ => panic!("one family"),
-    };
-    body.extend_from_slice(&source.port().to_be_bytes());
-    body.extend_from_slice(&destination.port().to_be_bytes());
-    for (kind, value) in tlvs {
-        body.push(*kind);
-        body.extend_from_slice(&u16::try_from(value.len()).unwrap().to_be_bytes());
-        body.extend_from_slice(value);
-    }
-    let mut header = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
-    header.push(0x20 | command);
-    header.push(family);
-    header.extend_from_slice(&u16::try_from(body.len()).unwrap().to_be_bytes());
-    header.extend_from_slice(&body);
-    header
-}
-
 fn addr(text: &str) -> SocketAddr {
     text.parse().unwrap()
 }
@@ -176,7 +146,7 @@ fn v1_header_names_the_client() {
 #[test]
 fn v2_headers_name_the_client_and_carry_tlvs() {
     let (running, _) = whoami(proxied(ProxyProtocol::V2));
-    let header = v2(1, addr("203.0.113.7:51000"), addr("192.0.2.1:7000"), &[]);
+    let header = proxy_v2(1, addr("203.0.113.7:51000"), addr("192.0.2.1:7000"), &[]);
     let (_stream, hello) = greeting(running.local_addr(), &header);
     assert!(
         hello.starts_with("peer=203.0.113.7:51000 local=192.0.2.1:7000 factory=203.0.113.7:51000"),
@@ -187,7 +157,7 @@ fn v2_headers_name_the_client_and_carry_tlvs() {
         "{hello}"
     );
 
-    let header = v2(
+    let header = proxy_v2(
         1,
         addr("[2001:db8::7]:51000"),
         addr("[2001:db8::1]:7000"),
@@ -211,7 +181,7 @@ fn header_split_at_every_byte() {
     let (running, opened) = whoami(proxied(ProxyProtocol::Any));
     for header in [
         b"PROXY TCP6 2001:db8::7 2001:db8::1 51000 7000\r\n".to_vec(),
-        v2(
+        proxy_v2(
             1,
             addr("203.0.113.9:4000"),
             addr("192.0.2.1:7000"),
@@ -248,11 +218,11 @@ fn header_split_at_every_byte() {
 #[test]
 fn missing_or_malformed_headers_are_closed() {
     let (running, opened) = whoami(proxied(ProxyProtocol::V2));
-    let mut too_long = v2(1, addr("1.2.3.4:1"), addr("5.6.7.8:2"), &[]);
+    let mut too_long = proxy_v2(1, addr("1.2.3.4:1"), addr("5.6.7.8:2"), &[]);
     too_long[14..16].copy_from_slice(&2000u16.to_be_bytes());
-    let mut unspec = v2(1, addr("1.2.3.4:1"), addr("5.6.7.8:2"), &[]);
+    let mut unspec = proxy_v2(1, addr("1.2.3.4:1"), addr("5.6.7.8:2"), &[]);
     unspec[13] = 0x00; // the PROXY command with AF_UNSPEC
-    let mut bad_signature = v2(1, addr("1.2.3.4:1"), addr("5.6.7.8:2"), &[]);
+    let mut bad_signature = proxy_v2(1, addr("1.2.3.4:1"), addr("5.6.7.8:2"), &[]);
     bad_signature[3] = b'X';
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("no header", b"ping\n".to_vec()),
@@ -276,7 +246,7 @@ fn missing_or_malformed_headers_are_closed() {
         );
     }
     assert_eq!(opened.load(Ordering::SeqCst), 0);
-    let header = v2(1, addr("203.0.113.7:1"), addr("192.0.2.1:2"), &[]);
+    let header = proxy_v2(1, addr("203.0.113.7:1"), addr("192.0.2.1:2"), &[]);
     let _served = greeting(running.local_addr(), &header);
     assert!(wait_until(PATIENCE, || totals(&running).total().open == 1));
 }
@@ -333,7 +303,7 @@ fn untrusted_sources_are_closed_at_once() {
 #[test]
 fn local_and_unknown_keep_the_socket_addresses() {
     let (running, _) = whoami(proxied(ProxyProtocol::Any));
-    let header = v2(0, addr("203.0.113.7:1"), addr("192.0.2.1:2"), &[]);
+    let header = proxy_v2(0, addr("203.0.113.7:1"), addr("192.0.2.1:2"), &[]);
     let (stream, hello) = greeting(running.local_addr(), &header);
     let me = stream.local_addr().unwrap();
     assert_eq!(
@@ -358,8 +328,8 @@ fn local_and_unknown_keep_the_socket_addresses() {
 #[test]
 fn per_ip_cap_counts_the_header_client() {
     let (running, _) = whoami(proxied(ProxyProtocol::V2).max_connections_per_ip(1));
-    let alice = v2(1, addr("203.0.113.7:1000"), addr("192.0.2.1:7000"), &[]);
-    let bob = v2(1, addr("203.0.113.8:1000"), addr("192.0.2.1:7000"), &[]);
+    let alice = proxy_v2(1, addr("203.0.113.7:1000"), addr("192.0.2.1:7000"), &[]);
+    let bob = proxy_v2(1, addr("203.0.113.8:1000"), addr("192.0.2.1:7000"), &[]);
     let (first, _) = greeting(running.local_addr(), &alice);
     let mut second = connect(running.local_addr());
     second.write_all(&[&alice[..], b"ping\n"].concat()).unwrap();

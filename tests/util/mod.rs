@@ -21,6 +21,7 @@ use turbine::{
 
 pub(crate) mod haproxy;
 pub(crate) mod hardening;
+pub(crate) mod proxy_header;
 pub(crate) mod redis;
 pub(crate) mod resp_client;
 pub(crate) mod scrape;
