@@ -296,8 +296,9 @@ fn with_conn_and_reactor_local() {
     assert_eq!(util::hardening::read_line(&mut c).unwrap(), "from a");
 }
 
-/// `resolve` looks a name up on the worker pool and hands the addresses back to the
-/// connection, which can then connect: `localhost` resolves to a loopback address.
+/// `resolve` looks a name up on the worker pool (a job the pool counts) and hands the
+/// addresses back to the connection: `localhost` resolves to loopback addresses with the port
+/// asked for.
 #[test]
 fn resolve_on_the_pool() {
     /// On `resolve <port>`: resolves `localhost`, answers with whether the addresses are
@@ -330,6 +331,8 @@ fn resolve_on_the_pool() {
         util::hardening::echo_line(&mut client, "6379").unwrap(),
         "loopback"
     );
+    let pool = running.pool_stats().expect("the lookup started the pool");
+    assert_eq!(pool.completed, 1, "the lookup ran as a job: {pool:?}");
 }
 
 /// `TestConnection::connecting` drives an outbound handler: nothing runs while it connects,
