@@ -14,6 +14,9 @@
 //! it arrives; one client sends `USER` requests one at a time. A gateway that sent the two
 //! queries one after the other would take 100 ms a request.
 
+#[path = "common/format.rs"]
+mod format;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -178,27 +181,14 @@ fn throughput() {
     println!("|---:|---:|---:|");
     println!(
         "| {} | {:.0} % of a core | {} |",
-        grouped(requests as f64 / window),
+        format::count(requests as f64 / window),
         cpu / window * 100.0,
-        grouped(requests as f64 / cpu)
+        format::count(requests as f64 / cpu)
     );
     drop(gateway); // the clients see EOF and stop
     for c in clients {
         let _ = c.join();
     }
-}
-
-/// `n` rounded, with thousands separated by commas.
-fn grouped(n: f64) -> String {
-    let digits = format!("{:.0}", n.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A RESP back end answering every query `delay` after it arrives.

@@ -63,6 +63,8 @@ mod c10k;
 #[path = "../common/child.rs"]
 mod child;
 mod churn;
+#[path = "../common/format.rs"]
+mod format;
 mod latency;
 #[path = "../common/machine.rs"]
 mod machine;

@@ -294,18 +294,7 @@ pub(crate) fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// A count with thousands separators: `1,234,567`.
-pub(crate) fn count(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub(crate) use crate::format::count;
 
 /// The median over rounds of the per-CPU figure of `peer` in `scenario`, for the chart.
 pub(crate) fn chart_value(rows: &[Row], scenario: Scenario, peer: Peer) -> Option<f64> {

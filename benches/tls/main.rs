@@ -55,6 +55,8 @@ mod cost;
     reason = "shared with the compare benchmark, which uses all of it"
 )]
 mod echo_handlers;
+#[path = "../common/format.rs"]
+mod format;
 #[path = "../common/machine.rs"]
 mod machine;
 mod report;

@@ -257,16 +257,5 @@ fn rounds(n: usize) -> String {
 
 /// A figure with thousands separators, or `n/a`.
 fn count(value: Option<f64>) -> String {
-    let Some(value) = value else {
-        return "n/a".into();
-    };
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    value.map_or_else(|| "n/a".into(), crate::format::count)
 }
