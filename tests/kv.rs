@@ -616,15 +616,8 @@ fn redis_cli_works() {
         return;
     }
     let server = server();
-    let port = server.addr.port().to_string();
-    let cli = |args: &[&str]| {
-        let mut command = Command::new("redis-cli");
-        command.args(["-h", "127.0.0.1", "-p", &port]).args(args);
-        let (status, output) =
-            run_with_timeout(command, Duration::from_secs(20)).expect("redis-cli finished");
-        assert!(status.success(), "redis-cli {args:?}: {output}");
-        output
-    };
+    let port = server.addr.port();
+    let cli = |args: &[&str]| server.redis_cli(args);
     assert_eq!(cli(&["PING"]), "PONG\n");
     assert_eq!(cli(&["SET", "greeting", "hello world"]), "OK\n");
     assert_eq!(cli(&["GET", "greeting"]), "hello world\n");

@@ -7,12 +7,11 @@
 mod util;
 
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::process::Command;
 use std::time::Duration;
 
 use util::proxy_header::{PROXY_V2_LOCAL, proxy_v1, proxy_v2};
 use util::redis::RedisServer;
-use util::resp_client::{KvServer, Resp, RespClient, bulk, err, have, ok, run_with_timeout};
+use util::resp_client::{KvServer, Resp, RespClient, bulk, err, have, ok};
 use util::wait_until;
 
 /// The fields of a `CLIENT LIST` line in Redis 7.0's order (`redis-server` 7.0.15).
@@ -413,15 +412,7 @@ fn redis_cli_client_list() {
     let id = worker.call(&["CLIENT", "ID"]).integer();
     worker.expect(&["CLIENT", "SETNAME", "worker"], ok());
     worker.expect(&["SET", "k", "v"], ok());
-    let port = server.addr.port().to_string();
-    let cli = |args: &[&str]| {
-        let mut command = Command::new("redis-cli");
-        command.args(["-h", "127.0.0.1", "-p", &port]).args(args);
-        let (status, output) =
-            run_with_timeout(command, Duration::from_secs(20)).expect("redis-cli finished");
-        assert!(status.success(), "redis-cli {args:?}: {output}");
-        output
-    };
+    let cli = |args: &[&str]| server.redis_cli(args);
     let output = cli(&["client", "list"]);
     let printed: Vec<&str> = output.lines().collect();
     assert_eq!(printed.len(), 2, "{output}");

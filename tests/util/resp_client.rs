@@ -253,6 +253,18 @@ pub(crate) struct KvServer {
 }
 
 impl KvServer {
+    /// Runs `redis-cli ARGS` against this server (at most 20 s) and returns what it printed;
+    /// fails the test if it does not succeed. Check [`have`]`("redis-cli")` first.
+    pub(crate) fn redis_cli(&self, args: &[&str]) -> String {
+        let port = self.addr.port().to_string();
+        let mut command = Command::new("redis-cli");
+        command.args(["-h", "127.0.0.1", "-p", &port]).args(args);
+        let (status, output) =
+            run_with_timeout(command, Duration::from_secs(20)).expect("redis-cli finished");
+        assert!(status.success(), "redis-cli {args:?}: {output}");
+        output
+    }
+
     /// Starts the example with `TURBINE_ADDR=127.0.0.1:0`, `RUST_LOG=info` and the variables
     /// in `env`, and nothing else of the test's environment; waits for its `listening on` line.
     pub(crate) fn start(env: &[(&str, &str)]) -> KvServer {
