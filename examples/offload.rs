@@ -40,7 +40,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use sha2::Sha512;
-use turbine::{Config, ConfigError, Context, Handler, LinesCodec, OffloadError};
+use turbine::{ByteLinesCodec, Config, ConfigError, Context, Handler, OffloadError};
 
 /// Where the server listens unless `TURBINE_ADDR` says otherwise.
 const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7880);
@@ -65,23 +65,24 @@ impl Offload {
 }
 
 impl Handler for Offload {
-    type Codec = LinesCodec;
+    type Codec = ByteLinesCodec;
 
-    fn codec(&mut self, config: &Config) -> LinesCodec {
-        // Requests up to TURBINE_MAX_FRAME, replies up to TURBINE_MAX_FRAME_OUT.
-        LinesCodec::new(config.frame_limits())
+    fn codec(&mut self, config: &Config) -> ByteLinesCodec {
+        // Requests up to TURBINE_MAX_FRAME, replies up to TURBINE_MAX_FRAME_OUT. Lines as
+        // bytes: the text of a `HASH` is whatever bytes follow the space, UTF-8 or not.
+        ByteLinesCodec::new(config.frame_limits())
     }
 
-    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
-        if line == "PING" {
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: Vec<u8>) {
+        if line == b"PING" {
             ctx.send("PONG");
-        } else if let Some(text) = line.strip_prefix("HASH ") {
+        } else if let Some(text) = line.strip_prefix(b"HASH ") {
             if self.settings.inline {
                 // The anti-pattern: every other connection of this reactor waits meanwhile.
                 ctx.send(self.settings.hash(text));
             } else {
                 let settings = Arc::clone(&self.settings);
-                let text = text.to_string();
+                let text = text.to_vec();
                 offload_reply(ctx, move || settings.hash(&text));
             }
         } else {
@@ -101,7 +102,7 @@ pub(crate) fn offload_reply<H>(
     ctx: &mut Context<'_, H>,
     job: impl FnOnce() -> String + Send + 'static,
 ) where
-    H: Handler<Codec = LinesCodec>,
+    H: Handler<Codec = ByteLinesCodec>,
 {
     let offloaded = ctx.offload(job, |_handler, ctx, result| match result {
         Ok(reply) => ctx.send(reply),
@@ -127,12 +128,9 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// The lowercase hex (128 digits) of the 64-byte PBKDF2-HMAC-SHA512 key of `text`.
-    pub(crate) fn hash(&self, text: &str) -> String {
-        let key = pbkdf2::pbkdf2_hmac_array::<Sha512, 64>(
-            text.as_bytes(),
-            self.salt.as_bytes(),
-            self.iterations,
-        );
+    pub(crate) fn hash(&self, text: &[u8]) -> String {
+        let key =
+            pbkdf2::pbkdf2_hmac_array::<Sha512, 64>(text, self.salt.as_bytes(), self.iterations);
         let mut hex = String::with_capacity(2 * key.len());
         for byte in key {
             let _ = write!(hex, "{byte:02x}"); // writing to a String cannot fail
@@ -324,9 +322,9 @@ mod tests {
         conn.push(b"HASH  two words \nHASH \n");
         assert_eq!(
             replies(&mut conn),
-            [settings.hash(" two words "), settings.hash("")]
+            [settings.hash(b" two words "), settings.hash(b"")]
         );
-        assert_ne!(settings.hash(" two words "), settings.hash("two words "));
+        assert_ne!(settings.hash(b" two words "), settings.hash(b"two words "));
     }
 
     /// Pipelined HASH and PING requests are answered in request order: a PONG waits behind the
@@ -343,7 +341,7 @@ mod tests {
                 want.push("PONG".to_string());
             } else {
                 input.push_str(&format!("HASH {i}\n"));
-                want.push(settings.hash(&i.to_string()));
+                want.push(settings.hash(i.to_string().as_bytes()));
             }
         }
         conn.push(input.as_bytes());
@@ -359,12 +357,12 @@ mod tests {
         struct Boom(Arc<Settings>);
 
         impl Handler for Boom {
-            type Codec = LinesCodec;
-            fn codec(&mut self, config: &Config) -> LinesCodec {
-                LinesCodec::new(config.frame_limits())
+            type Codec = ByteLinesCodec;
+            fn codec(&mut self, config: &Config) -> ByteLinesCodec {
+                ByteLinesCodec::new(config.frame_limits())
             }
-            fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
-                if line == "BOOM" {
+            fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: Vec<u8>) {
+                if line == b"BOOM" {
                     offload_reply(ctx, || panic!("BOOM requested"));
                 } else {
                     let settings = Arc::clone(&self.0);

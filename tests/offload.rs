@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use offload_example::{Offload, Settings, offload_reply};
-use turbine::{Config, Context, Handler, LinesCodec, PoolStats, Running};
+use turbine::{ByteLinesCodec, Config, Context, Handler, LinesCodec, PoolStats, Running};
 use util::{config, connect, start, wait_until};
 
 /// The spec's check value: `HASH password`, salt `salt`, 1 iteration.
@@ -42,7 +42,7 @@ fn settings(iterations: u32) -> Arc<Settings> {
 fn slow_iterations(target: Duration) -> u32 {
     const PROBE: u32 = 2_000;
     let start = Instant::now();
-    settings(PROBE).hash("calibration");
+    settings(PROBE).hash(b"calibration");
     let per_iteration = start.elapsed().as_nanos() / u128::from(PROBE);
     let iterations = target.as_nanos() / per_iteration.max(1);
     iterations.clamp(20_000, 10_000_000) as u32
@@ -101,7 +101,7 @@ fn pipelined_mix_keeps_request_order() {
         let (request, reply) = match i % 4 {
             0 | 2 => (
                 format!("HASH request {i}"),
-                settings.hash(&format!("request {i}")),
+                settings.hash(format!("request {i}").as_bytes()),
             ),
             1 => ("PING".to_string(), "PONG".to_string()),
             _ => (format!("UNKNOWN {i}"), "ERR unknown command".to_string()),
@@ -173,7 +173,11 @@ fn full_queue_answers_busy_at_once() {
     );
     for (i, (_, reply)) in replies.iter().enumerate() {
         if reply != "ERR busy" {
-            assert_eq!(reply, &settings.hash(&format!("client {i}")), "client {i}");
+            assert_eq!(
+                reply,
+                &settings.hash(format!("client {i}").as_bytes()),
+                "client {i}"
+            );
         }
     }
     assert!(wait_until(SETTLE, || pool(&running).completed == accepted as u64));
@@ -194,12 +198,16 @@ fn busy_reply_waits_behind_earlier_hashes() {
         .unwrap();
     let mut replies = BufReader::new(client);
     // The first request always finds room; at most 2 running and 2 queued fit.
-    assert_eq!(read_reply(&mut replies), settings.hash("0"));
+    assert_eq!(read_reply(&mut replies), settings.hash(b"0"));
     let mut busy = 0;
     for i in 1..12 {
         match read_reply(&mut replies) {
             reply if reply == "ERR busy" => busy += 1,
-            reply => assert_eq!(reply, settings.hash(&i.to_string()), "request {i}"),
+            reply => assert_eq!(
+                reply,
+                settings.hash(i.to_string().as_bytes()),
+                "request {i}"
+            ),
         }
     }
     assert!(busy >= 8, "only {busy} of 12 were busy");
@@ -214,18 +222,18 @@ struct Boom {
 }
 
 impl Handler for Boom {
-    type Codec = LinesCodec;
+    type Codec = ByteLinesCodec;
 
-    fn codec(&mut self, config: &Config) -> LinesCodec {
-        LinesCodec::new(config.max_frame)
+    fn codec(&mut self, config: &Config) -> ByteLinesCodec {
+        ByteLinesCodec::new(config.max_frame)
     }
 
-    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
-        if line == "BOOM" {
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: Vec<u8>) {
+        if line == b"BOOM" {
             offload_reply(ctx, || panic!("BOOM requested by the test"));
-        } else if let Some(text) = line.strip_prefix("HASH ") {
+        } else if let Some(text) = line.strip_prefix(b"HASH ") {
             let settings = Arc::clone(&self.settings);
-            let text = text.to_string();
+            let text = text.to_vec();
             offload_reply(ctx, move || settings.hash(&text));
         }
     }
@@ -258,7 +266,11 @@ fn panicking_job_answers_internal_and_the_pool_recovers() {
                 let mut replies = BufReader::new(client);
                 for i in 0..250 {
                     let text = format!("{c}-{i}");
-                    assert_eq!(read_reply(&mut replies), settings.hash(&text), "{text}");
+                    assert_eq!(
+                        read_reply(&mut replies),
+                        settings.hash(text.as_bytes()),
+                        "{text}"
+                    );
                 }
             })
         })
@@ -562,4 +574,17 @@ fn ping_is_answered_while_the_pool_is_saturated() {
     for _ in 0..4 {
         assert_eq!(read_reply(&mut replies).len(), 128);
     }
+}
+
+/// The text of a `HASH` is the bytes after the space, UTF-8 or not: bytes that are not UTF-8
+/// are hashed like any others, on the same connection (nothing is refused or closed).
+#[test]
+fn hash_text_is_bytes() {
+    let settings = settings(1);
+    let running = serve(config().reactors(1), &settings);
+    let mut client = connect(running.local_addr());
+    client.write_all(b"HASH caf\xe9\nPING\n").unwrap();
+    let mut replies = BufReader::new(&client);
+    assert_eq!(read_reply(&mut replies), settings.hash(b"caf\xe9"));
+    assert_eq!(read_reply(&mut replies), "PONG");
 }
