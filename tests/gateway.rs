@@ -459,3 +459,24 @@ fn a_waiting_query_blocks_no_one() {
     );
     assert_eq!(waiting.line(), SLOW_ANSWER);
 }
+
+/// A line that is not UTF-8 is answered like any other unknown line (`ERR unknown command`,
+/// or `ERR invalid id` for a `USER` with such an id) and the connection goes on; a line over
+/// the frame limit gets `ERR line too long`, then the close.
+#[test]
+fn lines_that_are_not_requests() {
+    let nobody = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = nobody.local_addr().unwrap();
+    drop(nobody);
+    let running = gateway(addr, Duration::from_secs(5), 1);
+    let mut client = Lines::connect(running.local_addr());
+    client.writer.write_all(b"P\xffNG\nUSER caf\xe9\n").unwrap();
+    assert_eq!(client.line(), "ERR unknown command");
+    assert_eq!(client.line(), "ERR invalid id");
+    assert_eq!(client.ask("PING"), "PONG");
+    client.send(&"x".repeat(70 << 10));
+    assert_eq!(client.line(), "ERR line too long");
+    let mut rest = Vec::new();
+    let _ = client.reader.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{rest:?}");
+}

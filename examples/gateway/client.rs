@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use turbine::codec::Value;
-use turbine::{CodecError, Command, Config, Context, Handler, LinesCodec, TimerId};
+use turbine::{ByteLinesCodec, CodecError, Command, Config, Context, Handler, TimerId};
 
 use super::backend;
 use super::config::Settings;
@@ -178,13 +178,16 @@ fn is_valid_id(id: &str) -> bool {
 }
 
 impl Handler for Client {
-    type Codec = LinesCodec;
+    type Codec = ByteLinesCodec;
 
-    fn codec(&mut self, config: &Config) -> LinesCodec {
-        LinesCodec::new(config.frame_limits())
+    fn codec(&mut self, config: &Config) -> ByteLinesCodec {
+        ByteLinesCodec::new(config.frame_limits())
     }
 
-    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: Vec<u8>) {
+        // A line that is not UTF-8 is no request this protocol has (nor an id it allows): it
+        // is answered like any other unknown line, and the connection goes on.
+        let line = String::from_utf8_lossy(&line);
         match line.split_once(' ') {
             None if line == "PING" => self.answer(ctx, "PONG"),
             None if line == "USER" => self.answer(ctx, "ERR invalid id"),
@@ -197,7 +200,7 @@ impl Handler for Client {
     fn on_decode_error(&mut self, ctx: &mut Context<'_, Self>, error: CodecError) {
         if error.is_fatal() {
             // Answers to the requests before it go out first; then this one, then the close.
-            self.answer(ctx, "ERR line too long or not UTF-8");
+            self.answer(ctx, "ERR line too long");
         }
     }
 
