@@ -427,10 +427,7 @@ fn settings() {
 /// be (no connect is even needed).
 #[test]
 fn ping_is_answered_without_the_backend() {
-    let nobody = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = nobody.local_addr().unwrap();
-    drop(nobody);
-    let running = gateway(addr, Duration::from_secs(5), 1);
+    let running = gateway(nothing_listening(), Duration::from_secs(5), 1);
     let mut client = Lines::connect(running.local_addr());
     assert_eq!(client.ask("PING"), "PONG");
     assert_eq!(client.ask("PING"), "PONG");
@@ -465,10 +462,7 @@ fn a_waiting_query_blocks_no_one() {
 /// the frame limit gets `ERR line too long`, then the close.
 #[test]
 fn lines_that_are_not_requests() {
-    let nobody = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = nobody.local_addr().unwrap();
-    drop(nobody);
-    let running = gateway(addr, Duration::from_secs(5), 1);
+    let running = gateway(nothing_listening(), Duration::from_secs(5), 1);
     let mut client = Lines::connect(running.local_addr());
     client.writer.write_all(b"P\xffNG\nUSER caf\xe9\n").unwrap();
     assert_eq!(client.line(), "ERR unknown command");
@@ -479,4 +473,10 @@ fn lines_that_are_not_requests() {
     let mut rest = Vec::new();
     let _ = client.reader.read_to_end(&mut rest);
     assert!(rest.is_empty(), "{rest:?}");
+}
+
+/// An address of 127.0.0.1 where nothing listens (a port just given back by the kernel).
+fn nothing_listening() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
 }
