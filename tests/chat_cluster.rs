@@ -882,3 +882,228 @@ fn bad_cluster_settings_exit_2() {
         );
     }
 }
+
+/// `CHAT_CLUSTER_TTL`'s smallest accepted value (the example refuses less than 1 s).
+const MIN_TTL: Duration = Duration::from_secs(1);
+
+/// The lifetime in milliseconds that Redis has left for `key`: `-2` if it is not there, `-1`
+/// if it has none.
+fn pttl(redis: &RedisServer, key: &str) -> i64 {
+    let out = redis.cli(&["PTTL", key]);
+    out.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("PTTL {key}: {out:?}"))
+}
+
+/// "Each instance renews its own entries": with the shortest entry lifetime the example
+/// accepts (`CHAT_CLUSTER_TTL=1s`), two live instances with a member each go on listing both
+/// members in `/who` for more than three lifetimes, nobody hears anyone leave, and in Redis
+/// both members' nick keys and every stream's member list stay there all along with a lifetime
+/// never above 1 s: renewed, not made to last.
+#[test]
+fn entries_are_renewed_for_longer_than_their_ttl() {
+    let _serial = serial();
+    let Some((redis, instances)) = cluster_with(2, "1s") else {
+        return;
+    };
+    let mut a = instances[0].member();
+    let mut b = instances[1].member();
+    let mut both = vec![a.nick.clone(), b.nick.clone()];
+    both.sort_unstable();
+    wait_who(&mut a, &both);
+    wait_who(&mut b, &both);
+    // Each reactor's stream (two reactors each) has its member list in Redis.
+    let stream_keys = || {
+        let keys = redis.cli(&["KEYS", "chat:stream:*"]);
+        keys.split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        util::wait_until(SPREAD, || stream_keys().len() == 4),
+        "stream hashes: {:?}",
+        stream_keys()
+    );
+    // Notices that may still come from before the start: each other joining.
+    let joined: Vec<String> = both.iter().map(|n| format!("* {n} joined lobby")).collect();
+    let ttl_ms = i64::try_from(MIN_TTL.as_millis()).unwrap();
+    let began = Instant::now();
+    let mut rounds = 0;
+    while began.elapsed() < MIN_TTL * 3 + Duration::from_millis(500) {
+        for member in [&mut a, &mut b] {
+            let mut heard = Vec::new();
+            let nicks = who_noting(member, &mut heard);
+            assert_eq!(
+                nicks,
+                both,
+                "{}: /who after {:?}",
+                member.nick,
+                began.elapsed()
+            );
+            heard.retain(|line| !joined.contains(line));
+            assert!(heard.is_empty(), "{}: heard {heard:?}", member.nick);
+        }
+        for nick in &both {
+            let key = format!("chat:nick:{}", nick.to_ascii_lowercase());
+            let left = pttl(&redis, &key);
+            assert!(
+                (1..=ttl_ms).contains(&left),
+                "{key}: PTTL {left} after {:?}",
+                began.elapsed()
+            );
+        }
+        let streams = stream_keys();
+        assert_eq!(streams.len(), 4, "stream hashes: {streams:?}");
+        for key in &streams {
+            let left = pttl(&redis, key);
+            assert!(
+                (1..=ttl_ms).contains(&left),
+                "{key}: PTTL {left} after {:?}",
+                began.elapsed()
+            );
+        }
+        rounds += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(rounds >= 5, "only {rounds} rounds of checks");
+}
+
+/// Entry lifetime in the test of a silent Redis: its instances allow Redis half of it
+/// (4 s) to answer before they count the link as broken, well above [`SILENCE`].
+const SILENT_TTL: &str = "8s";
+
+/// How long the test of a silent Redis keeps it stopped: longer than a renewal period
+/// (a quarter of [`SILENT_TTL`]) and several checks of the subscriber.
+const SILENCE: Duration = Duration::from_millis(2500);
+
+/// The process id of `redis`, from `INFO server`.
+fn redis_pid(redis: &RedisServer) -> u32 {
+    let info = redis.cli(&["INFO", "server"]);
+    info.lines()
+        .find_map(|line| line.trim().strip_prefix("process_id:")?.parse().ok())
+        .unwrap_or_else(|| panic!("no process_id in {info:?}"))
+}
+
+/// "No reactor ever waits for Redis": Redis stays connected but silent (its process stopped
+/// with SIGSTOP, its sockets open) for longer than a renewal period. Meanwhile the members of
+/// one instance hear each other (plain and `//` lines, after a `/join` too), get `/who`,
+/// `/rooms`, `/help`, a local `/msg` and `! unknown command` at once, and see joins and
+/// leaves, while one member's `/nick`, which needs Redis's answer, waits alone. Once Redis
+/// runs again (SIGCONT): the `/nick` is answered, what was said in the other instance's room
+/// meanwhile reaches it in each sender's order (the link never went down), nobody was told
+/// `* cluster link down`, and messages cross both ways again.
+#[test]
+fn silent_redis_blocks_no_reactor() {
+    let _serial = serial();
+    let Some((redis, instances)) = cluster_with(2, SILENT_TTL) else {
+        return;
+    };
+    let (mut a1, mut a2, mut a3) = (
+        instances[0].member(),
+        instances[0].member(),
+        instances[0].member(),
+    );
+    let mut b1 = instances[1].member();
+    let mut all = vec![
+        a1.nick.clone(),
+        a2.nick.clone(),
+        a3.nick.clone(),
+        b1.nick.clone(),
+    ];
+    all.sort_unstable();
+    for member in [&mut a1, &mut a2, &mut a3, &mut b1] {
+        wait_who(member, &all);
+    }
+    let (n1, n2, n3) = (a1.nick.clone(), a2.nick.clone(), a3.nick.clone());
+    // Lines skipped while waiting for a wanted one; none may be a link notice.
+    let mut skipped = Vec::new();
+
+    let pid = redis_pid(&redis);
+    util::kill(pid, "STOP");
+    let stopped = Instant::now();
+    a3.send("/nick waiter");
+    a1.send("during 1");
+    skipped.extend(expect_line(&mut a2, &format!("{n1}: during 1")));
+    a2.send("//slash");
+    skipped.extend(expect_line(&mut a1, &format!("{n2}: /slash")));
+    assert_eq!(who_noting(&mut a1, &mut skipped), all);
+    a1.send("/rooms");
+    skipped.extend(expect_line(&mut a1, "* rooms: lobby(4)"));
+    a2.send("/help");
+    skipped.extend(expect_line(&mut a2, "* commands:"));
+    let (listed, _) = read_until(&mut a2, |line| line.starts_with("*   /help "));
+    assert!(listed.iter().all(|l| l.starts_with("*   ")), "{listed:?}");
+    a1.send(&format!("/msg {} psst", n2.to_uppercase()));
+    skipped.extend(expect_line(&mut a2, &format!("{n1} (private): psst")));
+    a1.send("/bogus");
+    skipped.extend(expect_line(&mut a1, "! unknown command /bogus"));
+    a2.send("/join games");
+    skipped.extend(expect_line(&mut a2, "* you joined games (1 members)"));
+    skipped.extend(expect_line(&mut a1, &format!("* {n2} left lobby")));
+    a1.send("/join games");
+    skipped.extend(expect_line(&mut a1, "* you joined games (2 members)"));
+    skipped.extend(expect_line(&mut a2, &format!("* {n1} joined games")));
+    a1.send("in games");
+    skipped.extend(expect_line(&mut a2, &format!("{n1}: in games")));
+    let mut games = vec![n1.clone(), n2.clone()];
+    games.sort_unstable();
+    assert_eq!(who_noting(&mut a2, &mut skipped), games);
+    let served = stopped.elapsed();
+    std::thread::sleep(SILENCE.saturating_sub(served));
+    // The premise: Redis was connected all along, never given up on.
+    for instance in &instances {
+        let log = instance.process.output();
+        assert!(
+            !log.contains("reconnecting") && !log.contains("lost Redis"),
+            "the link to Redis dropped during the silence: {log}"
+        );
+    }
+    util::kill(pid, "CONT");
+    eprintln!("local chat served in {served:?} of {SILENCE:?} of silence");
+
+    // The `/nick` waited for Redis: it is answered after everything said meanwhile.
+    let (before, _) = read_until(&mut a3, |line| line == "* you are waiter");
+    for line in [
+        format!("{n1}: during 1"),
+        format!("{n2}: /slash"),
+        format!("* {n2} left lobby"),
+        format!("* {n1} left lobby"),
+    ] {
+        assert!(
+            before.contains(&line),
+            "{n3} got {before:?} before its nick"
+        );
+    }
+    skipped.extend(before);
+    // The other instance hears what was said in its room meanwhile, each sender in order.
+    let wanted = [
+        format!("{n1}: during 1"),
+        format!("* {n1} left lobby"),
+        format!("{n2}: /slash"),
+        format!("* {n2} left lobby"),
+        format!("* {n3} is now waiter"),
+    ];
+    let mut heard: Vec<String> = Vec::new();
+    while !wanted.iter().all(|w| heard.contains(w)) {
+        let (lines, line) = read_until(&mut b1, |line| wanted.iter().any(|w| w == line));
+        skipped.extend(lines);
+        heard.push(line);
+    }
+    let at = |line: &String| heard.iter().position(|h| h == line).unwrap();
+    assert!(at(&wanted[0]) < at(&wanted[1]), "{heard:?}");
+    assert!(at(&wanted[2]) < at(&wanted[3]), "{heard:?}");
+    // Messages cross again, both ways.
+    b1.send("back");
+    skipped.extend(expect_line(&mut a3, &format!("{}: back", b1.nick)));
+    a3.send("hi b");
+    skipped.extend(expect_line(&mut b1, "waiter: hi b"));
+    b1.send("/join games");
+    skipped.extend(expect_line(&mut b1, "* you joined games (3 members)"));
+    skipped.extend(expect_line(&mut a1, &format!("* {} joined games", b1.nick)));
+    a1.send("welcome");
+    skipped.extend(expect_line(&mut b1, &format!("{n1}: welcome")));
+    let stray: Vec<&String> = (skipped.iter())
+        .filter(|line| line.contains("cluster link") || line.contains(": in games"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}

@@ -480,3 +480,170 @@ fn nothing_listening() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
+
+/// A RESP back end that holds every query it gets until it is opened, then answers each from
+/// its key alone: `HGETALL user:<id>` with `id` and `name` fields, `LRANGE orders:<id> 0 -1`
+/// with two orders, both empty for an id that starts with `x` (no such user). It counts the
+/// queries it holds.
+struct HeldBackend {
+    /// Where it listens.
+    addr: SocketAddr,
+    /// Queries received and not answered yet.
+    held: Arc<AtomicUsize>,
+    /// Whether it answers: false until [`open`](HeldBackend::open).
+    gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl HeldBackend {
+    fn start() -> HeldBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let (held2, gate2) = (Arc::clone(&held), Arc::clone(&gate));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let (held, gate) = (Arc::clone(&held2), Arc::clone(&gate2));
+                std::thread::spawn(move || serve_held(conn, &held, &gate));
+            }
+        });
+        HeldBackend { addr, held, gate }
+    }
+
+    /// Lets every held query, and every later one, be answered.
+    fn open(&self) {
+        let (open, opened) = &*self.gate;
+        *open.lock().unwrap() = true;
+        opened.notify_all();
+    }
+}
+
+/// A RESP array of bulk strings.
+fn resp_array(items: &[String]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", items.len()).into_bytes();
+    for item in items {
+        out.extend_from_slice(format!("${}\r\n{item}\r\n", item.len()).as_bytes());
+    }
+    out
+}
+
+/// One connection of [`HeldBackend`]: a reader holds answers, a writer sends them once open.
+fn serve_held(
+    conn: TcpStream,
+    held: &Arc<AtomicUsize>,
+    gate: &Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+) {
+    let (queue, answers) = mpsc::channel::<Vec<u8>>();
+    let mut writer = conn.try_clone().unwrap();
+    let (writing_held, gate) = (Arc::clone(held), Arc::clone(gate));
+    let writing = std::thread::spawn(move || {
+        let (open, opened) = &*gate;
+        let mut is_open = open.lock().unwrap();
+        while !*is_open {
+            is_open = opened.wait(is_open).unwrap();
+        }
+        drop(is_open);
+        for answer in answers {
+            if writer.write_all(&answer).is_err() {
+                return;
+            }
+            writing_held.fetch_sub(1, Ordering::SeqCst);
+        }
+    });
+    let mut reader = conn;
+    let mut codec = RespCodec::new(1 << 20);
+    let mut input = ReadBuf::new();
+    let mut buf = [0; 16 << 10];
+    while let Ok(n) = reader.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        input.extend_from_slice(&buf[..n]);
+        while let Ok(Some(command)) = codec.decode(&mut input) {
+            let key = String::from_utf8_lossy(command.arg(1).unwrap_or_default()).into_owned();
+            let answer = match key.split_once(':') {
+                Some((_, id)) if id.starts_with('x') => resp_array(&[]),
+                Some(("user", id)) => resp_array(&[
+                    "name".to_string(),
+                    format!("n-{id}"),
+                    "id".to_string(),
+                    id.to_string(),
+                ]),
+                Some(("orders", id)) => resp_array(&[format!("{id}-a"), format!("{id}-b")]),
+                _ => b"-ERR unexpected query\r\n".to_vec(),
+            };
+            held.fetch_add(1, Ordering::SeqCst);
+            if queue.send(answer).is_err() {
+                return;
+            }
+        }
+    }
+    drop(queue);
+    let _ = writing.join();
+}
+
+/// "A reactor thread serves thousands of requests in flight": one reactor, 25 connections
+/// each pipelining 100 `USER` requests (every tenth of a user that does not exist) and 10
+/// `PING`s in one write, against a back end that answers nothing until it holds all 5,000
+/// queries of the 2,500 requests at once. Then it answers, and every request gets its own
+/// answer, in the order it was sent on its connection (each `PING` after the requests before
+/// it).
+#[test]
+fn thousands_of_requests_in_flight() {
+    const CONNECTIONS: usize = 25;
+    const PER_CONNECTION: usize = 100;
+    const REQUESTS: usize = CONNECTIONS * PER_CONNECTION;
+    let backend = HeldBackend::start();
+    let running = gateway(backend.addr, Duration::from_secs(30), 1);
+    let mut clients: Vec<Lines> = (0..CONNECTIONS)
+        .map(|_| Lines::connect(running.local_addr()))
+        .collect();
+    let mut expected: Vec<Vec<String>> = Vec::new();
+    let began = Instant::now();
+    for (c, client) in clients.iter_mut().enumerate() {
+        let mut requests = String::new();
+        let mut answers = Vec::new();
+        for r in 0..PER_CONNECTION {
+            let id = if r % 10 == 3 {
+                format!("x{c}_{r}")
+            } else {
+                format!("u{c}-{r}")
+            };
+            requests.push_str(&format!("USER {id}\n"));
+            answers.push(if id.starts_with('x') {
+                r#"{"user":null,"orders":[]}"#.to_string()
+            } else {
+                format!(
+                    r#"{{"user":{{"id":"{id}","name":"n-{id}"}},"orders":["{id}-a","{id}-b"]}}"#
+                )
+            });
+            if r % 10 == 9 {
+                requests.push_str("PING\n");
+                answers.push("PONG".to_string());
+            }
+        }
+        client.send(&requests);
+        expected.push(answers);
+    }
+    let all_held = wait_until(Duration::from_secs(10), || {
+        backend.held.load(Ordering::SeqCst) == 2 * REQUESTS
+    });
+    assert!(
+        all_held,
+        "the back end held {} queries of {}",
+        backend.held.load(Ordering::SeqCst),
+        2 * REQUESTS
+    );
+    let in_flight = began.elapsed();
+    backend.open();
+    for (c, (client, answers)) in clients.iter_mut().zip(&expected).enumerate() {
+        for (i, answer) in answers.iter().enumerate() {
+            assert_eq!(&client.line(), answer, "connection {c}, answer {i}");
+        }
+    }
+    eprintln!(
+        "{REQUESTS} requests in flight after {in_flight:?}, all answered after {:?}",
+        began.elapsed()
+    );
+}
