@@ -9,15 +9,21 @@ mod relay;
 mod upstreams;
 mod util;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use turbine::{Config, Running};
-use util::hardening::{End, LogCapture, read_until_end, reset};
-use util::{Echo, Rng, assert_same_bytes, connect, start, wait_until};
+use util::hardening::{End, LogCapture, process_cpu, read_available, read_until_end, reset};
+use util::{
+    ByteStream, Echo, Example, Rng, Stopped, assert_same_bytes, connect, flood, read_to_eof, start,
+    stopped_lines, wait_stalled, wait_until,
+};
 
 use relay::{Client, Shared};
 use upstreams::Upstreams;
@@ -220,16 +226,28 @@ fn client_closed_when_every_upstream_fails() {
         .lines()
         .iter()
         .any(warned)));
-    assert_eq!(running.stats().total().connect_failures, 2);
+    // The reactor publishes its counters at the end of the turn that closed the client.
+    assert!(wait_until(Duration::from_secs(5), || running
+        .stats()
+        .total()
+        .connect_failures
+        == 2));
 }
 
 /// A scripted upstream: accepts one connection from the proxy and hands it to the test.
-fn scripted_upstream() -> (SocketAddr, std::thread::JoinHandle<TcpStream>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+fn scripted_upstream() -> (SocketAddr, JoinHandle<TcpStream>) {
+    accept_one(TcpListener::bind("127.0.0.1:0").unwrap())
+}
+
+/// Accepts one connection on `listener` (from the proxy) on another thread and hands it to
+/// the test, with 10 s read and write timeouts.
+fn accept_one(listener: TcpListener) -> (SocketAddr, JoinHandle<TcpStream>) {
     let addr = listener.local_addr().unwrap();
     let accepting = std::thread::spawn(move || {
         let (conn, _) = listener.accept().expect("the proxy connects");
         conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        conn.set_write_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         conn
     });
@@ -592,4 +610,438 @@ fn upstream_on_the_clients_reactor() {
         running.stats()
     );
     drop(clients);
+}
+
+// ----- stalled peers: write timeouts, idle sides, backpressure, shutdown deadline -------------
+
+/// Kernel buffer size (`SO_SNDBUF`, `SO_RCVBUF`) of every socket in the tests where a peer
+/// stops reading: small and fixed, so that little data fills them (loopback's autotuned buffers
+/// would otherwise grow, on some runs, to megabytes).
+const SMALL: usize = 64 << 10;
+/// The proxy's high watermark in those tests (the default, spelled out).
+const HIGH_WATERMARK: usize = 64 << 10;
+/// The proxy's read buffer in those tests (the default, spelled out): the most one read takes.
+const READ_BUFFER: usize = 64 << 10;
+
+/// One reactor, small socket buffers, the default watermarks and read buffer spelled out.
+fn small_buffers() -> Config {
+    one_reactor()
+        .write_low_watermark(32 << 10)
+        .write_high_watermark(HIGH_WATERMARK)
+        .read_buffer(READ_BUFFER)
+        .send_buffer(Some(SMALL))
+        .recv_buffer(Some(SMALL))
+}
+
+/// A scripted upstream whose connection has [`SMALL`] kernel buffers (set on the listener before
+/// it listens: the accepted socket inherits them).
+fn small_upstream() -> (SocketAddr, JoinHandle<TcpStream>) {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    socket.set_send_buffer_size(SMALL).unwrap();
+    socket.set_recv_buffer_size(SMALL).unwrap();
+    socket.bind(&util::localhost().into()).unwrap();
+    socket.listen(8).unwrap();
+    accept_one(socket.into())
+}
+
+/// A client of the proxy at `addr` with [`SMALL`] kernel buffers (the receive one set before it
+/// connects, so the window it announces is small).
+fn small_client(addr: SocketAddr) -> TcpStream {
+    let client = util::small_window_client(addr, SMALL);
+    SockRef::from(&client).set_send_buffer_size(SMALL).unwrap();
+    client
+}
+
+/// One end of a relayed pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// The client's end (its connection to the proxy).
+    Client,
+    /// The upstream's end (the connection the proxy opened to it).
+    Upstream,
+}
+
+/// `(this side's stream, the other side's)` out of a pair's two ends.
+fn by_side(side: Side, client: TcpStream, upstream: TcpStream) -> (TcpStream, TcpStream) {
+    match side {
+        Side::Client => (client, upstream),
+        Side::Upstream => (upstream, client),
+    }
+}
+
+/// The write timeout applies on both sides of a pair: a client that stops reading while its
+/// upstream sends without end is closed once the proxy's output towards it has not moved for
+/// `TURBINE_WRITE_TIMEOUT` (not sooner), and its upstream with it (the upstream's writes fail);
+/// likewise an upstream that stops reading while its client sends without end.
+#[test]
+fn write_timeout_applies_to_both_sides() {
+    const WRITE_TIMEOUT: Duration = Duration::from_millis(300);
+    for stuck in [Side::Client, Side::Upstream] {
+        let (addr, accepting) = small_upstream();
+        let config = small_buffers().write_timeout(Some(WRITE_TIMEOUT));
+        let running = proxy(&[addr], Duration::from_secs(3), config);
+        let client = small_client(running.local_addr());
+        let upstream = accepting.join().unwrap();
+        let (mut not_reading, sender) = by_side(stuck, client, upstream);
+        sender
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let began = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(AtomicU64::new(0));
+        let flooding = flood(sender, 1 << 30, stop, Arc::clone(&progress));
+        let closed = wait_until(Duration::from_secs(5), || {
+            let total = running.stats().total();
+            (total.open, total.closed) == (0, 2)
+        });
+        let took = began.elapsed();
+        let total = running.stats().total();
+        assert!(
+            closed,
+            "{stuck:?} not reading: the pair stayed open: {total:?}"
+        );
+        assert_eq!(
+            total.closed_by.write_timeout, 1,
+            "{stuck:?} not reading: one side closed by its write timeout: {total:?}"
+        );
+        assert!(
+            took >= WRITE_TIMEOUT,
+            "{stuck:?} not reading: closed after {took:?}, before the write timeout"
+        );
+        // The sending side was closed with it: its writes fail instead of blocking.
+        let error = flooding
+            .join()
+            .unwrap()
+            .expect_err("the sender's writes fail once the pair is closed");
+        assert!(
+            matches!(
+                error.kind(),
+                ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+            ),
+            "{stuck:?} not reading: the sender got {error} after {} bytes",
+            progress.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        // The side that stopped reading finds its connection closed after what was sent.
+        let (_, end) = read_until_end(&mut not_reading, Duration::from_secs(5));
+        assert!(end.is_closed(), "{stuck:?} not reading: {end:?}");
+    }
+}
+
+/// Sends a byte on `stream` every 20 ms for `talk`; returns how many went, and when the last.
+fn keep_talking(stream: &mut TcpStream, talk: Duration) -> (usize, Instant) {
+    let began = Instant::now();
+    let mut sent = 0;
+    let mut last = began;
+    while began.elapsed() < talk {
+        stream
+            .write_all(b".")
+            .expect("the pair is open while bytes flow");
+        last = Instant::now();
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (sent, last)
+}
+
+/// The idle timeout applies to both sides, and partners are idle together: while one side
+/// sends a byte every 20 ms for three idle timeouts and the other sends nothing (a one-way
+/// stream), the pair stays open and every byte is relayed; once both are silent, the pair is
+/// closed by the idle timeout, not sooner than the timeout after the last byte,
+/// and both ends see their connection end. Either side may be the silent one.
+#[test]
+fn a_pair_is_idle_only_when_both_sides_are() {
+    const IDLE: Duration = Duration::from_millis(300);
+    for silent in [Side::Upstream, Side::Client] {
+        let (addr, accepting) = scripted_upstream();
+        let config = one_reactor().idle_timeout(Some(IDLE));
+        let running = proxy(&[addr], Duration::from_secs(3), config);
+        let client = connect(running.local_addr());
+        let upstream = accepting.join().unwrap();
+        let (mut quiet, mut talker) = by_side(silent, client, upstream);
+        let (sent, last) = keep_talking(&mut talker, 3 * IDLE);
+        let (heard, end) = read_until_end(&mut quiet, Duration::from_secs(5));
+        let took = last.elapsed();
+        assert_eq!(
+            end,
+            End::Eof,
+            "{silent:?} silent: closed by the idle timeout once both were"
+        );
+        assert!(
+            took >= IDLE,
+            "{silent:?} silent: closed {took:?} after the last byte, before the idle timeout"
+        );
+        assert_eq!(
+            heard,
+            vec![b'.'; sent],
+            "{silent:?} silent: every byte of the one-way stream was relayed"
+        );
+        let (_, end) = read_until_end(&mut talker, Duration::from_secs(5));
+        assert!(
+            end.is_closed(),
+            "{silent:?} silent: the talking side: {end:?}"
+        );
+        assert!(wait_until(Duration::from_secs(5), || {
+            let total = running.stats().total();
+            (total.open, total.closed) == (0, 2)
+        }));
+        // Both were idle: both may time out in the same turn, or one, its partner following
+        // (reset with it, as the proxy relays an abnormal end).
+        let closed_by = running.stats().total().closed_by;
+        assert!(
+            closed_by.idle_timeout >= 1,
+            "{silent:?} silent: closed by {closed_by:?}"
+        );
+    }
+}
+
+/// A slow download is not idle: the upstream sends 2 MiB and its FIN while the client, which
+/// never sends a byte, reads 16 KiB every 20 ms (several idle timeouts in all, most of them
+/// with the upstream paused by backpressure). Every byte arrives, in order, then the FIN; the
+/// half-closed pair, with nothing moving either way, is then closed by the idle timeout.
+#[test]
+fn a_slow_download_outlives_the_idle_timeout() {
+    const IDLE: Duration = Duration::from_millis(200);
+    let (addr, accepting) = small_upstream();
+    let running = proxy(
+        &[addr],
+        Duration::from_secs(3),
+        small_buffers().idle_timeout(Some(IDLE)),
+    );
+    let mut client = small_client(running.local_addr());
+    let mut upstream = accepting.join().unwrap();
+    let mut sent = vec![0; 2 << 20];
+    ByteStream::new(7).fill(&mut sent);
+    let sending = std::thread::spawn(move || {
+        upstream.write_all(&sent).unwrap();
+        upstream.shutdown(Shutdown::Write).unwrap();
+        (sent, upstream)
+    });
+    let began = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = vec![0; 16 << 10];
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        match client.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the download was cut after {} bytes: {e}", got.len()),
+        }
+    }
+    let took = began.elapsed();
+    let (sent, _upstream) = sending.join().unwrap();
+    assert!(took > 3 * IDLE, "the download took only {took:?}");
+    assert_same_bytes(&got, &sent, "the download");
+    // Then nothing moves either way: the half-closed pair is idle, and closed for it.
+    assert!(wait_until(Duration::from_secs(5), || {
+        let total = running.stats().total();
+        (total.open, total.closed) == (0, 2)
+    }));
+    assert!(running.stats().total().closed_by.idle_timeout >= 1);
+}
+
+/// How many bytes the backpressure tests send through the proxy: well over what the kernel
+/// buffers and the proxy's output can hold along the way (well under 1 MiB with [`SMALL`]).
+const FLOOD: usize = 4 << 20;
+
+/// Backpressure stops reading, and resumes it, in each direction: a sender floods 4 MiB through
+/// the proxy towards a peer that does not read. The sender's writes stall with most of it unsent
+/// and the proxy reads nothing more (its `bytes_in` stays put), its output staying within the
+/// high watermark plus one read; once the peer reads again (draining the output below the low
+/// watermark) every byte arrives, intact and in order, then the sender's FIN.
+#[test]
+fn backpressure_stops_reading_then_resumes() {
+    for sender_side in [Side::Client, Side::Upstream] {
+        let (addr, accepting) = small_upstream();
+        let running = proxy(&[addr], Duration::from_secs(3), small_buffers());
+        let client = small_client(running.local_addr());
+        let upstream = accepting.join().unwrap();
+        let (sender, mut receiver) = by_side(sender_side, client, upstream);
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(AtomicU64::new(0));
+        let flooding = flood(sender, FLOOD as u64, stop, Arc::clone(&progress));
+        let held = wait_stalled(
+            &progress,
+            Duration::from_millis(300),
+            Duration::from_secs(10),
+        )
+        .expect("the sender's writes never stalled");
+        assert!(
+            held < FLOOD as u64,
+            "{sender_side:?} sending: all of it went in, nothing pushed back"
+        );
+        let read_before = running.stats().total().bytes_in;
+        std::thread::sleep(Duration::from_millis(200));
+        let total = running.stats().total();
+        assert_eq!(
+            total.bytes_in, read_before,
+            "{sender_side:?} sending: the proxy kept reading while held"
+        );
+        assert!(
+            total.output_peak <= (HIGH_WATERMARK + READ_BUFFER) as u64,
+            "{sender_side:?} sending: the proxy held {} bytes for one connection",
+            total.output_peak
+        );
+        // The peer reads again: reading resumes, and everything arrives.
+        let got = read_to_eof(&mut receiver);
+        flooding
+            .join()
+            .unwrap()
+            .expect("every write goes through once the peer reads");
+        let mut want = vec![0; FLOOD];
+        ByteStream::new(0xF100D).fill(&mut want);
+        assert_same_bytes(&got, &want, &format!("{sender_side:?} sending"));
+        eprintln!(
+            "{sender_side:?} sending: held after {held} bytes, output peak {}",
+            total.output_peak
+        );
+    }
+}
+
+/// Nothing spins while a pair is held by backpressure (the proxy binary, one reactor, 64 KiB
+/// socket buffers through `TURBINE_SEND_BUFFER` and `TURBINE_RECV_BUFFER`): the client and the
+/// upstream each flood the other and neither reads, so both directions are held (reading paused,
+/// output stuck); over the next second the proxy process uses under a fifth of a second of CPU.
+///
+/// A spin check, not a speed check: a proxy that polled or retried while held would burn a
+/// whole core (about 1 s of CPU in that second), while a sleeping one uses next to nothing;
+/// the bound sits far from both, so a busy machine cannot fail it.
+#[test]
+fn nothing_spins_while_held_by_backpressure() {
+    let (addr, accepting) = small_upstream();
+    let upstreams = addr.to_string();
+    let example = Example::spawn_binary(
+        util::example_binary("proxy"),
+        &[
+            ("TURBINE_ADDR", "127.0.0.1:0"),
+            ("TURBINE_REACTORS", "1"),
+            ("TURBINE_SEND_BUFFER", "64KiB"),
+            ("TURBINE_RECV_BUFFER", "64KiB"),
+            ("PROXY_UPSTREAMS", upstreams.as_str()),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let client = small_client(example.listening_addr());
+    let upstream = accepting.join().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let floods: Vec<_> = [client, upstream]
+        .into_iter()
+        .map(|stream| {
+            let progress = Arc::new(AtomicU64::new(0));
+            let thread = flood(stream, 1 << 30, Arc::clone(&stop), Arc::clone(&progress));
+            (thread, progress)
+        })
+        .collect();
+    for (side, (_, progress)) in [Side::Client, Side::Upstream].iter().zip(&floods) {
+        let held = wait_stalled(
+            progress,
+            Duration::from_millis(300),
+            Duration::from_secs(10),
+        );
+        assert!(held.is_some(), "the {side:?}'s writes never stalled");
+    }
+    let pid = example.pid();
+    let cpu_before = process_cpu(pid);
+    let since = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu = process_cpu(pid) - cpu_before;
+    let held = since.elapsed();
+    eprintln!("proxy CPU while held by backpressure: {cpu:?} in {held:?}");
+    assert!(
+        floods.iter().all(|(thread, _)| !thread.is_finished()),
+        "the pair should still be held; output:\n{}",
+        example.output()
+    );
+    assert!(
+        cpu < held / 5,
+        "the proxy spun: {cpu:?} of CPU in {held:?} while held by backpressure"
+    );
+    // Killing the proxy resets both connections: the floods end with an error.
+    drop(example);
+    for (thread, _) in floods {
+        let _ = thread.join().expect("flooding thread");
+    }
+}
+
+/// Graceful shutdown with a deadline (the proxy binary, `TURBINE_SHUTDOWN_TIMEOUT=2s`, SIGTERM):
+/// the listener closes; a pair that finishes meanwhile (the client sends 64 KiB after SIGTERM
+/// and half-closes) is relayed to its end while the other pair is still open; the other pair,
+/// whose ends both keep the connection open, is cut when the deadline passes (not sooner), its
+/// upstream connection too; and the process exits with code 0, counting one pair drained and
+/// one closed by force.
+#[test]
+fn shutdown_deadline_cuts_pairs_that_never_finish() {
+    const DEADLINE: Duration = Duration::from_secs(2);
+    let echo = echo_upstream();
+    let upstreams = echo.local_addr().to_string();
+    let mut example = Example::spawn_binary(
+        util::example_binary("proxy"),
+        &[
+            ("TURBINE_ADDR", "127.0.0.1:0"),
+            ("TURBINE_REACTORS", "1"),
+            ("TURBINE_SHUTDOWN_TIMEOUT", "2s"),
+            ("PROXY_UPSTREAMS", upstreams.as_str()),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let addr = example.listening_addr();
+    let relayed = |what: &[u8]| {
+        let mut client = connect(addr);
+        client.write_all(what).unwrap();
+        let mut back = vec![0; what.len()];
+        client.read_exact(&mut back).expect("the echo");
+        assert_eq!(back, what);
+        client
+    };
+    let mut endless = relayed(b"endless");
+    let finishing = relayed(b"finishing");
+    assert!(wait_until(Duration::from_secs(5), || echo
+        .stats()
+        .total()
+        .open
+        == 2));
+
+    let began = Instant::now();
+    example.signal("TERM");
+    example
+        .wait_line(Duration::from_secs(10), |l| {
+            l.contains("reactor 0: shutting down")
+        })
+        .unwrap_or_else(|| panic!("no shutdown line; output:\n{}", example.output()));
+    assert!(TcpStream::connect(addr).is_err(), "the listener closed");
+
+    let data = Rng::new(5).bytes(64 << 10);
+    let got = exchange(finishing, data.clone());
+    assert_same_bytes(&got, &data, "the pair that finishes");
+    let mut early = Vec::new();
+    assert_eq!(
+        read_available(&mut endless, &mut early),
+        None,
+        "the endless pair should still be open while the other finished"
+    );
+
+    let (_, end) = read_until_end(&mut endless, Duration::from_secs(10));
+    let cut_after = began.elapsed();
+    assert!(end.is_closed(), "the endless pair was not cut: {end:?}");
+    assert!(
+        cut_after >= DEADLINE,
+        "the endless pair was cut {cut_after:?} after SIGTERM, before the deadline"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || echo.stats().total().open == 0),
+        "the endless pair's upstream connection stayed open: {:?}",
+        echo.stats().total()
+    );
+    let status = example
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no exit after the deadline:\n{}", example.output()));
+    let output = example.output();
+    assert_eq!(status.code(), Some(0), "exit status; output:\n{output}");
+    assert_eq!(
+        stopped_lines(&example.log()),
+        [Stopped {
+            drained: 2,
+            forced: 2
+        }],
+        "one pair drained, one closed by force:\n{output}"
+    );
 }

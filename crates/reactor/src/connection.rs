@@ -280,6 +280,8 @@ pub(crate) struct ConnState<H: Handler> {
     idle_since: Instant,
     /// When input last arrived, if ever (the linger decision).
     last_input: Option<Instant>,
+    /// When a write last took bytes (what a partner's idle clock counts as activity too).
+    last_output: Instant,
     /// When the unfinished frame in `input` began (the frame timeout).
     partial_since: Option<Instant>,
     /// The handler's own timers.
@@ -357,6 +359,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 drain: Drain::Clear,
                 idle_since: now,
                 last_input: None,
+                last_output: now,
                 partial_since: None,
                 timers: ConnTimers::default(),
                 armed: None,
@@ -516,6 +519,11 @@ pub(crate) trait Conn: Any {
     }
     /// Output bytes not yet written.
     fn pending_output(&self) -> usize;
+    /// When it last read or wrote (or opened, or ended a pause): a partner's idle clock;
+    /// `None` for the placeholder.
+    fn last_activity(&self) -> Option<Instant> {
+        None
+    }
     /// Counts it open and calls `on_open` (or starts its connect).
     fn open(&mut self, core: &mut Core) -> Step;
     /// A readiness event for its socket.
@@ -551,6 +559,10 @@ impl<H: Handler, S: Transport + 'static> Conn for Connection<H, S> {
 
     fn pending_output(&self) -> usize {
         self.state.pending_output()
+    }
+
+    fn last_activity(&self) -> Option<Instant> {
+        Some(self.state.last_activity())
     }
 
     fn open(&mut self, core: &mut Core) -> Step {

@@ -239,6 +239,10 @@ impl<H: Handler> Context<'_, H> {
     /// upstream) is a pair of partners; each reaches the other with
     /// [`with_partner`](Context::with_partner).
     ///
+    /// Partners are idle together: the idle timeout closes the pair once neither has sent
+    /// anything for that long and neither has output left to write, so a one-way stream (a
+    /// download whose client sends nothing) is not cut while its bytes flow.
+    ///
     /// # Errors
     ///
     /// As for [`connect`](Context::connect); also `AlreadyExists` if this connection already

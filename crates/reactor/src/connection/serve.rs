@@ -244,7 +244,10 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             };
             match written {
                 Ok(Some(0)) => return Err(io::ErrorKind::WriteZero),
-                Ok(Some(n)) => core.stats_mut().bytes_out += n as u64,
+                Ok(Some(n)) => {
+                    state.last_output = core.now();
+                    core.stats_mut().bytes_out += n as u64;
+                }
                 Ok(None) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     state.write = WriteSide::Blocked { since: core.now() };
