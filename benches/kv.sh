@@ -16,8 +16,15 @@
 #   PORT=6390                   where the servers listen, one at a time
 #
 # Each run starts a fresh server, pinned with taskset, waits for it to answer PING, runs
-# redis-benchmark pinned to the other core, and stops the server. The rounds alternate which
-# server goes first, so a drift in the machine's speed falls on both alike.
+# redis-benchmark pinned to the other core once per test, and stops the server. The rounds
+# alternate which server goes first, so a drift in the machine's speed falls on both alike.
+#
+# Two figures per test: requests per second as redis-benchmark sees them, and the server's
+# CPU time for the same requests (summed over its threads from /proc/PID/task/*/schedstat,
+# in nanoseconds). redis-benchmark has one core of its own and is often the limit at -P 16,
+# so the first figure tends to meet at the client's speed; the second says which server did
+# the same work with less CPU. An LRANGE test's CPU includes the LPUSH that fills its list
+# (redis-benchmark runs both for it), the same for both servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,40 +79,62 @@ stop_server() {
     SERVER_PID=
 }
 
-# bench NAME CPUS CLIENT_CPUS EXTRA_ARGS [VAR=VALUE ...]: one run, appended as
-# "name,test,rps" lines to $OUT/results.csv.
+# cpu_ns PID: CPU time of every thread of PID so far, in nanoseconds.
+cpu_ns() {
+    cat /proc/"$1"/task/*/schedstat | awk '{ sum += $1 } END { printf "%d\n", sum }'
+}
+
+# bench NAME CPUS CLIENT_CPUS EXTRA_ARGS [VAR=VALUE ...]: one run, each test on its own,
+# appended as "name,test,rps,cpu_ns" lines to $OUT/results.csv (the CPU time of the server
+# during the test's invocation on its last line, empty on a filling line before it).
 bench() {
-    local name=$1 cpus=$2 client_cpus=$3 extra=$4
+    local name=$1 cpus=$2 client_cpus=$3 extra=$4 test before after
     shift 4
     start_server "$name" "$cpus" "$@"
-    # shellcheck disable=SC2086 # $extra holds several arguments
-    taskset -c "$client_cpus" redis-benchmark -h 127.0.0.1 -p "$PORT" -P "$PIPELINE" \
-        -c "$CLIENTS" -n "$N" -t "$TESTS" $extra --csv 2>/dev/null |
-        awk -F, -v name="$name" 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); print name "," $1 "," $2 }' \
-            >>"$OUT/results.csv"
+    for test in ${TESTS//,/ }; do
+        before=$(cpu_ns "$SERVER_PID")
+        # shellcheck disable=SC2086 # $extra holds several arguments
+        taskset -c "$client_cpus" redis-benchmark -h 127.0.0.1 -p "$PORT" -P "$PIPELINE" \
+            -c "$CLIENTS" -n "$N" -t "$test" $extra --csv 2>/dev/null >"$OUT/run.csv"
+        after=$(cpu_ns "$SERVER_PID")
+        awk -F, -v name="$name" -v cpu=$((after - before)) '
+            NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); row[NR] = name "," $1 "," $2; last = NR }
+            END { for (i = 2; i <= last; i++) print row[i] "," (i == last ? cpu : "") }' \
+            "$OUT/run.csv" >>"$OUT/results.csv"
+    done
     stop_server
 }
 
-# table A B: per test, the median rps of A and of B over the rounds, and their ratio A/B.
+# table A B: per test, the median rps of A and of B over the rounds and their ratio A/B; the
+# median server CPU time of each for the test's requests, and B's over A's (above 1: A did
+# the same work with less CPU).
 table() {
     python3 - "$OUT/results.csv" "$1" "$2" <<'EOF'
 import csv, statistics, sys
 path, a, b = sys.argv[1:]
-runs = {}
+rps, cpu = {}, {}
 order = []
-for name, test, rps in csv.reader(open(path)):
+for name, test, r, c in csv.reader(open(path)):
     if test not in order:
         order.append(test)
-    runs.setdefault((name, test), []).append(float(rps))
-print(f"| test | {a} (median req/s) | {b} (median req/s) | {a} / {b} | {a} runs | {b} runs |")
-print("|---|---:|---:|---:|---|---|")
+    rps.setdefault((name, test), []).append(float(r))
+    if c:
+        cpu.setdefault((name, test), []).append(int(c) / 1e9)
+print(f"| test | {a} req/s | {b} req/s | {a} / {b} | {a} CPU s | {b} CPU s "
+      f"| {b} CPU / {a} CPU | {a} runs | {b} runs |")
+print("|---|---:|---:|---:|---:|---:|---:|---|---|")
 for test in order:
-    ra, rb = runs.get((a, test), []), runs.get((b, test), [])
+    ra, rb = rps.get((a, test), []), rps.get((b, test), [])
     if not ra or not rb:
         continue
     ma, mb = statistics.median(ra), statistics.median(rb)
+    ca, cb = cpu.get((a, test)), cpu.get((b, test))
+    cpus = " | | "
+    if ca and cb:
+        ca, cb = statistics.median(ca), statistics.median(cb)
+        cpus = f" {ca:.3f} | {cb:.3f} | {cb / ca:.2f} "
     fmt = lambda rs: " / ".join(f"{r / 1e6:.2f} M" for r in rs)
-    print(f"| {test} | {ma:,.0f} | {mb:,.0f} | {ma / mb:.2f} | {fmt(ra)} | {fmt(rb)} |")
+    print(f"| {test} | {ma:,.0f} | {mb:,.0f} | {ma / mb:.2f} |{cpus}| {fmt(ra)} | {fmt(rb)} |")
 EOF
 }
 

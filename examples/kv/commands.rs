@@ -206,12 +206,15 @@ pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
 
 /// Where the command called `name`, in any case, is in [`COMMANDS`].
 fn position(name: &[u8]) -> Option<usize> {
+    // Lowered once into a stack buffer, so the search compares slices (every command runs
+    // this); a name longer than the buffer is no command's.
+    let mut lowered = [0u8; 16];
+    let lowered = lowered.get_mut(..name.len())?;
+    for (low, byte) in lowered.iter_mut().zip(name) {
+        *low = byte.to_ascii_lowercase();
+    }
     COMMANDS
-        .binary_search_by(|spec| {
-            spec.name
-                .bytes()
-                .cmp(name.iter().map(u8::to_ascii_lowercase))
-        })
+        .binary_search_by(|spec| spec.name.as_bytes().cmp(lowered))
         .ok()
 }
 
@@ -301,6 +304,7 @@ mod tests {
             assert_eq!(lookup(upper.as_bytes()).unwrap().name, spec.name);
         }
         assert!(lookup(b"nosuch").is_none());
+        assert!(lookup(b"a-name-longer-than-any-command").is_none());
         assert!(lookup(b"").is_none());
     }
 

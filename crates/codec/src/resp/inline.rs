@@ -29,7 +29,7 @@ pub(crate) fn split(line: &[u8]) -> Result<Command, UnbalancedQuotes> {
     let line = &line[..memchr::memchr(0, line).unwrap_or(line.len())];
     // The arguments' bytes, one after another, and where each lies: never longer than the line.
     let mut arg = Vec::with_capacity(line.len());
-    let mut spans = Vec::new();
+    let mut spans = Vec::with_capacity(4);
     let mut i = 0;
     loop {
         while i < line.len() && is_blank(line[i]) {
@@ -54,7 +54,15 @@ pub(crate) fn split(line: &[u8]) -> Result<Command, UnbalancedQuotes> {
                     b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => quote = Quote::Double,
                     b'\'' => quote = Quote::Single,
-                    _ => arg.push(byte),
+                    _ => {
+                        // The plain bytes up to the next one that means something, at once.
+                        let run = line[i..]
+                            .iter()
+                            .position(|&b| matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b'"' | b'\''))
+                            .unwrap_or(line.len() - i);
+                        arg.extend_from_slice(&line[i..i + run]);
+                        i += run - 1;
+                    }
                 },
                 Quote::Double => match (byte, next) {
                     (b'\\', Some(b'x'))
