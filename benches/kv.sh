@@ -81,7 +81,8 @@ stop_server() {
 
 # cpu_ns PID: CPU time of every thread of PID so far, in nanoseconds.
 cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat | awk '{ sum += $1 } END { printf "%d\n", sum }'
+    # %.0f, not %d: mawk's %d stops at 2^31 (2.1 s).
+    cat /proc/"$1"/task/*/schedstat | awk '{ sum += $1 } END { printf "%.0f\n", sum }'
 }
 
 # bench NAME CPUS CLIENT_CPUS EXTRA_ARGS [VAR=VALUE ...]: one run, each test on its own,
