@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use turbine::{Decoder, ReadBuf, RespCodec, Running};
 use util::redis::RedisServer;
+use util::resp_client::multibulk;
 use util::{connect, start, wait_until};
 
 use client::Client;
@@ -519,15 +520,6 @@ impl HeldBackend {
     }
 }
 
-/// A RESP array of bulk strings.
-fn resp_array(items: &[String]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", items.len()).into_bytes();
-    for item in items {
-        out.extend_from_slice(format!("${}\r\n{item}\r\n", item.len()).as_bytes());
-    }
-    out
-}
-
 /// One connection of [`HeldBackend`]: a reader holds answers, a writer sends them once open.
 fn serve_held(
     conn: TcpStream,
@@ -563,14 +555,13 @@ fn serve_held(
         while let Ok(Some(command)) = codec.decode(&mut input) {
             let key = String::from_utf8_lossy(command.arg(1).unwrap_or_default()).into_owned();
             let answer = match key.split_once(':') {
-                Some((_, id)) if id.starts_with('x') => resp_array(&[]),
-                Some(("user", id)) => resp_array(&[
-                    "name".to_string(),
-                    format!("n-{id}"),
-                    "id".to_string(),
-                    id.to_string(),
-                ]),
-                Some(("orders", id)) => resp_array(&[format!("{id}-a"), format!("{id}-b")]),
+                Some((_, id)) if id.starts_with('x') => multibulk(&[]),
+                Some(("user", id)) => {
+                    multibulk(&[b"name", format!("n-{id}").as_bytes(), b"id", id.as_bytes()])
+                }
+                Some(("orders", id)) => {
+                    multibulk(&[format!("{id}-a").as_bytes(), format!("{id}-b").as_bytes()])
+                }
                 _ => b"-ERR unexpected query\r\n".to_vec(),
             };
             held.fetch_add(1, Ordering::SeqCst);

@@ -214,10 +214,14 @@ impl Handler for Upstream {
     }
 }
 
-/// Whether a side ended as a stream should: every byte through, both directions finished.
+/// Whether a side ended as a stream should: every byte through, both directions finished (or,
+/// idle, nothing in flight either way).
 fn is_clean(reason: &CloseReason) -> bool {
     matches!(
         reason,
-        CloseReason::PeerClosed | CloseReason::Closed | CloseReason::Shutdown
+        CloseReason::PeerClosed
+            | CloseReason::Closed
+            | CloseReason::Shutdown
+            | CloseReason::IdleTimeout
     )
 }

@@ -13,6 +13,11 @@ pub(crate) struct RedisServer {
 }
 
 impl RedisServer {
+    /// The server's process id (to stop and continue it).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts one on a free port; `None` (and the reason printed) if `redis-server` is not
     /// installed or does not come up, so the calling test can skip.
     pub(crate) fn start() -> Option<RedisServer> {

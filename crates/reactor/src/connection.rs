@@ -280,7 +280,7 @@ pub(crate) struct ConnState<H: Handler> {
     idle_since: Instant,
     /// When input last arrived, if ever (the linger decision).
     last_input: Option<Instant>,
-    /// When a write last took bytes (what a partner's idle clock counts as activity too).
+    /// When a write last took bytes (a partner's idle clock counts it as well as input).
     last_output: Instant,
     /// When the unfinished frame in `input` began (the frame timeout).
     partial_since: Option<Instant>,
@@ -519,11 +519,6 @@ pub(crate) trait Conn: Any {
     }
     /// Output bytes not yet written.
     fn pending_output(&self) -> usize;
-    /// When it last read or wrote (or opened, or ended a pause): a partner's idle clock;
-    /// `None` for the placeholder.
-    fn last_activity(&self) -> Option<Instant> {
-        None
-    }
     /// Counts it open and calls `on_open` (or starts its connect).
     fn open(&mut self, core: &mut Core) -> Step;
     /// A readiness event for its socket.
@@ -559,10 +554,6 @@ impl<H: Handler, S: Transport + 'static> Conn for Connection<H, S> {
 
     fn pending_output(&self) -> usize {
         self.state.pending_output()
-    }
-
-    fn last_activity(&self) -> Option<Instant> {
-        Some(self.state.last_activity())
     }
 
     fn open(&mut self, core: &mut Core) -> Step {

@@ -239,9 +239,10 @@ impl<H: Handler> Context<'_, H> {
     /// upstream) is a pair of partners; each reaches the other with
     /// [`with_partner`](Context::with_partner).
     ///
-    /// Partners are idle together: the idle timeout closes the pair once neither has sent
-    /// anything for that long and neither has output left to write, so a one-way stream (a
-    /// download whose client sends nothing) is not cut while its bytes flow.
+    /// A partner's idle clock counts its writes as well as its reads, so the idle timeout
+    /// closes a relayed pair once neither side has read or written for that long, and a
+    /// one-way stream (a download whose client sends nothing) is not cut while its bytes flow
+    /// (output that stops moving is the write timeout's to judge).
     ///
     /// # Errors
     ///

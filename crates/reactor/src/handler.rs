@@ -195,7 +195,7 @@ pub enum CloseReason {
     Decode(CodecError),
     /// The encoder rejected a frame the handler sent.
     Encode(CodecError),
-    /// Nothing arrived for the configured idle timeout (for partners: nothing moved either way).
+    /// Nothing arrived for the configured idle timeout (for a partner: nothing moved either way).
     IdleTimeout,
     /// An unfinished frame waited longer than the frame timeout for its remaining bytes.
     FrameTimeout,

@@ -56,9 +56,6 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             return self.close(core, CloseReason::WriteTimeout);
         }
         if self.state.idle_due(&config).is_some_and(|due| due <= now) {
-            self.state.share_idle_clock(core);
-        }
-        if self.state.idle_due(&config).is_some_and(|due| due <= now) {
             log::debug!("{}: idle, closing", self.state.addrs.peer());
             self.state.begin_close(CloseReason::IdleTimeout);
         } else if self.state.frame_due(&config).is_some_and(|due| due <= now) {
@@ -139,30 +136,20 @@ impl<H: Handler> ConnState<H> {
     }
 
     /// When the connection is idle long enough to close. A connection not read (paused by
-    /// backpressure, or by its handler) is waiting, not idle.
+    /// backpressure, or by its handler) is waiting, not idle. A partner counts its writes as
+    /// well as its reads: what one of a relayed pair reads, the other writes, so a one-way
+    /// stream (a download through a proxy, whose client sends nothing for minutes) keeps both
+    /// sides busy, and the pair is idle once neither side has read or written.
     fn idle_due(&self, config: &Config) -> Option<Instant> {
         if !self.life.delivers_frames() || self.flow != Flow::Flowing {
             return None;
         }
-        Some(self.idle_since + config.idle_timeout?)
-    }
-
-    /// When this connection last read or wrote (or opened, or ended a pause).
-    pub(super) fn last_activity(&self) -> Instant {
-        self.idle_since.max(self.last_output)
-    }
-
-    /// Partners are idle together: what one reads, the other writes, so a pair relaying a
-    /// one-way stream (a download through a proxy, whose client sends nothing for minutes) is
-    /// busy though one side is silent. Called when this side's idle deadline passes: its clock
-    /// moves to the pair's last read or write on either side (output that stops moving is the
-    /// write timeout's to judge).
-    fn share_idle_clock(&mut self, core: &Core) {
-        let Some(partner) = self.partner else {
-            return;
+        let since = if self.partner.is_some() {
+            self.idle_since.max(self.last_output)
+        } else {
+            self.idle_since
         };
-        let partner = core.last_activity_of(partner);
-        self.idle_since = self.last_activity().max(partner.unwrap_or(self.idle_since));
+        Some(since + config.idle_timeout?)
     }
 
     /// When the unfinished frame has waited too long for its remaining bytes.

@@ -109,16 +109,6 @@ impl Core {
         (!conn.is_vacant() && conn.id() == id).then(|| conn.pending_output())
     }
 
-    /// When connection `id` last read or wrote, if it is on this reactor and not being
-    /// stepped.
-    pub(crate) fn last_activity_of(&self, id: ConnId) -> Option<Instant> {
-        let conn = self.conns.get(id.slot())?;
-        if conn.is_vacant() || conn.id() != id {
-            return None;
-        }
-        conn.last_activity()
-    }
-
     /// Tells connection `id` that its partner's output, now `output` bytes, drained below the
     /// low watermark: a connection paused for it reads again.
     pub(crate) fn partner_drained(&mut self, id: ConnId, output: usize) {
