@@ -44,6 +44,8 @@ impl SortedSet {
     /// Adds `member` with `score`, or moves it to `score`. `score` must not be NaN.
     pub(crate) fn insert(&mut self, member: &[u8], score: f64) {
         match self.scores.get_key_value(member) {
+            // The same score (`-0` and `0` alike, as in Redis): nothing moves.
+            Some((_, &old)) if Score(old) == Score(score) => {}
             Some((key, &old)) => {
                 let key = Arc::clone(key);
                 self.order.remove(&(Score(old), Arc::clone(&key)));
@@ -155,6 +157,21 @@ mod tests {
     }
 
     /// Scores print like Redis 7.2's replies.
+    /// Moving a member to the score it has (`-0` for `0` too) leaves it as it was, as Redis
+    /// does; moving it to another score reorders it.
+    #[test]
+    fn the_same_score_moves_nothing() {
+        let mut set = SortedSet::default();
+        set.insert(b"a", 0.0);
+        set.insert(b"b", 1.0);
+        set.insert(b"a", -0.0);
+        assert_eq!(set.score(b"a").map(f64::to_bits), Some(0.0f64.to_bits()));
+        set.insert(b"a", 2.0);
+        assert_eq!(set.pop_min(), Some((b"b".to_vec(), 1.0)));
+        assert_eq!(set.pop_min(), Some((b"a".to_vec(), 2.0)));
+        assert_eq!(set.len(), 0);
+    }
+
     #[test]
     fn score_formats() {
         for (value, text) in [
