@@ -746,7 +746,9 @@
 //! a complete one calls [`reset`](crate::Context::reset) there instead (its peer sees a reset, not
 //! an end). [`pause_reading`](crate::Context::pause_reading) and
 //! [`resume_reading`](crate::Context::resume_reading) hold a side by hand, say while its partner
-//! connects.
+//! connects. A partner's idle clock (`TURBINE_IDLE_TIMEOUT`) counts its writes as well as its
+//! reads, so a one-way stream keeps both sides busy and a pair is idle only once neither side
+//! has read or written.
 //!
 //! A relay also passes half-closes on. When a peer closes its side,
 //! [`on_peer_closed`](crate::Handler::on_peer_closed) decides: the default,

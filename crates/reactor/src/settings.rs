@@ -116,7 +116,8 @@ declare_settings! {
         write_limit: usize = 1 << 20,
             shown "`1MiB`", var "TURBINE_WRITE_LIMIT", accepts Size::range(1, GIB);
 
-        /// Close a connection that has sent nothing for this long (partners: read nor written).
+        /// Close a connection that has sent nothing for this long (a partner: neither read nor
+        /// written).
         idle_timeout: Option<Duration> = None,
             shown "`off`", var "TURBINE_IDLE_TIMEOUT", accepts OrOff(Time);
 
