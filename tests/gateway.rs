@@ -14,12 +14,12 @@ mod util;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use turbine::{Decoder, ReadBuf, RespCodec, Running};
+use turbine::{Command, Decoder, ReadBuf, RespCodec, Running};
 use util::redis::RedisServer;
 use util::resp_client::multibulk;
 use util::{connect, start, wait_until};
@@ -217,51 +217,110 @@ fn backend_unavailable_then_back() {
     );
 }
 
-/// A RESP back end that answers each `HGETALL` and `LRANGE` `delay` after it arrives
-/// (pipelined: each query's clock starts when it arrives, not when the one before it is
-/// answered), and counts the most queries it held at once.
-struct SlowBackend {
+/// A RESP back end on its own threads: a reader per connection decodes each query and a
+/// writer sends its answer, in order, `delay` after the query arrived (pipelined: each query's
+/// clock starts when it arrives, not when the one before it is answered) and not before the
+/// back end is open. It counts the queries waiting for their answer and the most at once.
+struct Backend {
     /// Where it listens.
     addr: SocketAddr,
+    /// Queries received and not answered yet.
+    in_flight: Arc<AtomicUsize>,
     /// The most queries waiting for their answer at once.
     most_in_flight: Arc<AtomicUsize>,
+    /// Whether it answers: until [`open`](Backend::open), a held back end only collects.
+    gate: Arc<Gate>,
 }
 
-impl SlowBackend {
-    fn start(delay: Duration) -> SlowBackend {
+/// Whether a back end answers, and a way to wait until it does.
+type Gate = (Mutex<bool>, Condvar);
+
+impl Backend {
+    /// Answers every `HGETALL` with a user called `slow` and every other query with one
+    /// order, `delay` after it arrived.
+    fn slow(delay: Duration) -> Backend {
+        Backend::start(delay, true, |query| {
+            if query.name().eq_ignore_ascii_case(b"HGETALL") {
+                b"*2\r\n$4\r\nname\r\n$4\r\nslow\r\n".to_vec()
+            } else {
+                b"*1\r\n$2\r\no1\r\n".to_vec()
+            }
+        })
+    }
+
+    /// Holds every query until [`open`](Backend::open), then answers each from its key alone:
+    /// `HGETALL user:<id>` with `name` and `id` fields (in that order, so the gateway's JSON
+    /// sorts them), `LRANGE orders:<id> 0 -1` with two orders, both empty for an id that starts
+    /// with `x` (no such user).
+    fn held() -> Backend {
+        Backend::start(Duration::ZERO, false, |query| {
+            let key = String::from_utf8_lossy(query.arg(1).unwrap_or_default()).into_owned();
+            match key.split_once(':') {
+                Some((_, id)) if id.starts_with('x') => multibulk(&[]),
+                Some(("user", id)) => {
+                    multibulk(&[b"name", format!("n-{id}").as_bytes(), b"id", id.as_bytes()])
+                }
+                Some(("orders", id)) => {
+                    multibulk(&[format!("{id}-a").as_bytes(), format!("{id}-b").as_bytes()])
+                }
+                _ => b"-ERR unexpected query\r\n".to_vec(),
+            }
+        })
+    }
+
+    fn start(delay: Duration, open: bool, answer: fn(&Command) -> Vec<u8>) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let (in_flight2, most2) = (Arc::clone(&in_flight), Arc::clone(&most));
+        let backend = Backend {
+            addr: listener.local_addr().unwrap(),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            most_in_flight: Arc::new(AtomicUsize::new(0)),
+            gate: Arc::new((Mutex::new(open), Condvar::new())),
+        };
+        let counts = Arc::clone(&backend.in_flight);
+        let most = Arc::clone(&backend.most_in_flight);
+        let gate = Arc::clone(&backend.gate);
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { return };
-                let (in_flight, most) = (Arc::clone(&in_flight2), Arc::clone(&most2));
-                std::thread::spawn(move || serve_slowly(conn, delay, &in_flight, &most));
+                let (counts, most, gate) =
+                    (Arc::clone(&counts), Arc::clone(&most), Arc::clone(&gate));
+                std::thread::spawn(move || serve(conn, delay, answer, &counts, &most, &gate));
             }
         });
-        SlowBackend {
-            addr,
-            most_in_flight: most,
-        }
+        backend
+    }
+
+    /// Lets every held query, and every later one, be answered.
+    fn open(&self) {
+        let (open, opened) = &*self.gate;
+        *open.lock().unwrap() = true;
+        opened.notify_all();
     }
 }
 
-/// One connection of [`SlowBackend`]: a reader schedules answers, a writer sends them when due.
-fn serve_slowly(
+/// One connection of [`Backend`]: a reader queues each answer with the time it is due, a
+/// writer sends them when due once the gate is open.
+fn serve(
     conn: TcpStream,
     delay: Duration,
+    answer: fn(&Command) -> Vec<u8>,
     in_flight: &Arc<AtomicUsize>,
     most: &AtomicUsize,
+    gate: &Arc<Gate>,
 ) {
-    let (due, pending) = mpsc::channel::<(Instant, &'static [u8])>();
+    let (due, pending) = mpsc::channel::<(Instant, Vec<u8>)>();
     let mut writer = conn.try_clone().unwrap();
-    let writing_count = Arc::clone(in_flight);
+    let (writing_count, gate) = (Arc::clone(in_flight), Arc::clone(gate));
     let writing = std::thread::spawn(move || {
+        let (open, opened) = &*gate;
+        drop(
+            opened
+                .wait_while(open.lock().unwrap(), |open| !*open)
+                .unwrap(),
+        );
         for (at, answer) in pending {
             std::thread::sleep(at.saturating_duration_since(Instant::now()));
-            if writer.write_all(answer).is_err() {
+            if writer.write_all(&answer).is_err() {
                 return;
             }
             writing_count.fetch_sub(1, Ordering::SeqCst);
@@ -270,21 +329,16 @@ fn serve_slowly(
     let mut reader = conn;
     let mut codec = RespCodec::new(1 << 20);
     let mut input = ReadBuf::new();
-    let mut buf = [0; 4096];
+    let mut buf = [0; 16 << 10];
     while let Ok(n) = reader.read(&mut buf) {
         if n == 0 {
             break;
         }
         input.extend_from_slice(&buf[..n]);
-        while let Ok(Some(command)) = codec.decode(&mut input) {
-            let answer: &'static [u8] = if command.name().eq_ignore_ascii_case(b"HGETALL") {
-                b"*2\r\n$4\r\nname\r\n$4\r\nslow\r\n"
-            } else {
-                b"*1\r\n$2\r\no1\r\n"
-            };
+        while let Ok(Some(query)) = codec.decode(&mut input) {
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(now, Ordering::SeqCst);
-            if due.send((Instant::now() + delay, answer)).is_err() {
+            if due.send((Instant::now() + delay, answer(&query))).is_err() {
                 return;
             }
         }
@@ -293,7 +347,7 @@ fn serve_slowly(
     let _ = writing.join();
 }
 
-/// The expected answer of [`SlowBackend`] to `USER <any>`.
+/// The expected answer of [`Backend::slow`] to `USER <any>`.
 const SLOW_ANSWER: &str = r#"{"user":{"name":"slow"},"orders":["o1"]}"#;
 
 /// Both queries of a request go out at once: with a back end that answers each after 300 ms,
@@ -303,7 +357,7 @@ const SLOW_ANSWER: &str = r#"{"user":{"name":"slow"},"orders":["o1"]}"#;
 #[test]
 fn queries_run_concurrently() {
     let delay = Duration::from_millis(300);
-    let backend = SlowBackend::start(delay);
+    let backend = Backend::slow(delay);
     let running = gateway(backend.addr, Duration::from_secs(10), 1);
     let mut client = Lines::connect(running.local_addr());
     assert_eq!(client.ask("USER warmup"), SLOW_ANSWER); // connects the back end
@@ -333,7 +387,7 @@ fn queries_run_concurrently() {
 /// its late reply is discarded: the next request gets its own answer, not the late one.
 #[test]
 fn timeout_and_late_replies() {
-    let backend = SlowBackend::start(Duration::from_millis(500));
+    let backend = Backend::slow(Duration::from_millis(500));
     let running = gateway(backend.addr, Duration::from_millis(200), 1);
     let mut client = Lines::connect(running.local_addr());
     let began = Instant::now();
@@ -358,7 +412,7 @@ fn timeout_and_late_replies() {
 /// A graceful shutdown answers a request in flight before the connection closes.
 #[test]
 fn shutdown_answers_requests_in_flight() {
-    let backend = SlowBackend::start(Duration::from_millis(300));
+    let backend = Backend::slow(Duration::from_millis(300));
     let running = gateway(backend.addr, Duration::from_secs(5), 1);
     let mut client = Lines::connect(running.local_addr());
     assert_eq!(client.ask("USER warmup"), SLOW_ANSWER);
@@ -440,7 +494,7 @@ fn ping_is_answered_without_the_backend() {
 /// answer.
 #[test]
 fn a_waiting_query_blocks_no_one() {
-    let backend = SlowBackend::start(Duration::from_secs(2));
+    let backend = Backend::slow(Duration::from_secs(2));
     let running = gateway(backend.addr, Duration::from_secs(5), 1);
     let mut waiting = Lines::connect(running.local_addr());
     waiting.send("USER 1\n");
@@ -482,98 +536,6 @@ fn nothing_listening() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-/// A RESP back end that holds every query it gets until it is opened, then answers each from
-/// its key alone: `HGETALL user:<id>` with `id` and `name` fields, `LRANGE orders:<id> 0 -1`
-/// with two orders, both empty for an id that starts with `x` (no such user). It counts the
-/// queries it holds.
-struct HeldBackend {
-    /// Where it listens.
-    addr: SocketAddr,
-    /// Queries received and not answered yet.
-    held: Arc<AtomicUsize>,
-    /// Whether it answers: false until [`open`](HeldBackend::open).
-    gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-}
-
-impl HeldBackend {
-    fn start() -> HeldBackend {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let held = Arc::new(AtomicUsize::new(0));
-        let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-        let (held2, gate2) = (Arc::clone(&held), Arc::clone(&gate));
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { return };
-                let (held, gate) = (Arc::clone(&held2), Arc::clone(&gate2));
-                std::thread::spawn(move || serve_held(conn, &held, &gate));
-            }
-        });
-        HeldBackend { addr, held, gate }
-    }
-
-    /// Lets every held query, and every later one, be answered.
-    fn open(&self) {
-        let (open, opened) = &*self.gate;
-        *open.lock().unwrap() = true;
-        opened.notify_all();
-    }
-}
-
-/// One connection of [`HeldBackend`]: a reader holds answers, a writer sends them once open.
-fn serve_held(
-    conn: TcpStream,
-    held: &Arc<AtomicUsize>,
-    gate: &Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-) {
-    let (queue, answers) = mpsc::channel::<Vec<u8>>();
-    let mut writer = conn.try_clone().unwrap();
-    let (writing_held, gate) = (Arc::clone(held), Arc::clone(gate));
-    let writing = std::thread::spawn(move || {
-        let (open, opened) = &*gate;
-        let mut is_open = open.lock().unwrap();
-        while !*is_open {
-            is_open = opened.wait(is_open).unwrap();
-        }
-        drop(is_open);
-        for answer in answers {
-            if writer.write_all(&answer).is_err() {
-                return;
-            }
-            writing_held.fetch_sub(1, Ordering::SeqCst);
-        }
-    });
-    let mut reader = conn;
-    let mut codec = RespCodec::new(1 << 20);
-    let mut input = ReadBuf::new();
-    let mut buf = [0; 16 << 10];
-    while let Ok(n) = reader.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        input.extend_from_slice(&buf[..n]);
-        while let Ok(Some(command)) = codec.decode(&mut input) {
-            let key = String::from_utf8_lossy(command.arg(1).unwrap_or_default()).into_owned();
-            let answer = match key.split_once(':') {
-                Some((_, id)) if id.starts_with('x') => multibulk(&[]),
-                Some(("user", id)) => {
-                    multibulk(&[b"name", format!("n-{id}").as_bytes(), b"id", id.as_bytes()])
-                }
-                Some(("orders", id)) => {
-                    multibulk(&[format!("{id}-a").as_bytes(), format!("{id}-b").as_bytes()])
-                }
-                _ => b"-ERR unexpected query\r\n".to_vec(),
-            };
-            held.fetch_add(1, Ordering::SeqCst);
-            if queue.send(answer).is_err() {
-                return;
-            }
-        }
-    }
-    drop(queue);
-    let _ = writing.join();
-}
-
 /// "A reactor thread serves thousands of requests in flight": one reactor, 25 connections
 /// each pipelining 100 `USER` requests (every tenth of a user that does not exist) and 10
 /// `PING`s in one write, against a back end that answers nothing until it holds all 5,000
@@ -585,7 +547,7 @@ fn thousands_of_requests_in_flight() {
     const CONNECTIONS: usize = 25;
     const PER_CONNECTION: usize = 100;
     const REQUESTS: usize = CONNECTIONS * PER_CONNECTION;
-    let backend = HeldBackend::start();
+    let backend = Backend::held();
     let running = gateway(backend.addr, Duration::from_secs(30), 1);
     let mut clients: Vec<Lines> = (0..CONNECTIONS)
         .map(|_| Lines::connect(running.local_addr()))
@@ -618,12 +580,12 @@ fn thousands_of_requests_in_flight() {
         expected.push(answers);
     }
     let all_held = wait_until(Duration::from_secs(10), || {
-        backend.held.load(Ordering::SeqCst) == 2 * REQUESTS
+        backend.in_flight.load(Ordering::SeqCst) == 2 * REQUESTS
     });
     assert!(
         all_held,
         "the back end held {} queries of {}",
-        backend.held.load(Ordering::SeqCst),
+        backend.in_flight.load(Ordering::SeqCst),
         2 * REQUESTS
     );
     let in_flight = began.elapsed();
