@@ -156,7 +156,6 @@ mod tests {
         assert_eq!(set.score(b"e"), Some(5.0));
     }
 
-    /// Scores print like Redis 7.2's replies.
     /// Moving a member to the score it has (`-0` for `0` too) leaves it as it was, as Redis
     /// does; moving it to another score reorders it.
     #[test]
@@ -172,6 +171,7 @@ mod tests {
         assert_eq!(set.len(), 0);
     }
 
+    /// Scores print like Redis 7.2's replies.
     #[test]
     fn score_formats() {
         for (value, text) in [
