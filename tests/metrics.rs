@@ -2,7 +2,9 @@
 //! and labels while traffic flows, counters that only grow, each close reason under its label,
 //! rejections by reason, format negotiation, `/health` and 404, hostile scrapers closed without disturbing the main
 //! listener, 1,000 scrapes without a leak, TLS and PROXY protocol families, the configuration
-//! error of a bad address, and the chat's and kv's own figures.
+//! error of a bad address, and the chat's and kv's own figures; exact values through the
+//! endpoint of per-IP rejections, the worker pool, outbound connections, open connections and
+//! bytes, a forced close at shutdown, an idle scraper's close, and the listener off by default.
 //!
 //! The tests run one at a time (`serial`): the leak test counts this process's descriptors and
 //! memory, which another test running beside it would disturb.
@@ -13,12 +15,13 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread;
 use std::time::Duration;
 
 use turbine::{
-    CloseReason, ClosedBy, Config, Context, Handler, LinesCodec, ProxyProtocol, Running,
+    CloseReason, ClosedBy, Config, Context, Handler, JobError, LinesCodec, MetricsFormat,
+    OffloadError, ProxyProtocol, Running,
 };
 
 use util::hardening::{End, open_fds, read_until_end, reset};
@@ -779,5 +782,464 @@ fn examples_add_their_own_figures() {
         reply.body.contains("# TYPE kv_keys gauge\n"),
         "{}",
         reply.body
+    );
+}
+
+/// With `TURBINE_MAX_CONNECTIONS_PER_IP` at 2 and a scraper connection held (one from
+/// 127.0.0.1), one client gets in and the next is refused: the endpoint counts exactly that
+/// refusal under `reason="per_ip"` and none under `max_connections` or `descriptors`.
+#[test]
+fn per_ip_rejection_is_counted() {
+    let _serial = serial();
+    let running = start(metrics_config().max_connections_per_ip(2), |_| {
+        Echo::lines()
+    });
+    let mut scraper = Scraper::connect(metrics_addr(&running));
+    scraper.scrape();
+    let mut admitted = connect(running.local_addr());
+    util::hardening::assert_echoes(&mut admitted, "in", "the second connection");
+    assert!(wait_until(PATIENCE, || running.stats().total().open == 2));
+    let mut refused = connect(running.local_addr());
+    let (_, end) = read_until_end(&mut refused, PATIENCE);
+    assert!(end.is_closed(), "{end:?}");
+
+    let mut exposition = scraper.scrape();
+    let rejected = |exposition: &Exposition, reason| {
+        exposition.total("turbine_connections_rejected_total", &[("reason", reason)])
+    };
+    assert!(
+        wait_until(PATIENCE, || {
+            exposition = scraper.scrape();
+            rejected(&exposition, "per_ip") >= 1.0
+        }),
+        "no per-IP rejection counted"
+    );
+    assert_eq!(rejected(&exposition, "per_ip"), 1.0);
+    assert_eq!(rejected(&exposition, "max_connections"), 0.0);
+    assert_eq!(rejected(&exposition, "descriptors"), 0.0);
+    // The admitted client is still served.
+    util::hardening::assert_echoes(&mut admitted, "still", "the admitted client");
+}
+
+/// Offloads on command, one job per line: `block` runs a job that waits until the test drops
+/// the gate's sender, `panic` a job that panics; the connection gets `done`, `panicked` or, for
+/// a job the pool refused, `busy` at once.
+struct Jobs {
+    /// What a `block` job waits on.
+    gate: Arc<Mutex<mpsc::Receiver<()>>>,
+}
+
+impl Jobs {
+    /// Offloads `job` and answers as [`Jobs`] says.
+    fn run(ctx: &mut Context<'_, Self>, job: impl FnOnce() + Send + 'static) {
+        let offloaded = ctx.offload(job, |_, ctx, result: Result<(), JobError>| {
+            ctx.send(if result.is_ok() { "done" } else { "panicked" });
+        });
+        match offloaded {
+            Ok(()) => {}
+            Err(OffloadError::Busy(_)) => ctx.send("busy"),
+            Err(e) => ctx.send(format!("err {e}")),
+        }
+    }
+}
+
+impl Handler for Jobs {
+    type Codec = LinesCodec;
+
+    fn codec(&mut self, config: &Config) -> LinesCodec {
+        LinesCodec::new(config.frame_limits())
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+        match line.as_str() {
+            "block" => {
+                let gate = Arc::clone(&self.gate);
+                Jobs::run(ctx, move || {
+                    let _ = gate.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                });
+            }
+            "panic" => Jobs::run(ctx, || panic!("a job panics, as the test asks")),
+            _ => ctx.send("?"),
+        }
+    }
+}
+
+/// Reads one `\n`-terminated line from `stream`, without the `\n`.
+fn read_line(stream: &mut TcpStream) -> String {
+    util::hardening::read_line(stream).expect("a line")
+}
+
+/// One worker, a queue of one: a job blocked on a channel shows as `turbine_pool_running 1`,
+/// a second as `turbine_pool_queued 1`, a third is refused (`turbine_pool_rejected_total 1`);
+/// released, both run to their end (`turbine_pool_completed_total 2`, nothing running or
+/// queued), and a job that panics is `turbine_pool_panicked_total 1`, not completed.
+#[test]
+fn pool_figures_are_exact() {
+    let _serial = serial();
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = Arc::new(Mutex::new(gate));
+    let running = start(metrics_config().workers(1).worker_queue(1), move |_| Jobs {
+        gate: Arc::clone(&gate),
+    });
+    // Declared after `running`, so dropped before it even if the test fails: the blocked jobs
+    // end, and the server can stop.
+    let release = release;
+    let mut scraper = Scraper::connect(metrics_addr(&running));
+    let addr = running.local_addr();
+    let pool = |scraper: &mut Scraper| {
+        let exposition = scraper.scrape();
+        [
+            "turbine_pool_running",
+            "turbine_pool_queued",
+            "turbine_pool_rejected_total",
+            "turbine_pool_completed_total",
+            "turbine_pool_panicked_total",
+        ]
+        .map(|name| exposition.total(name, &[]))
+    };
+    assert_eq!(pool(&mut scraper), [0.0; 5]);
+
+    let mut first = send_line(addr, "block");
+    assert!(
+        wait_until(PATIENCE, || pool(&mut scraper)[0] == 1.0),
+        "the first job is not running: {:?}",
+        pool(&mut scraper)
+    );
+    let mut second = send_line(addr, "block");
+    assert!(
+        wait_until(PATIENCE, || pool(&mut scraper)[1] == 1.0),
+        "the second job is not queued: {:?}",
+        pool(&mut scraper)
+    );
+    let mut third = send_line(addr, "block");
+    assert_eq!(read_line(&mut third), "busy");
+    assert_eq!(pool(&mut scraper), [1.0, 1.0, 1.0, 0.0, 0.0]);
+
+    drop(release);
+    assert_eq!(read_line(&mut first), "done");
+    assert_eq!(read_line(&mut second), "done");
+    assert!(
+        wait_until(PATIENCE, || pool(&mut scraper) == [0.0, 0.0, 1.0, 2.0, 0.0]),
+        "after the release: {:?}",
+        pool(&mut scraper)
+    );
+
+    let mut boom = send_line(addr, "panic");
+    assert_eq!(read_line(&mut boom), "panicked");
+    assert!(
+        wait_until(PATIENCE, || pool(&mut scraper) == [0.0, 0.0, 1.0, 2.0, 1.0]),
+        "after the panic: {:?}",
+        pool(&mut scraper)
+    );
+}
+
+/// An outbound connection that only holds its place (it sends nothing).
+struct Outbound;
+
+impl Handler for Outbound {
+    type Codec = LinesCodec;
+
+    fn codec(&mut self, config: &Config) -> LinesCodec {
+        LinesCodec::new(config.frame_limits())
+    }
+
+    fn on_frame(&mut self, _ctx: &mut Context<'_, Self>, _line: String) {}
+}
+
+/// On `go <addr>`, connects an [`Outbound`] to `addr` and answers `ok`, or `err <why>` if the
+/// connect could not start.
+struct Dialer;
+
+impl Handler for Dialer {
+    type Codec = LinesCodec;
+
+    fn codec(&mut self, config: &Config) -> LinesCodec {
+        LinesCodec::new(config.frame_limits())
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+        let Some(to) = line.strip_prefix("go ") else {
+            return ctx.send("?");
+        };
+        let to: SocketAddr = to.parse().expect("an address");
+        match ctx.connect(to, Outbound) {
+            Ok(_) => ctx.send("ok"),
+            Err(e) => ctx.send(format!("err {:?}", e.error().kind())),
+        }
+    }
+}
+
+/// A handler's connect to a port where nothing listens is one
+/// `turbine_outbound_connect_failures_total`, on a sample with a `reactor` label, and leaves
+/// no outbound connection open; a connect to a listener kept open is
+/// `turbine_outbound_connections_open 1`, back to 0 once the far end closes.
+#[test]
+fn outbound_figures_are_exact() {
+    let _serial = serial();
+    let running = start(metrics_config(), |_| Dialer);
+    let mut scraper = Scraper::connect(metrics_addr(&running));
+    let mut client = connect(running.local_addr());
+    let failures =
+        |exposition: &Exposition| exposition.total("turbine_outbound_connect_failures_total", &[]);
+    let outbound_open =
+        |exposition: &Exposition| exposition.total("turbine_outbound_connections_open", &[]);
+
+    // Nothing listens on a port just freed: refused.
+    let refusing = std::net::TcpListener::bind(localhost())
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let answer = util::hardening::echo_line(&mut client, &format!("go {refusing}")).unwrap();
+    assert_eq!(answer, "ok");
+    let mut exposition = scraper.scrape();
+    assert!(
+        wait_until(PATIENCE, || {
+            exposition = scraper.scrape();
+            failures(&exposition) >= 1.0
+        }),
+        "no connect failure counted"
+    );
+    assert_eq!(failures(&exposition), 1.0);
+    let labelled: Vec<_> = exposition
+        .samples
+        .iter()
+        .filter(|s| s.name == "turbine_outbound_connect_failures_total" && s.value == 1.0)
+        .collect();
+    assert_eq!(labelled.len(), 1, "{:?}", exposition.samples);
+    assert!(
+        labelled[0]
+            .labels
+            .iter()
+            .any(|(k, v)| k == "reactor" && v.parse::<usize>().is_ok()),
+        "{:?}",
+        labelled[0]
+    );
+    assert!(wait_until(PATIENCE, || outbound_open(&scraper.scrape()) == 0.0));
+
+    // A listener kept open: one outbound connection while the far end holds it.
+    let far = std::net::TcpListener::bind(localhost()).unwrap();
+    let to = far.local_addr().unwrap();
+    let answer = util::hardening::echo_line(&mut client, &format!("go {to}")).unwrap();
+    assert_eq!(answer, "ok");
+    let (far_end, _) = far.accept().unwrap();
+    assert!(
+        wait_until(PATIENCE, || outbound_open(&scraper.scrape()) == 1.0),
+        "the outbound connection is not counted open"
+    );
+    drop(far_end);
+    assert!(
+        wait_until(PATIENCE, || outbound_open(&scraper.scrape()) == 0.0),
+        "the outbound connection is still counted open after the far end closed"
+    );
+    assert_eq!(failures(&scraper.scrape()), 1.0);
+}
+
+/// `turbine_connections_open`, summed over the reactors, is exact: a held scraper and three
+/// clients make 4, and once the clients close it is back to 1 (the scraper).
+#[test]
+fn connections_open_is_exact() {
+    let _serial = serial();
+    let running = start(metrics_config(), |_| Echo::lines());
+    let mut scraper = Scraper::connect(metrics_addr(&running));
+    let mut open = || scraper.scrape().total("turbine_connections_open", &[]);
+    let clients: Vec<_> = (0..3)
+        .map(|i| {
+            let mut client = connect(running.local_addr());
+            util::hardening::assert_echoes(&mut client, &format!("client {i}"), "a client");
+            client
+        })
+        .collect();
+    let mut last = 0.0;
+    assert!(
+        wait_until(PATIENCE, || {
+            last = open();
+            last == 4.0
+        }),
+        "connections_open is {last}, not 4"
+    );
+    drop(clients);
+    assert!(
+        wait_until(PATIENCE, || {
+            last = open();
+            last == 1.0
+        }),
+        "connections_open is {last}, not 1, after the clients closed"
+    );
+}
+
+/// Between two scrapes on one kept scraper connection, 1,100 bytes echoed through the main
+/// listener move `turbine_bytes_received_total` by at least 1,100 and at most 1,100 plus twice
+/// the scrape request's length (the scrapes' own requests are the only other input), and
+/// `turbine_bytes_sent_total` by at least 1,100.
+#[test]
+fn bytes_counters_follow_the_traffic() {
+    const N: usize = 1100;
+    let _serial = serial();
+    let running = start(metrics_config(), |_| Echo::raw());
+    let mut scraper = Scraper::connect(metrics_addr(&running));
+    // What `Scraper::scrape` sends (`Scraper::request` with no extra header).
+    let request = "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n".len() as f64;
+    let bytes = |exposition: &Exposition| {
+        (
+            exposition.total("turbine_bytes_received_total", &[]),
+            exposition.total("turbine_bytes_sent_total", &[]),
+        )
+    };
+    scraper.scrape(); // the connection is open and counted
+    let (in_before, out_before) = bytes(&scraper.scrape());
+
+    let mut client = connect(running.local_addr());
+    let data = util::Rng::new(5).bytes(N);
+    client.write_all(&data).unwrap();
+    let mut back = vec![0; N];
+    client.read_exact(&mut back).unwrap();
+    assert_eq!(back, data);
+    // Waited for through the stats API, which reads the same published counters: another
+    // scrape would add a request of its own.
+    let published = |running: &Running| {
+        let total = running.stats().total();
+        total.bytes_in as f64 >= in_before + N as f64
+            && total.bytes_out as f64 >= out_before + N as f64
+    };
+    assert!(
+        wait_until(PATIENCE, || published(&running)),
+        "the echo is not published: {:?}",
+        running.stats().total()
+    );
+
+    let (in_after, out_after) = bytes(&scraper.scrape());
+    let received = in_after - in_before;
+    let sent = out_after - out_before;
+    assert!(
+        received >= N as f64 && received <= N as f64 + 2.0 * request,
+        "bytes_received_total grew by {received}, not {N} to {N} + 2 x {request}"
+    );
+    assert!(
+        sent >= N as f64,
+        "bytes_sent_total grew by {sent}, less than {N}"
+    );
+}
+
+/// Echoes lines, and keeps its connection open through a graceful shutdown
+/// (`Context::keep_open`) until the deadline closes it by force.
+struct Stubborn;
+
+impl Handler for Stubborn {
+    type Codec = LinesCodec;
+
+    fn codec(&mut self, config: &Config) -> LinesCodec {
+        LinesCodec::new(config.frame_limits())
+    }
+
+    fn on_frame(&mut self, ctx: &mut Context<'_, Self>, line: String) {
+        ctx.send(line);
+    }
+
+    fn on_shutdown(&mut self, ctx: &mut Context<'_, Self>) {
+        ctx.keep_open();
+    }
+}
+
+/// A connection still open at the shutdown deadline (200 ms) is closed by force, and the
+/// registry, encoded after `shutdown` returned, counts it: the reactors' final counters are
+/// published as they stop, `closed_total{reason="forced"}` sums to 1.
+#[test]
+fn forced_close_at_shutdown_is_counted() {
+    let _serial = serial();
+    let config = metrics_config().shutdown_timeout(Duration::from_millis(200));
+    let running = start(config, |_| Stubborn);
+    let mut client = connect(running.local_addr());
+    util::hardening::assert_echoes(&mut client, "stay", "the stubborn client");
+    assert!(wait_until(PATIENCE, || running.stats().total().open == 1));
+    let metrics = running.metrics();
+    running.shutdown().expect("shutdown");
+    let (_, end) = read_until_end(&mut client, PATIENCE);
+    assert!(end.is_closed(), "{end:?}");
+
+    let text = metrics
+        .encode(MetricsFormat::Prometheus)
+        .expect("the registry encodes");
+    let exposition = Exposition::parse(&text);
+    let closed =
+        |reason| exposition.total("turbine_connections_closed_total", &[("reason", reason)]);
+    assert_eq!(closed("forced"), 1.0, "{text}");
+    assert_eq!(
+        exposition.total("turbine_connections_closed_total", &[]),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(exposition.total("turbine_connections_open", &[]), 0.0);
+}
+
+/// `TURBINE_IDLE_TIMEOUT` applies to the metrics listener: a scraper that scrapes once and
+/// then keeps a quiet connection gets a clean EOF, and once it closes its side too a fresh
+/// scrape counts it under `closed_total{reason="idle_timeout"}`.
+#[test]
+fn idle_scraper_is_closed() {
+    let _serial = serial();
+    let config = metrics_config().idle_timeout(Some(Duration::from_millis(300)));
+    let running = start(config, |_| Echo::lines());
+    let metrics = metrics_addr(&running);
+    let mut stream = connect(metrics);
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+        .unwrap();
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let reply = read_reply(&mut reader, false);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("connection"), None, "a keep-alive answer");
+    assert!(reader.buffer().is_empty());
+    let (got, end) = read_until_end(&mut stream, PATIENCE);
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    assert_eq!(end, End::Eof);
+    // Our FIN ends the server's lingering close (it waits up to `TURBINE_LINGER_TIMEOUT` for
+    // it, since the scraper sent input within that time), and the close is counted.
+    stream.shutdown(Shutdown::Write).unwrap();
+    let idle = || {
+        scrape(metrics).total(
+            "turbine_connections_closed_total",
+            &[("reason", "idle_timeout")],
+        )
+    };
+    assert!(
+        wait_until(PATIENCE, || idle() >= 1.0),
+        "the idle close is not counted"
+    );
+}
+
+/// `TURBINE_METRICS_ADDR` is off by default, and `off` or `0` turn it off even over a
+/// program's own address: read through `Config::with_vars`, each gives a server without a
+/// metrics listener; an address turns it on.
+#[test]
+fn metrics_address_off_by_default() {
+    let _serial = serial();
+    let from = |base: Config, value: Option<&str>| {
+        base.with_vars(|name| {
+            (name == "TURBINE_METRICS_ADDR")
+                .then_some(value)
+                .flatten()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|e| panic!("{value:?}: {e}"))
+    };
+    let default = from(config(), None);
+    assert_eq!(default.metrics_addr, None);
+    assert_eq!(start(default, |_| Echo::lines()).metrics_addr(), None);
+    for off in ["off", "OFF", "0", " off "] {
+        let config = from(metrics_config(), Some(off));
+        assert_eq!(config.metrics_addr, None, "{off:?}");
+        assert_eq!(
+            start(config, |_| Echo::lines()).metrics_addr(),
+            None,
+            "{off:?}"
+        );
+    }
+    let on = from(config(), Some("127.0.0.1:0"));
+    assert_eq!(on.metrics_addr, Some(localhost()));
+    let running = start(on, |_| Echo::lines());
+    assert!(
+        scrape(metrics_addr(&running))
+            .sum("turbine_connections_open", &[])
+            .is_some()
     );
 }
