@@ -323,7 +323,20 @@ fn handle_sends_buffer_at_most_write_limit_plus_frames_in_flight() {
     });
     let (accepted, fulls) = sender.join().expect("sender thread");
     assert_eq!(accepted, FRAMES, "the sender ran out of time");
-    // `done` follows every accepted frame out; then the server closes after our FIN.
+    // An accepted send is written unless the connection starts closing first (`ConnHandle::
+    // send`), and our FIN starts the close: so the FIN waits until every accepted frame is
+    // written (the reader keeps taking them; up to `MAX_FRAMES_IN_FLIGHT` may still be in the
+    // mailbox when the sender stops, longer on a loaded machine).
+    assert!(
+        wait_until(Duration::from_secs(10), || running
+            .stats()
+            .total()
+            .bytes_out
+            >= (accepted * FRAME) as u64),
+        "the accepted frames were not all written: {:?}",
+        running.stats().total()
+    );
+    // `done` follows them out; then the server closes after our FIN.
     stream.write_all(b"done\n").unwrap();
     stream.shutdown(std::net::Shutdown::Write).unwrap();
     let received = reading.join().expect("reader thread");
