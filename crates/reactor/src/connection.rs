@@ -39,7 +39,7 @@ use crate::offload::{Done, Offloads};
 use crate::output::{Output, Sink};
 use crate::tls::TlsInfo;
 use crate::{CloseReason, ConnHandle, ConnId, Context, FileRegion, FrameOut, Handler, Payload};
-use life::{Coupling, Drain, Finish, Flow, Life, ReadSide, Sending, WriteSide};
+use life::{Drain, Finish, Flow, Life, ReadSide, Sending, WriteSide};
 
 /// Whether a connection is still open after a step. The owner drops a `Closed` one (its
 /// handler has had `on_close`; dropping closes the socket).
@@ -272,16 +272,13 @@ pub(crate) struct ConnState<H: Handler> {
     write: WriteSide,
     /// Whether our side still sends (a half-close ends it).
     sending: Sending,
-    /// Whether the partner may be waiting for this output to drain.
-    coupling: Coupling,
-    /// Whether the handler is owed `on_writable` when this output drains.
+    /// Whether the handler (`on_writable`) and the partner are owed a word when output drains.
     drain: Drain,
-    /// Where the idle clock starts: the last input, the open, or the end of a pause.
+    /// Where the idle clock starts: the last input (for a partner, any write too), the open, or
+    /// the end of a pause.
     idle_since: Instant,
     /// When input last arrived, if ever (the linger decision).
     last_input: Option<Instant>,
-    /// When a write last took bytes (a partner's idle clock counts it as well as input).
-    last_output: Instant,
     /// When the unfinished frame in `input` began (the frame timeout).
     partial_since: Option<Instant>,
     /// The handler's own timers.
@@ -355,11 +352,9 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 flow: Flow::Flowing,
                 write: WriteSide::Writable,
                 sending: Sending::Open,
-                coupling: Coupling::Clear,
                 drain: Drain::Clear,
                 idle_since: now,
                 last_input: None,
-                last_output: now,
                 partial_since: None,
                 timers: ConnTimers::default(),
                 armed: None,
@@ -531,10 +526,15 @@ pub(crate) trait Conn: Any {
     fn shutdown(&mut self, core: &mut Core) -> Step;
     /// The shutdown deadline passed: close now.
     fn force_close(&mut self, core: &mut Core);
-    /// Its partner's output, `output` bytes now, drained below the low watermark.
-    fn partner_drained(&mut self, core: &mut Core, output: usize) -> Step;
-    /// Its partner closed, for `reason`.
-    fn partner_closed(&mut self, core: &mut Core, reason: &CloseReason) -> Step;
+    /// Its partner's output, `output` bytes now, drained below the low watermark. Only a
+    /// connection has a partner: anything else in the table ignores it.
+    fn partner_drained(&mut self, _core: &mut Core, _output: usize) -> Step {
+        Step::Open
+    }
+    /// Its partner closed, for `reason` (ignored but by a connection, as above).
+    fn partner_closed(&mut self, _core: &mut Core, _reason: &CloseReason) -> Step {
+        Step::Open
+    }
     /// For typed deliveries.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }

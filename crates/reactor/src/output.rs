@@ -282,10 +282,10 @@ impl Output {
                     slices[i] = IoSlice::new(&bytes[skip..]);
                     count += 1;
                 }
+                // Two chunks at least (one alone took the arm above), so one slice here only
+                // ever comes before a file region.
                 if matches!(self.queue.get(count), Some(Chunk::File(_))) {
                     sink.write_before_file(&slices[..count])?
-                } else if count == 1 {
-                    sink.write(&slices[0])?
                 } else {
                     sink.write_vectored(&slices[..count])?
                 }

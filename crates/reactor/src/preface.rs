@@ -20,7 +20,7 @@ use crate::connection::{Conn, Origin, Readiness, Step};
 use crate::core::Core;
 use crate::proxy_protocol::MAX_PROXY_HEADER;
 use crate::reactor::{Entrance, refuse};
-use crate::{CloseReason, ConnId, ProxyHeader, ProxyRead};
+use crate::{ConnId, ProxyHeader, ProxyRead};
 
 /// An accepted socket waiting for its PROXY header.
 pub(crate) struct Preface {
@@ -159,14 +159,6 @@ impl Conn for Preface {
     }
 
     fn force_close(&mut self, _core: &mut Core) {}
-
-    fn partner_drained(&mut self, _core: &mut Core, _output: usize) -> Step {
-        Step::Open
-    }
-
-    fn partner_closed(&mut self, _core: &mut Core, _reason: &CloseReason) -> Step {
-        Step::Open
-    }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self

@@ -65,13 +65,17 @@ pub struct ReactorStats {
     /// an address not in `TURBINE_PROXY_TRUSTED`, with a malformed header or none within the
     /// frame timeout, or one of a version not taken; since start.
     pub proxy_failures: u64,
-    /// Turns of the event loop since start.
-    pub loop_iterations: u64,
-    /// How long each turn of the loop was busy, from `poll`'s return to the next `poll`.
+    /// How long each turn of the loop was busy, from `poll`'s return to the next `poll`; its
+    /// count is the turns ([`loop_iterations`](ReactorStats::loop_iterations)).
     pub loop_busy: LoopBusy,
 }
 
 impl ReactorStats {
+    /// Turns of the event loop since start.
+    pub fn loop_iterations(&self) -> u64 {
+        self.loop_busy.count()
+    }
+
     /// Adds `other`'s counters to these (`output_peak` takes the larger).
     pub fn add(&mut self, other: &ReactorStats) {
         self.open += other.open;
@@ -94,7 +98,6 @@ impl ReactorStats {
         self.tls_handshakes += other.tls_handshakes;
         self.tls_failures += other.tls_failures;
         self.proxy_failures += other.proxy_failures;
-        self.loop_iterations += other.loop_iterations;
         self.loop_busy.add(&other.loop_busy);
     }
 
@@ -118,7 +121,6 @@ impl ReactorStats {
 
     /// Counts one turn of the loop, busy for `busy`.
     pub(crate) fn count_turn(&mut self, busy: Duration) {
-        self.loop_iterations += 1;
         self.loop_busy.observe(busy);
     }
 }
@@ -142,7 +144,7 @@ impl Stats {
 }
 
 /// How many plain counters [`ReactorStats`] has (the fields that are one `u64`).
-const SCALARS: usize = 19;
+const SCALARS: usize = 18;
 
 /// The published copy of one reactor's counters.
 ///
@@ -219,7 +221,6 @@ impl Published {
             s.tls_handshakes,
             s.tls_failures,
             s.proxy_failures,
-            s.loop_iterations,
         ];
         // The by-reason counts move only when a connection closes or is refused, and a turn
         // moves one bucket of the loop's histogram: the rest is not stored again every turn.
@@ -254,7 +255,6 @@ impl Published {
             tls_handshakes,
             tls_failures,
             proxy_failures,
-            loop_iterations,
         ] = load_all(&self.scalars);
         ReactorStats {
             open,
@@ -277,7 +277,6 @@ impl Published {
             tls_handshakes,
             tls_failures,
             proxy_failures,
-            loop_iterations,
             loop_busy: LoopBusy::from_values(load_all(&self.loop_busy)),
         }
     }

@@ -136,20 +136,15 @@ impl<H: Handler> ConnState<H> {
     }
 
     /// When the connection is idle long enough to close. A connection not read (paused by
-    /// backpressure, or by its handler) is waiting, not idle. A partner counts its writes as
-    /// well as its reads: what one of a relayed pair reads, the other writes, so a one-way
-    /// stream (a download through a proxy, whose client sends nothing for minutes) keeps both
-    /// sides busy, and the pair is idle once neither side has read or written.
+    /// backpressure, or by its handler) is waiting, not idle. A partner's writes move the clock
+    /// as its reads do (`write_out`): what one of a relayed pair reads, the other writes, so a
+    /// one-way stream (a download through a proxy, whose client sends nothing for minutes)
+    /// keeps both sides busy, and the pair is idle once neither side has read or written.
     fn idle_due(&self, config: &Config) -> Option<Instant> {
         if !self.life.delivers_frames() || self.flow != Flow::Flowing {
             return None;
         }
-        let since = if self.partner.is_some() {
-            self.idle_since.max(self.last_output)
-        } else {
-            self.idle_since
-        };
-        Some(since + config.idle_timeout?)
+        Some(self.idle_since + config.idle_timeout?)
     }
 
     /// When the unfinished frame has waited too long for its remaining bytes.

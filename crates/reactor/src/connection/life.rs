@@ -154,23 +154,14 @@ pub(crate) enum WriteSide {
     },
 }
 
-/// Whether this connection's partner may be paused waiting for this connection's output to
-/// drain (a partner stops reading while this output is over the high watermark).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Coupling {
-    /// The output has not been over the high watermark since the partner was last told.
-    Clear,
-    /// The output went over the high watermark: tell the partner once it drains below the low
-    /// one.
-    Holding,
-}
-
-/// Whether the handler is owed an [`on_writable`](crate::Handler::on_writable).
+/// Whether the output's draining is owed a word: the handler's
+/// [`on_writable`](crate::Handler::on_writable), and the partner's wake-up (a partner stops
+/// reading while this output is over the high watermark).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Drain {
-    /// The output has not been over the high watermark since the handler was last told.
+    /// The output has not been over the high watermark since they were last told.
     Clear,
     /// The output went over the high watermark (whatever put it there: a reply, a job's
-    /// result, a timer): call `on_writable` once it drains below the low one.
+    /// result, a timer, a partner's relay): tell them once it drains below the low one.
     Owed,
 }

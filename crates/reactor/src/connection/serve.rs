@@ -6,8 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
 use super::{
-    ConnState, Connection, Coupling, Drain, Flow, Life, Panicked, ReadSide, Step, Transport,
-    WriteSide,
+    ConnState, Connection, Drain, Flow, Life, Panicked, ReadSide, Step, Transport, WriteSide,
 };
 use crate::context::Route;
 use crate::core::Core;
@@ -80,21 +79,21 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             let frames_before = core.stats().frames_in;
             let mut dispatched = Ok(());
             let read = match buf.read_from(&mut self.socket, space) {
-                Ok(0) => {
+                // The peer's side ended: with a FIN, or on TLS without `close_notify` (the end
+                // all the same); what it sent before still gets its replies.
+                ended @ (Ok(0) | Err(_))
+                    if ended
+                        .as_ref()
+                        .map_or_else(|e| e.kind() == io::ErrorKind::UnexpectedEof, |_| true) =>
+                {
                     self.state.read = ReadSide::Eof;
                     if intake == Intake::Frames {
                         dispatched = self.dispatch(core, &mut buf, true);
                     }
-                    Read::End(CloseReason::PeerClosed)
-                }
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    // TLS without `close_notify`: the peer's side ended all the same, and what
-                    // it sent before still gets its replies.
-                    self.state.read = ReadSide::Eof;
-                    if intake == Intake::Frames {
-                        dispatched = self.dispatch(core, &mut buf, true);
-                    }
-                    Read::End(CloseReason::Io(io::ErrorKind::UnexpectedEof))
+                    Read::End(match ended {
+                        Ok(_) => CloseReason::PeerClosed,
+                        Err(_) => CloseReason::Io(io::ErrorKind::UnexpectedEof),
+                    })
                 }
                 Ok(n) => {
                     self.state.idle_since = core.now();
@@ -168,16 +167,10 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     /// watermark, the output buffer goes back to the reactor, a close moves on, and the next
     /// deadline is armed.
     pub(super) fn flush(&mut self, core: &mut Core) -> Step {
-        // Output over the high watermark may have made the partner pause (only a write brings
-        // it down, so this flush sees it): remember to tell the partner when it drains.
-        if self.state.partner.is_some()
-            && self.state.pending_output() > core.config().write_high_watermark
-        {
-            self.state.coupling = Coupling::Holding;
-        }
-        // Whatever put the output over the high watermark (a reply, a job's result, a timer),
-        // the handler hears when it drains: a producer stops while not `is_writable` and goes
-        // on in `on_writable`.
+        // Whatever put the output over the high watermark (a reply, a job's result, a timer, a
+        // partner's relay; only a write brings it down, so this flush sees it), two are told
+        // when it drains: the handler (a producer stops while not `is_writable` and goes on in
+        // `on_writable`) and the partner, which stops reading while this output is over it.
         if self.state.pending_output() > core.config().write_high_watermark {
             self.state.drain = Drain::Owed;
         }
@@ -186,22 +179,18 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         }
         let low_watermark = core.config().write_low_watermark;
         let pending = self.state.pending_output();
-        if pending <= low_watermark && self.state.coupling == Coupling::Holding {
-            self.state.coupling = Coupling::Clear;
+        let mut writable = pending <= low_watermark && self.state.drain == Drain::Owed;
+        if writable {
+            self.state.drain = Drain::Clear;
             if let Some(partner) = self.state.partner {
                 core.partner_drained(partner, pending);
             }
         }
-        let mut writable = false;
         if self.state.flow == Flow::Paused
             && pending <= low_watermark
             && self.state.partner_output(core) <= low_watermark
         {
             self.state.resume(core);
-            writable = true;
-        }
-        if pending <= low_watermark && self.state.drain == Drain::Owed {
-            self.state.drain = Drain::Clear;
             writable = true;
         }
         if writable && self.state.life.delivers_frames() {
@@ -245,7 +234,10 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             match written {
                 Ok(Some(0)) => return Err(io::ErrorKind::WriteZero),
                 Ok(Some(n)) => {
-                    state.last_output = core.now();
+                    // What one of a relayed pair writes, its partner read: the pair is busy.
+                    if state.partner.is_some() {
+                        state.idle_since = core.now();
+                    }
                     core.stats_mut().bytes_out += n as u64;
                 }
                 Ok(None) => {}

@@ -200,14 +200,6 @@ impl Conn for Vacant {
 
     fn force_close(&mut self, _core: &mut Core) {}
 
-    fn partner_drained(&mut self, _core: &mut Core, _output: usize) -> Step {
-        Step::Open
-    }
-
-    fn partner_closed(&mut self, _core: &mut Core, _reason: &CloseReason) -> Step {
-        Step::Open
-    }
-
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }

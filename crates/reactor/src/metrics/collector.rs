@@ -113,7 +113,7 @@ const PER_REACTOR: &[PerReactor] = &[
         "turbine_loop_iterations",
         "Turns of the event loop.",
         MetricType::Counter,
-        |s| s.loop_iterations,
+        ReactorStats::loop_iterations,
     ),
     (
         "turbine_outbound_connections_open",
