@@ -329,7 +329,7 @@ impl Http {
         }
         let (site, file) = (Arc::clone(&self.site), Arc::clone(&body.file));
         let (meta, carry, next, end) = (body.meta, body.carry, body.next, body.end);
-        let job = move || files::next_window(&site, &file, &meta, carry, next, end);
+        let job = move || files::bring(&site, &file, &meta, carry, next, end);
         let done = |http: &mut Http, ctx: &mut Context<'_, Http>, brought| {
             http.brought(ctx, brought);
             http.next(ctx);
@@ -397,9 +397,8 @@ impl Handler for Http {
     type Codec = HttpCodec;
 
     fn codec(&mut self, config: &Config) -> HttpCodec {
-        // A body is bounded by one read buffer as well as the frame limit: the reactor stops a
-        // connection whose unfinished input passes the frame limit plus one read, and a body
-        // that the codec would still wait for must be answered (400) instead.
+        // The codec keeps a whole request within the frame limit; a body is bounded by one read
+        // buffer too, so that a body it would still wait for is answered (400) instead.
         HttpCodec::new(config.frame_limits())
             .with_max_body(config.read_buffer.min(config.max_frame))
     }

@@ -164,25 +164,6 @@ pub(crate) fn look_up(site: &Site, lookup: &Lookup) -> io::Result<Found> {
     }))
 }
 
-/// A later window of a body: bytes `start..end` at most one window long. Checks first that
-/// the file is still the one whose length and validators were sent.
-///
-/// # Errors
-///
-/// The file changed since it was opened, or ends early: the connection must close, since
-/// the peer was promised other bytes.
-pub(crate) fn next_window(
-    site: &Site,
-    file: &File,
-    meta: &Meta,
-    carry: Carry,
-    start: u64,
-    end: u64,
-) -> io::Result<Window> {
-    unchanged(file, meta)?;
-    bring(site, file, meta, carry, start, end)
-}
-
 /// `Err` if `file` is no longer the one `meta` describes (its length or validators moved).
 fn unchanged(file: &File, meta: &Meta) -> io::Result<()> {
     if Meta::of(&file.metadata()?) != *meta {
@@ -191,10 +172,15 @@ fn unchanged(file: &File, meta: &Meta) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads (copy) or prefetches (zero-copy) the window of `start..end` that `carry` allows. A
-/// window read into memory is checked against `meta` once read too: a file rewritten during
-/// the read must not go out under the old validators.
-fn bring(
+/// Reads (copy) or prefetches (zero-copy) the window of `start..end` that `carry` allows, a
+/// body's first or a later one, then checks the file is still the one `meta` describes: a file
+/// rewritten before or during the read must not go out under the old validators.
+///
+/// # Errors
+///
+/// The file changed since it was opened, or ends early: the connection must close, since
+/// the peer was promised other bytes.
+pub(crate) fn bring(
     site: &Site,
     file: &File,
     meta: &Meta,
@@ -202,20 +188,21 @@ fn bring(
     start: u64,
     end: u64,
 ) -> io::Result<Window> {
-    match carry {
+    let window = match carry {
         Carry::Copy { chunk } => {
             let len = (end - start).min(chunk as u64) as usize;
             let mut bytes = vec![0; len];
             file.read_exact_at(&mut bytes, start)?;
-            unchanged(file, meta)?;
-            Ok(Window::Bytes(bytes))
+            Window::Bytes(bytes)
         }
         Carry::ZeroCopy { window } => {
             let len = (end - start).min(window as u64) as usize;
             prefetch(&site.null, file, start, len)?;
-            Ok(Window::Cached(len))
+            Window::Cached(len)
         }
-    }
+    };
+    unchanged(file, meta)?;
+    Ok(window)
 }
 
 /// Brings bytes `start..start + len` of `file` into the page cache: `sendfile` to `/dev/null`

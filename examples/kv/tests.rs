@@ -166,6 +166,34 @@ fn every_command_runs() {
     }
 }
 
+/// `COMMAND` and `CONFIG` subcommands answer as the table says: `COMMAND COUNT`, `LIST` and
+/// `CONFIG GET`; a subcommand the table lacks, or a short `CONFIG GET`, gets Redis's error from
+/// the lookup; `COMMAND LIST` with a filter (not supported here) a syntax error rather than
+/// "unknown subcommand" for a subcommand that exists.
+#[test]
+fn command_and_config_subcommands() {
+    let mut conn = connection();
+    let count = commands::COMMANDS.len();
+    assert_eq!(call(&mut conn, "COMMAND COUNT"), format!(":{count}\r\n"));
+    assert!(call(&mut conn, "COMMAND LIST").starts_with(&format!("*{count}\r\n")));
+    assert_eq!(
+        call(&mut conn, "COMMAND LIST FILTERBY pattern get"),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        call(&mut conn, "CONFIG GET timeout"),
+        "*2\r\n$7\r\ntimeout\r\n$1\r\n0\r\n"
+    );
+    assert!(
+        call(&mut conn, "CONFIG SET timeout 1").starts_with("-ERR unknown subcommand 'SET'"),
+        "CONFIG SET"
+    );
+    assert!(
+        call(&mut conn, "CONFIG GET").starts_with("-ERR wrong number of arguments"),
+        "a short CONFIG GET"
+    );
+}
+
 /// `CLIENT` on in-memory connections sharing a registry: ids from 1, the line with the test
 /// connection's addresses, its name and the age its clock gives, Redis's bytes for names and
 /// errors; a connection that closes (a protocol error, the peer's end), or is dropped, leaves

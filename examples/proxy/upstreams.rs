@@ -108,15 +108,22 @@ impl Upstreams {
     }
 
     /// A connect to upstream `index` failed: it is skipped until its back-off has passed, and
-    /// the next back-off doubles. Logs a warning, at most one per second.
+    /// the next back-off doubles. Connects that were under way when it went down fail within
+    /// the back-off the first of them set: one outage, one step. Logs a warning, at most one
+    /// per second.
     pub(crate) fn failed(&self, index: usize, error: &dyn std::fmt::Display, now: Instant) {
         let upstream = &self.list[index];
         let wait = {
             let mut backoff = lock(&upstream.backoff);
-            let wait = backoff.next;
-            backoff.until = Some(now + wait);
-            backoff.next = (wait * 2).min(LAST_BACKOFF);
-            wait
+            match backoff.until.filter(|&until| until > now) {
+                Some(until) => until - now,
+                None => {
+                    let wait = backoff.next;
+                    backoff.until = Some(now + wait);
+                    backoff.next = (wait * 2).min(LAST_BACKOFF);
+                    wait
+                }
+            }
         };
         self.warn(format_args!(
             "upstream {} failed ({error}); retried in {wait:?}",

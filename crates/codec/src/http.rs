@@ -3,7 +3,8 @@
 //!
 //! Bounded against hostile input: the head is at most `max_head` bytes and 100 header fields
 //! (past either, [`Refusal::HeadTooLarge`] or [`Refusal::TooManyHeaders`], status 431), a body at
-//! most `max_body` bytes (413). What could smuggle a second request past a proxy is refused
+//! most `max_body` bytes and a whole request (head and body) at most `max_head` (413), so a
+//! request never holds more input than the decode bound the reactor enforces. What could smuggle a second request past a proxy is refused
 //! (status 400): `Content-Length` with `Transfer-Encoding`, several different `Content-Length`s,
 //! any `Transfer-Encoding` (a body this codec cannot read). A refusal is handed to the handler
 //! as [`Incoming::Refused`], so it can answer with the status before closing; the codec then
@@ -53,7 +54,7 @@ pub enum Refusal {
         /// (a file server's 405) before closing.
         method: String,
     },
-    /// A `Content-Length` over `max_body`: 413.
+    /// A `Content-Length` over `max_body`, or a request longer than the decode bound: 413.
     BodyTooLarge {
         /// The length announced.
         len: u64,
@@ -140,18 +141,17 @@ enum State {
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpCodec {
-    /// Longest request head, in bytes (the decode bound); longest response head and body
-    /// written (the encode bound).
+    /// Longest request, head and body together, in bytes (the decode bound); longest response
+    /// head and body written (the encode bound).
     limits: FrameLimits,
-    /// Longest request body.
+    /// Longest request body (within the decode bound).
     max_body: usize,
     state: State,
 }
 
 impl HttpCodec {
-    /// A codec taking request heads of at most `limits`' decode bound (a bare `usize` is both
-    /// bounds), request bodies of the same size, and writing responses of at most its encode
-    /// bound.
+    /// A codec taking requests (head and body) of at most `limits`' decode bound (a bare
+    /// `usize` is both bounds), and writing responses of at most its encode bound.
     pub fn new(limits: impl Into<FrameLimits>) -> Self {
         let limits = limits.into();
         HttpCodec {
@@ -161,7 +161,8 @@ impl HttpCodec {
         }
     }
 
-    /// Sets the longest request body taken (`Content-Length`); 0 refuses every body.
+    /// Sets the longest request body taken (`Content-Length`); 0 refuses every body. The whole
+    /// request stays within the decode bound whatever this says.
     #[must_use]
     pub fn with_max_body(mut self, max_body: usize) -> Self {
         self.max_body = max_body;
@@ -229,14 +230,16 @@ impl Decoder for HttpCodec {
             Ok(len) => len,
             Err(refusal) => return Ok(self.refuse(src, refusal)),
         };
-        if body_len > self.max_body as u64 {
+        // The body must fit its own bound and, with the head, the decode bound: the reactor
+        // closes a connection whose unfinished input passes it.
+        if body_len > self.max_body as u64 || body_len > (self.limits.decode - end) as u64 {
             let refusal = Refusal::BodyTooLarge {
                 len: body_len,
                 method: head.method().to_string(),
             };
             return Ok(self.refuse(src, refusal));
         }
-        let body_len = body_len as usize; // at most max_body
+        let body_len = body_len as usize; // at most the decode bound
         if src.len() < end + body_len {
             // The head is known; wait for the body (nothing reserved on the header's word).
             self.state = State::Body {

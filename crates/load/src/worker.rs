@@ -218,12 +218,15 @@ impl Worker {
                 next_publish = now + PUBLISH_EVERY;
             }
             // Wake for the next message due, the next publish or the end, even when no
-            // event comes; a message already due means no sleep at all.
-            let mut wake = next_publish.min(schedule.until);
+            // event comes; a message already due means no sleep at all. Only a message's time
+            // is worth spinning for (a publish or the end can be a millisecond late).
+            let mut timeout = next_publish
+                .min(schedule.until)
+                .saturating_duration_since(now);
             if let Some(timetable) = &timetable {
-                wake = wake.min(timetable.next().1);
+                let message = poll_timeout(timetable.next().1.saturating_duration_since(now));
+                timeout = timeout.min(message);
             }
-            let timeout = poll_timeout(wake.saturating_duration_since(now));
             if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -343,7 +346,7 @@ impl Client for Worker {
 /// Closer than this to the next thing due, a fixed-rate thread polls without sleeping.
 const SPIN_WITHIN: Duration = Duration::from_millis(1);
 
-/// How long `poll` may sleep when the next message (or publish, or the end) is `left` away.
+/// How long `poll` may sleep when the next message is `left` away.
 ///
 /// `epoll_wait` counts its timeout in whole milliseconds and mio rounds up, so a sleep for 10 µs
 /// would last 1 ms and send a millisecond's messages in one burst, late: the latency measured

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use turbine::codec::Reply;
 
-use super::args::{Args, Outcome, integer, is, unknown_subcommand, wrong_arity};
+use super::args::{Args, Outcome, SYNTAX, error, integer, is, unknown_subcommand, wrong_arity};
 use super::store::Store;
 use super::{COMMANDS, Spec, lookup};
 
@@ -90,14 +90,9 @@ const PARAMETERS: &[(&str, &str)] = &[
 ];
 
 /// `CONFIG GET pattern [pattern ...]`: each known parameter matching a pattern (`*` and `?`
-/// wildcards, any case), then its value. Other subcommands are not supported.
+/// wildcards, any case), then its value. Other subcommands are not supported (the table has
+/// only `config|get`, so `resolve` refused them and a short `GET` already).
 pub(super) fn config(_store: &Store, args: &Args) -> Outcome {
-    if !is(&args[1], "GET") {
-        return Err(unknown_subcommand("CONFIG", &args[1]));
-    }
-    if args.len() < 3 {
-        return Err(wrong_arity("config|get"));
-    }
     let mut pairs = Vec::new();
     for (name, value) in PARAMETERS {
         if args.args().skip(2).any(|p| glob(p, name.as_bytes())) {
@@ -143,7 +138,8 @@ pub(super) fn command(_store: &Store, args: &Args) -> Outcome {
     let Some(sub) = args.arg(1) else {
         return Ok(Reply::Array(COMMANDS.iter().map(describe).collect()));
     };
-    if is(sub, "COUNT") && args.len() == 2 {
+    // `resolve` checked the subcommand and its arity against the table.
+    if is(sub, "COUNT") {
         Ok(Reply::Integer(COMMANDS.len() as i64))
     } else if is(sub, "INFO") {
         if args.len() == 2 {
@@ -155,7 +151,10 @@ pub(super) fn command(_store: &Store, args: &Args) -> Outcome {
                 .map(|name| lookup(name).map_or(Reply::Null, describe))
                 .collect(),
         ))
-    } else if is(sub, "LIST") && args.len() == 2 {
+    } else if is(sub, "LIST") {
+        if args.len() > 2 {
+            return Err(error(SYNTAX)); // `FILTERBY` is not supported
+        }
         Ok(Reply::Array(
             COMMANDS.iter().map(|s| Reply::bulk(s.name)).collect(),
         ))

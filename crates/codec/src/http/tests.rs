@@ -289,3 +289,27 @@ fn bad_responses_are_refused() {
         assert_eq!(out, b"before");
     }
 }
+
+/// A request's head and body together stay within the decode bound, whatever the body bound
+/// says (the reactor closes a connection whose unfinished input passes it): a body that fits
+/// its own bound but not beside its head is refused with 413 at the head, not waited for.
+#[test]
+fn a_request_stays_within_the_decode_bound() {
+    let head = b"POST / HTTP/1.1\r\nContent-Length: 200\r\n\r\n";
+    let mut codec = HttpCodec::new(200);
+    let mut src = ReadBuf::from(&head[..]);
+    assert!(matches!(
+        codec.decode(&mut src).unwrap(),
+        Some(Incoming::Refused(Refusal::BodyTooLarge { len: 200, .. }))
+    ));
+    // The same head with a body of 200 minus its length (still three digits): exactly 200.
+    let fits = 200 - head.len();
+    let head = format!("POST / HTTP/1.1\r\nContent-Length: {fits}\r\n\r\n");
+    assert_eq!(head.len() + fits, 200);
+    let request = [head.as_bytes(), &vec![b'b'; fits]].concat();
+    let mut src = ReadBuf::from(&request[..]);
+    match HttpCodec::new(200).decode(&mut src).unwrap() {
+        Some(Incoming::Request(request)) => assert_eq!(request.body().len(), fits),
+        other => panic!("expected the request, got {other:?}"),
+    }
+}
