@@ -15,11 +15,12 @@
 # Each run starts one server pinned to SERVER_CPU (Turbine: 1 reactor; nginx: one process,
 # `worker_processes 1`, `master_process off`; Node: one process), warms it up with a 1 s wrk
 # run, then runs `wrk -t1 -cCONNS -dSECSs` pinned to LOAD_CPU and reads the server's CPU time
-# (user + system, every thread) from /proc/PID/stat before and after. The figure is requests
+# (every thread, `cpu_ns` of benches/common/lib.sh) before and after. The figure is requests
 # per server CPU-second. Rounds rotate the order of the servers; the machine drifts over
 # minutes, so ratios are taken within each round and the table shows their median and range.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
@@ -28,12 +29,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PORT=${PORT:-8091}
 
-for tool in wrk node nginx taskset python3; do
-    command -v "$tool" >/dev/null || {
-        echo "$tool is missing: apt-get install wrk nodejs nginx-light util-linux python3" >&2
-        exit 1
-    }
-done
+need "apt-get install wrk nodejs nginx-light util-linux python3" wrk node nginx taskset python3
 cargo build --release --quiet --example http
 OUT=$(mktemp -d)
 SERVER_PID=
@@ -72,15 +68,6 @@ CFG
 nginx_conf off
 nginx_conf on
 
-wait_port() {
-    for _ in $(seq 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.025
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
-
 # start NAME: the server under test on SERVER_CPU; sets SERVER_PID.
 start() {
     case $1 in
@@ -102,25 +89,20 @@ stop() {
     SERVER_PID=
 }
 
-# CPU ticks (user + system, all threads) of process $1.
-ticks() {
-    awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
 # run NAME FILE: one measured wrk run; appends "round,server,file,requests,cpu_s,rps" to results.
 run() {
     local name=$1 file=$2 url="http://127.0.0.1:$PORT/$2"
     start "$name"
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1s "$url" >/dev/null
     local before after
-    before=$(ticks "$SERVER_PID")
+    before=$(cpu_ns "$SERVER_PID")
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "$url" >"$OUT/wrk.txt"
-    after=$(ticks "$SERVER_PID")
+    after=$(cpu_ns "$SERVER_PID")
     stop
-    python3 - "$round" "$name" "$file" "$before" "$after" "$(getconf CLK_TCK)" "$OUT/wrk.txt" \
+    python3 - "$round" "$name" "$file" "$before" "$after" "$OUT/wrk.txt" \
         >>"$OUT/results.csv" <<'PY'
 import re, sys
-round_, name, file, before, after, hz, path = sys.argv[1:]
+round_, name, file, before, after, path = sys.argv[1:]
 text = open(path).read()
 requests = int(re.search(r"(\d+) requests in", text).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
@@ -128,13 +110,13 @@ bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors = re.search(r"Socket errors: (.*)", text)
 if bad or errors:
     print(f"round {round_} {name} {file}: {text}", file=sys.stderr)
-cpu = (int(after) - int(before)) / int(hz)
+cpu = (int(after) - int(before)) / 1e9
 print(f"{round_},{name},{file},{requests},{cpu:.2f},{rps:.0f}")
 PY
     echo "round $round: $(tail -1 "$OUT/results.csv")" >&2
 }
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+machine_line
 echo "# servers on core $SERVER_CPU, wrk -t1 -c$CONNS -d${SECS}s on core $LOAD_CPU; $ROUNDS rounds;" \
     "$(nginx -v 2>&1 | cut -d' ' -f3), node $(node --version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 servers=(turbine node nginx-off nginx-on)

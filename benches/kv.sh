@@ -27,6 +27,7 @@
 # (redis-benchmark runs both for it), the same for both servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common/lib.sh
 
 MODE=${1:-redis}
 N=${N:-1000000}
@@ -38,11 +39,9 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT=${PORT:-6390}
 
-for tool in redis-benchmark redis-cli taskset; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install redis-tools util-linux)" >&2; exit 1; }
-done
+need "apt-get install redis-tools util-linux" redis-benchmark redis-cli taskset
 if [ "$MODE" = redis ]; then
-    command -v redis-server >/dev/null || { echo "redis-server is missing (apt-get install redis-server)" >&2; exit 1; }
+    need "apt-get install redis-server" redis-server
 fi
 
 cargo build --release --example kv --quiet
@@ -77,14 +76,6 @@ stop_server() {
     kill "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
-}
-
-# cpu_ns PID: CPU time of every thread of PID so far, in nanoseconds.
-cpu_ns() {
-    # A thread that ends between the glob and the read is skipped; %.0f, not %d: mawk's %d
-    # stops at 2^31 (2.1 s).
-    { cat /proc/"$1"/task/*/schedstat 2>/dev/null || true; } |
-        awk '{ sum += $1 } END { printf "%.0f\n", sum }'
 }
 
 # bench NAME CPUS CLIENT_CPUS EXTRA_ARGS [VAR=VALUE ...]: one run, each test on its own,
@@ -141,7 +132,7 @@ for test in order:
 EOF
 }
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+machine_line
 echo "# redis-benchmark -P $PIPELINE -c $CLIENTS -n $N -t $TESTS; $ROUNDS rounds"
 case $MODE in
     redis)

@@ -21,6 +21,7 @@
 # (`benches/proxy_table.py`, which also reads a saved `benches/results/proxy.csv`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
@@ -30,9 +31,7 @@ LOAD_CPU=${LOAD_CPU:-1}
 PORT=${PORT:-7891}
 ECHO_PORT=${ECHO_PORT:-7892}
 
-for tool in haproxy taskset python3; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install haproxy util-linux)" >&2; exit 1; }
-done
+need "apt-get install haproxy util-linux python3" haproxy taskset python3
 cargo build --release --quiet --example proxy --example echo
 cargo build --release --quiet -p turbine-load
 LOAD=target/release/turbine-load
@@ -53,15 +52,6 @@ listen relay
     bind 127.0.0.1:$PORT
     server echo 127.0.0.1:$ECHO_PORT
 CFG
-
-wait_port() {
-    for _ in $(seq 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.025
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
 
 TURBINE_ADDR="127.0.0.1:$ECHO_PORT" TURBINE_REACTORS=1 RUST_LOG=warn taskset -c "$LOAD_CPU" \
     target/release/examples/echo >"$OUT/echo.log" 2>&1 &
@@ -109,7 +99,7 @@ PY
     stop
 }
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+machine_line
 echo "# $(haproxy -v | head -1 | cut -d' ' -f1-3) nbthread 1 mode tcp vs the proxy example (1 reactor), each on core $PROXY_CPU; echo + load on core $LOAD_CPU; $ROUNDS rounds of ${SECS}s"
 for round in $(seq "$ROUNDS"); do
     if [ $((round % 2)) = 1 ]; then order="turbine haproxy"; else order="haproxy turbine"; fi

@@ -61,6 +61,8 @@
 //! - `instances.rs`: the cluster mode's runs and table.
 
 mod instances;
+#[path = "../common/machine.rs"]
+mod machine;
 mod members;
 mod server;
 
@@ -108,6 +110,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use machine::Machine;
 use members::{Outcome, Ready, Room, Shape};
 use server::ServerChild;
 
@@ -311,19 +314,7 @@ fn setting(name: &str, default: u64) -> Result<u64, String> {
     }
 }
 
-/// The machine, in one line: cores, CPU model, kernel.
+/// The machine, toolchain and commit the figures come from.
 pub(crate) fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, model)| model.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map_or_else(|_| "unknown".to_string(), |k| k.trim().to_string());
-    format!("machine: {cores} cores, {cpu}, Linux {kernel}")
+    Machine::describe().markdown()
 }

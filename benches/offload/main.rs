@@ -49,17 +49,20 @@
 
 mod cpu;
 mod hash_load;
+#[path = "../common/machine.rs"]
+mod machine;
 mod ping;
 mod server;
 mod tail;
 
 use std::io;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use cpu::{OtherCpu, wait_quiet};
 use hash_load::{HashLoad, Tally};
+use machine::Machine;
 use ping::{Pinger, Pings};
 use server::Server;
 
@@ -341,28 +344,10 @@ fn time(ns: u64) -> String {
     }
 }
 
-/// The machine in one line: cores, CPU model, kernel.
+/// The machine, toolchain and commit the figures come from, and the server's set-up.
 fn machine() -> String {
-    let output = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|| "unknown".to_string())
-    };
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".to_string());
     format!(
-        "machine: nproc {}, {cpu}, kernel {}; one reactor, two workers, 100,000 iterations",
-        output("nproc", &[]),
-        output("uname", &["-r"]),
+        "{}one reactor, two workers, 100,000 iterations",
+        Machine::describe().markdown()
     )
 }
