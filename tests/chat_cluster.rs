@@ -508,7 +508,8 @@ fn rooms_who_and_msg_across_instances() {
 /// instance goes on serving its own members, and what is said meanwhile stays there. Two
 /// members on different instances take the same nick during the outage; when Redis is back
 /// (`* cluster link up`), exactly one keeps it and the other is renamed to a fresh guest nick
-/// and told why, and messages cross again.
+/// and told why, its room on its instance hears `* <old> is now guest<N>`, and messages cross
+/// again.
 #[test]
 fn redis_restart() {
     let _serial = serial();
@@ -519,12 +520,18 @@ fn redis_restart() {
     let mut a1 = instances[0].member();
     let mut a2 = instances[0].member();
     let mut b1 = instances[1].member();
-    let all = [a1.nick.clone(), a2.nick.clone(), b1.nick.clone()];
-    for member in [&mut a1, &mut a2, &mut b1] {
+    let mut b2 = instances[1].member();
+    let all = [
+        a1.nick.clone(),
+        a2.nick.clone(),
+        b1.nick.clone(),
+        b2.nick.clone(),
+    ];
+    for member in [&mut a1, &mut a2, &mut b1, &mut b2] {
         wait_who(member, &all);
     }
     redis.kill();
-    for member in [&mut a1, &mut a2, &mut b1] {
+    for member in [&mut a1, &mut a2, &mut b1, &mut b2] {
         expect_line(member, "* cluster link down");
     }
     a1.send("local only");
@@ -533,48 +540,59 @@ fn redis_restart() {
     a1.send("/nick zed");
     expect_line(&mut a1, "* you are zed");
     expect_line(&mut a2, &format!("* {a1_old} is now zed"));
+    let b1_old = b1.nick.clone();
     b1.send("/nick ZED");
     expect_line(&mut b1, "* you are ZED");
+    expect_line(&mut b2, &format!("* {b1_old} is now ZED"));
     let Some(_redis) = RedisServer::start_on(port) else {
         panic!("redis-server did not start again on port {port}");
     };
     let (a1_lines, _) = read_until(&mut a1, |l| l == "* cluster link up");
     let (b1_lines, _) = read_until(&mut b1, |l| l == "* cluster link up");
-    expect_line(&mut a2, "* cluster link up");
-    let renamed = |lines: &[String], nick: &str| {
-        let notice =
-            format!("* nick {nick} was taken on another instance while the cluster link was down");
-        let at = lines.iter().position(|l| *l == notice)?;
-        let guest = lines.get(at + 1)?.strip_prefix("* you are ")?.to_string();
-        Some(guest)
-    };
-    match (renamed(&a1_lines, "zed"), renamed(&b1_lines, "ZED")) {
+    let a2_lines = expect_line(&mut a2, "* cluster link up");
+    let b2_lines = expect_line(&mut b2, "* cluster link up");
+    // The renamed member's roommate on its instance, and what it read until the link was up.
+    let (roommate, heard, old, guest) = match (
+        renamed_on_recheck(&a1_lines, "zed"),
+        renamed_on_recheck(&b1_lines, "ZED"),
+    ) {
         (Some(guest), None) => {
-            assert!(guest.starts_with("guest"), "{guest}");
-            a1.nick = guest;
+            a1.nick = guest.clone();
             b1.nick = "ZED".to_string();
+            (&mut a2, a2_lines, "zed", guest)
         }
         (None, Some(guest)) => {
-            assert!(guest.starts_with("guest"), "{guest}");
-            b1.nick = guest;
+            b1.nick = guest.clone();
             a1.nick = "zed".to_string();
+            (&mut b2, b2_lines, "ZED", guest)
         }
         other => {
             panic!("one of the two must be renamed: {other:?}\na1: {a1_lines:?}\nb1: {b1_lines:?}")
         }
+    };
+    assert!(guest.starts_with("guest"), "{guest}");
+    // Told before or after the link's return: the rename and the notice go separate ways.
+    let told = format!("* {old} is now {guest}");
+    if !heard.contains(&told) {
+        expect_line(roommate, &told);
     }
     assert!(
         !b1_lines.iter().any(|l| l.contains("local only")),
         "{b1_lines:?}"
     );
-    let all = [a1.nick.clone(), a2.nick.clone(), b1.nick.clone()];
+    let all = [
+        a1.nick.clone(),
+        a2.nick.clone(),
+        b1.nick.clone(),
+        b2.nick.clone(),
+    ];
     let distinct: HashSet<String> = all.iter().map(|n| n.to_ascii_lowercase()).collect();
     assert_eq!(
         distinct.len(),
         all.len(),
         "renamed to a nick in use: {all:?}"
     );
-    for member in [&mut a1, &mut a2, &mut b1] {
+    for member in [&mut a1, &mut a2, &mut b1, &mut b2] {
         wait_who(member, &all);
     }
     b1.send("back again");
@@ -588,6 +606,162 @@ fn redis_restart() {
         !before.iter().any(|l| l.contains("local only")),
         "{before:?}"
     );
+}
+
+/// The guest nick a member had `nick` replaced with when the link returned, if `lines` (what
+/// it read meanwhile) say so: `* nick <nick> was taken on another instance while the cluster
+/// link was down`, then `* you are <guest>`.
+fn renamed_on_recheck(lines: &[String], nick: &str) -> Option<String> {
+    let notice =
+        format!("* nick {nick} was taken on another instance while the cluster link was down");
+    let at = lines.iter().position(|l| *l == notice)?;
+    let guest = lines.get(at + 1)?.strip_prefix("* you are ")?.to_string();
+    Some(guest)
+}
+
+/// Members who connect while Redis is down, one to each of two instances: each is welcomed
+/// (`* welcome guest<N>`) and told at once `* cluster link down`, with a guest nick no member
+/// has; each chats with the member already on its own instance, and none of that reaches the
+/// other instance. When Redis is back each hears `* cluster link up`, its nick is unique
+/// across the cluster (kept, or renamed as the spec says), every instance lists it once in
+/// `/who`, and messages cross instances both ways.
+#[test]
+fn member_connecting_during_redis_outage() {
+    let _serial = serial();
+    let Some((redis, instances)) = cluster(2) else {
+        return;
+    };
+    let port = redis.addr().port();
+    let mut a1 = instances[0].member();
+    let mut b1 = instances[1].member();
+    let old = [a1.nick.clone(), b1.nick.clone()];
+    for member in [&mut a1, &mut b1] {
+        wait_who(member, &old);
+    }
+    redis.kill();
+    for member in [&mut a1, &mut b1] {
+        expect_line(member, "* cluster link down");
+    }
+    // The newcomers: `* welcome` (read by `member`), then the link's state at once.
+    let mut a2 = instances[0].member();
+    a2.expect("* cluster link down");
+    let mut b2 = instances[1].member();
+    b2.expect("* cluster link down");
+    for new in [&a2, &b2] {
+        let n = new.nick.strip_prefix("guest").map(str::parse::<u64>);
+        assert!(matches!(n, Some(Ok(_))), "welcomed as {:?}", new.nick);
+    }
+    let arrivals = [&a1.nick, &b1.nick, &a2.nick, &b2.nick];
+    let distinct: HashSet<String> = arrivals.iter().map(|n| n.to_ascii_lowercase()).collect();
+    assert_eq!(
+        distinct.len(),
+        arrivals.len(),
+        "a guest nick in use: {arrivals:?}"
+    );
+    // Each instance serves its own members: joins and messages, both ways.
+    let mut outage = Vec::new();
+    for (home, new) in [(&mut a1, &mut a2), (&mut b1, &mut b2)] {
+        outage.extend(expect_line(home, &format!("* {} joined lobby", new.nick)));
+        new.send("new here");
+        outage.extend(expect_line(home, &format!("{}: new here", new.nick)));
+        home.send("welcome aboard");
+        outage.extend(expect_line(new, &format!("{}: welcome aboard", home.nick)));
+    }
+    let Some(_redis) = RedisServer::start_on(port) else {
+        panic!("redis-server did not start again on port {port}");
+    };
+    let mut members = [a1, b1, a2, b2];
+    // Lines skipped while waiting for wanted ones, from the outage on.
+    let mut skipped = outage;
+    for member in &mut members {
+        let (lines, _) = read_until(member, |l| l == "* cluster link up");
+        if let Some(guest) = renamed_on_recheck(&lines, &member.nick) {
+            member.nick = guest;
+        }
+        skipped.extend(lines);
+    }
+    let all: Vec<String> = members.iter().map(|m| m.nick.clone()).collect();
+    let distinct: HashSet<String> = all.iter().map(|n| n.to_ascii_lowercase()).collect();
+    assert_eq!(distinct.len(), all.len(), "nicks repeat: {all:?}");
+    for member in &mut members {
+        skipped.extend(wait_who(member, &all));
+    }
+    // Messages cross again, and nothing said during the outage does.
+    let [a1, b1, a2, b2] = &mut members;
+    a2.send("from a");
+    skipped.extend(expect_line(b2, &format!("{}: from a", a2.nick)));
+    skipped.extend(expect_line(b1, &format!("{}: from a", a2.nick)));
+    b2.send("from b");
+    skipped.extend(expect_line(a2, &format!("{}: from b", b2.nick)));
+    skipped.extend(expect_line(a1, &format!("{}: from b", b2.nick)));
+    let stray: Vec<&String> = (skipped.iter())
+        .filter(|l| l.ends_with(": new here") || l.ends_with(": welcome aboard"))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "said during the outage, heard elsewhere: {stray:?}"
+    );
+}
+
+/// How many members connect to each instance during the outage in the test of an exhausted
+/// reserve: more than a reserve of guest numbers (under 50 per reactor) can welcome, on two
+/// reactors.
+const OUTAGE_CROWD: usize = 110;
+
+/// More members connect to each of two instances while Redis is down than the instances'
+/// reserves of guest numbers can welcome, so that each instance picks guest numbers alone:
+/// every welcome nick is unique on its instance and none is a nick already in use; when Redis
+/// is back every member hears `* cluster link up`, a member whose nick the other instance
+/// took meanwhile is renamed to a fresh `guest<N>` and told so, and then nicks are unique
+/// across the cluster and every instance lists them all in `/who`.
+#[test]
+fn members_beyond_the_guest_reserve_during_redis_outage() {
+    let _serial = serial();
+    let Some((redis, instances)) = cluster(2) else {
+        return;
+    };
+    let port = redis.addr().port();
+    let mut members: Vec<ChatClient> = instances.iter().map(Instance::member).collect();
+    let old: Vec<String> = members.iter().map(|m| m.nick.clone()).collect();
+    for member in &mut members {
+        wait_who(member, &old);
+    }
+    redis.kill();
+    for member in &mut members {
+        expect_line(member, "* cluster link down");
+    }
+    for instance in &instances {
+        let mut seen: HashSet<String> = old.iter().map(|n| n.to_ascii_lowercase()).collect();
+        for _ in 0..OUTAGE_CROWD {
+            let mut new = instance.member();
+            new.expect("* cluster link down");
+            assert!(
+                seen.insert(new.nick.to_ascii_lowercase()),
+                "{} welcomed twice, or in use: {old:?}",
+                new.nick
+            );
+            members.push(new);
+        }
+    }
+    let Some(_redis) = RedisServer::start_on(port) else {
+        panic!("redis-server did not start again on port {port}");
+    };
+    let mut renamed = 0;
+    for member in &mut members {
+        let (lines, _) = read_until(member, |l| l == "* cluster link up");
+        if let Some(guest) = renamed_on_recheck(&lines, &member.nick) {
+            assert!(guest.starts_with("guest"), "{guest}");
+            member.nick = guest;
+            renamed += 1;
+        }
+    }
+    eprintln!("{renamed} renamed on the check after the outage");
+    let all: Vec<String> = members.iter().map(|m| m.nick.clone()).collect();
+    let distinct: HashSet<String> = all.iter().map(|n| n.to_ascii_lowercase()).collect();
+    assert_eq!(distinct.len(), all.len(), "nicks repeat: {all:?}");
+    for probe in &mut members[..2] {
+        wait_who(probe, &all);
+    }
 }
 
 /// A member that stops reading is cut off (`! too slow`, past `CHAT_OUTBUF_LIMIT`) by its own

@@ -162,18 +162,23 @@ fn resets_mid_transfer_leak_nothing() {
         .expect("the reactors stopped without error");
 }
 
-/// A handler that panics on one connection (one reactor): that client sees EOF, `on_close`
-/// hears `Panicked`, the panic is counted, and another client of the same reactor is served
-/// before and after, as is a new one.
+/// A handler that panics on one connection (one reactor): that client sees EOF, and a line it
+/// sent in the same write after the panicking one is never answered; `on_close` hears
+/// `Panicked`, the panic is counted, and another client of the same reactor is served before
+/// and after, as is a new one.
 #[test]
 fn handler_panic_closes_only_its_connection() {
     let _serial = serial();
     let (running, closes, mut bystander, mut victim) = fragile_server();
     victim
-        .write_all(format!("{PANIC_LINE}\n").as_bytes())
+        .write_all(format!("{PANIC_LINE}\nnever answered\n").as_bytes())
         .unwrap();
     let (got, end) = read_until_end(&mut victim, Duration::from_secs(10));
-    assert!(got.is_empty(), "the victim got {got:?}");
+    assert!(
+        got.is_empty(),
+        "the victim got {:?}: neither the panicking line nor the one after it is answered",
+        String::from_utf8_lossy(&got)
+    );
     assert_eq!(end, End::Eof, "the victim's connection is closed");
     wait_one_panic_one_close(&running, "one panic, one connection closed");
     assert_eq!(closes.all(), [turbine::CloseReason::Panicked]);

@@ -12,7 +12,7 @@ mod config;
 mod json;
 mod util;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -27,12 +27,18 @@ use util::{connect, start, wait_until};
 use client::Client;
 use config::Settings;
 
-/// Starts the gateway's handlers in process, in front of `redis`.
-fn gateway(redis: SocketAddr, timeout: Duration, reactors: usize) -> Running {
+/// Starts the gateway's handlers in process, in front of `redis`, with `backend_connections`
+/// connections to it per reactor (`GATEWAY_BACKEND_CONNECTIONS`; the spec's default is 2).
+fn gateway(
+    redis: SocketAddr,
+    timeout: Duration,
+    reactors: usize,
+    backend_connections: usize,
+) -> Running {
     let settings = Arc::new(Settings {
         redis,
         timeout,
-        backend_connections: 2,
+        backend_connections,
     });
     start(util::config().reactors(reactors), move |_| {
         Client::new(Arc::clone(&settings))
@@ -75,6 +81,23 @@ impl Lines {
         self.send(&format!("{request}\n"));
         self.line()
     }
+
+    /// Whether nothing more has come yet: no byte read and not handed out, none waiting in the
+    /// socket (a non-blocking read would block).
+    fn nothing_more(&mut self) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return false;
+        }
+        let stream = self.reader.get_ref();
+        stream.set_nonblocking(true).unwrap();
+        let peeked = stream.peek(&mut [0; 1]);
+        stream.set_nonblocking(false).unwrap();
+        match peeked {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => true,
+            Ok(_) => false,
+            Err(e) => panic!("peek: {e}"),
+        }
+    }
 }
 
 /// `USER <id>`: one line of JSON, fields sorted by name, strings escaped per RFC 8259; a user
@@ -96,7 +119,7 @@ fn requests_and_answers() {
         "Oslo\\Nord",
     ]);
     redis.cli(&["rpush", "orders:42", "o-1", "o\t2"]);
-    let running = gateway(redis.addr(), Duration::from_secs(1), 1);
+    let running = gateway(redis.addr(), Duration::from_secs(1), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     assert_eq!(
         client.ask("USER 42"),
@@ -135,7 +158,7 @@ fn pipelined_requests_answered_in_order() {
     for id in 0..5 {
         redis.cli(&["hset", &format!("user:{id}"), "n", &id.to_string()]);
     }
-    let running = gateway(redis.addr(), Duration::from_secs(2), 1);
+    let running = gateway(redis.addr(), Duration::from_secs(2), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     let mut requests = String::new();
     let mut expected = Vec::new();
@@ -168,7 +191,7 @@ fn backend_errors_are_passed_on() {
         return;
     };
     redis.cli(&["set", "user:7", "a string, not a hash"]);
-    let running = gateway(redis.addr(), Duration::from_secs(1), 1);
+    let running = gateway(redis.addr(), Duration::from_secs(1), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     let answer = client.ask("USER 7");
     assert!(answer.starts_with("ERR backend: WRONGTYPE"), "{answer}");
@@ -181,7 +204,7 @@ fn backend_errors_are_passed_on() {
 fn backend_unavailable_then_back() {
     let port = util::redis::free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let running = gateway(addr, Duration::from_secs(5), 1);
+    let running = gateway(addr, Duration::from_secs(5), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     let began = Instant::now();
     assert_eq!(client.ask("USER 1"), "ERR backend unavailable");
@@ -218,12 +241,16 @@ fn backend_unavailable_then_back() {
 }
 
 /// A RESP back end on its own threads: a reader per connection decodes each query and a
-/// writer sends its answer, in order, `delay` after the query arrived (pipelined: each query's
-/// clock starts when it arrives, not when the one before it is answered) and not before the
-/// back end is open. It counts the queries waiting for their answer and the most at once.
+/// writer sends its answer, in order, a delay (per query) after the query arrived (pipelined:
+/// each query's clock starts when it arrives, not when the one before it is answered; an answer
+/// due before the one ahead of it on its connection follows that one at once, as with Redis)
+/// and not before the back end is open. It counts the connections it accepted, the queries
+/// waiting for their answer and the most at once.
 struct Backend {
     /// Where it listens.
     addr: SocketAddr,
+    /// Connections accepted since it started.
+    accepted: Arc<AtomicUsize>,
     /// Queries received and not answered yet.
     in_flight: Arc<AtomicUsize>,
     /// The most queries waiting for their answer at once.
@@ -235,11 +262,40 @@ struct Backend {
 /// Whether a back end answers, and a way to wait until it does.
 type Gate = (Mutex<bool>, Condvar);
 
+/// How long a [`Backend`] waits before answering a query, from when the query arrived.
+type Delay = Arc<dyn Fn(&Command) -> Duration + Send + Sync>;
+
+/// Answers a query from its key alone: `HGETALL user:<id>` with `name` and `id` fields (in that
+/// order, so the gateway's JSON sorts them), `LRANGE orders:<id> 0 -1` with two orders, both
+/// empty for an id that starts with `x` (no such user).
+fn answer_by_key(query: &Command) -> Vec<u8> {
+    match key(query).split_once(':') {
+        Some((_, id)) if id.starts_with('x') => multibulk(&[]),
+        Some(("user", id)) => {
+            multibulk(&[b"name", format!("n-{id}").as_bytes(), b"id", id.as_bytes()])
+        }
+        Some(("orders", id)) => {
+            multibulk(&[format!("{id}-a").as_bytes(), format!("{id}-b").as_bytes()])
+        }
+        _ => b"-ERR unexpected query\r\n".to_vec(),
+    }
+}
+
+/// The key of a query (`user:<id>`, `orders:<id>`).
+fn key(query: &Command) -> String {
+    String::from_utf8_lossy(query.arg(1).unwrap_or_default()).into_owned()
+}
+
+/// The gateway's answer to `USER <id>` from [`answer_by_key`] (`id` a user that exists).
+fn keyed_answer(id: &str) -> String {
+    format!(r#"{{"user":{{"id":"{id}","name":"n-{id}"}},"orders":["{id}-a","{id}-b"]}}"#)
+}
+
 impl Backend {
     /// Answers every `HGETALL` with a user called `slow` and every other query with one
     /// order, `delay` after it arrived.
     fn slow(delay: Duration) -> Backend {
-        Backend::start(delay, true, |query| {
+        Backend::start(Arc::new(move |_| delay), true, |query| {
             if query.name().eq_ignore_ascii_case(b"HGETALL") {
                 b"*2\r\n$4\r\nname\r\n$4\r\nslow\r\n".to_vec()
             } else {
@@ -248,30 +304,30 @@ impl Backend {
         })
     }
 
-    /// Holds every query until [`open`](Backend::open), then answers each from its key alone:
-    /// `HGETALL user:<id>` with `name` and `id` fields (in that order, so the gateway's JSON
-    /// sorts them), `LRANGE orders:<id> 0 -1` with two orders, both empty for an id that starts
-    /// with `x` (no such user).
+    /// Holds every query until [`open`](Backend::open), then answers each at once, from its
+    /// key alone ([`answer_by_key`]).
     fn held() -> Backend {
-        Backend::start(Duration::ZERO, false, |query| {
-            let key = String::from_utf8_lossy(query.arg(1).unwrap_or_default()).into_owned();
-            match key.split_once(':') {
-                Some((_, id)) if id.starts_with('x') => multibulk(&[]),
-                Some(("user", id)) => {
-                    multibulk(&[b"name", format!("n-{id}").as_bytes(), b"id", id.as_bytes()])
-                }
-                Some(("orders", id)) => {
-                    multibulk(&[format!("{id}-a").as_bytes(), format!("{id}-b").as_bytes()])
-                }
-                _ => b"-ERR unexpected query\r\n".to_vec(),
-            }
-        })
+        Backend::start(Arc::new(|_| Duration::ZERO), false, answer_by_key)
     }
 
-    fn start(delay: Duration, open: bool, answer: fn(&Command) -> Vec<u8>) -> Backend {
+    /// Answers each query from its key alone ([`answer_by_key`]): the queries of an id that
+    /// starts with `late` (`user:late...`, `orders:late...`) `late` after they arrived, every
+    /// other at once.
+    fn keyed(late: Duration) -> Backend {
+        let delay = move |query: &Command| {
+            let late_id = key(query)
+                .split_once(':')
+                .is_some_and(|(_, id)| id.starts_with("late"));
+            if late_id { late } else { Duration::ZERO }
+        };
+        Backend::start(Arc::new(delay), true, answer_by_key)
+    }
+
+    fn start(delay: Delay, open: bool, answer: fn(&Command) -> Vec<u8>) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let backend = Backend {
             addr: listener.local_addr().unwrap(),
+            accepted: Arc::new(AtomicUsize::new(0)),
             in_flight: Arc::new(AtomicUsize::new(0)),
             most_in_flight: Arc::new(AtomicUsize::new(0)),
             gate: Arc::new((Mutex::new(open), Condvar::new())),
@@ -279,12 +335,18 @@ impl Backend {
         let counts = Arc::clone(&backend.in_flight);
         let most = Arc::clone(&backend.most_in_flight);
         let gate = Arc::clone(&backend.gate);
+        let accepted = Arc::clone(&backend.accepted);
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { return };
-                let (counts, most, gate) =
-                    (Arc::clone(&counts), Arc::clone(&most), Arc::clone(&gate));
-                std::thread::spawn(move || serve(conn, delay, answer, &counts, &most, &gate));
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let (delay, counts, most, gate) = (
+                    Arc::clone(&delay),
+                    Arc::clone(&counts),
+                    Arc::clone(&most),
+                    Arc::clone(&gate),
+                );
+                std::thread::spawn(move || serve(conn, &*delay, answer, &counts, &most, &gate));
             }
         });
         backend
@@ -302,7 +364,7 @@ impl Backend {
 /// writer sends them when due once the gate is open.
 fn serve(
     conn: TcpStream,
-    delay: Duration,
+    delay: &(dyn Fn(&Command) -> Duration + Send + Sync),
     answer: fn(&Command) -> Vec<u8>,
     in_flight: &Arc<AtomicUsize>,
     most: &AtomicUsize,
@@ -338,7 +400,10 @@ fn serve(
         while let Ok(Some(query)) = codec.decode(&mut input) {
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(now, Ordering::SeqCst);
-            if due.send((Instant::now() + delay, answer(&query))).is_err() {
+            if due
+                .send((Instant::now() + delay(&query), answer(&query)))
+                .is_err()
+            {
                 return;
             }
         }
@@ -358,7 +423,7 @@ const SLOW_ANSWER: &str = r#"{"user":{"name":"slow"},"orders":["o1"]}"#;
 fn queries_run_concurrently() {
     let delay = Duration::from_millis(300);
     let backend = Backend::slow(delay);
-    let running = gateway(backend.addr, Duration::from_secs(10), 1);
+    let running = gateway(backend.addr, Duration::from_secs(10), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     assert_eq!(client.ask("USER warmup"), SLOW_ANSWER); // connects the back end
     let began = Instant::now();
@@ -383,37 +448,112 @@ fn queries_run_concurrently() {
     assert!(most >= 300, "at most {most} queries were in flight at once");
 }
 
-/// A request whose back end does not answer within `GATEWAY_TIMEOUT` gets `ERR timeout`, and
-/// its late reply is discarded: the next request gets its own answer, not the late one.
+/// A request whose back end does not answer within `GATEWAY_TIMEOUT` gets `ERR timeout`, not
+/// before that time, and its late reply is discarded, never sent to another request. A 200 ms
+/// timeout, four back-end connections, and a back end that answers the queries of `USER late`
+/// after 500 ms and every other query at once: `USER late` pipelined with `USER fast` gets
+/// `ERR timeout` and `USER fast` its own answer; a `USER mid` whose queries wait behind the
+/// late ones when their replies come gets its own answer, and so does a `USER` after the late
+/// replies; nothing else ever comes.
 #[test]
 fn timeout_and_late_replies() {
-    let backend = Backend::slow(Duration::from_millis(500));
-    let running = gateway(backend.addr, Duration::from_millis(200), 1);
+    const TIMEOUT: Duration = Duration::from_millis(200);
+    const LATE: Duration = Duration::from_millis(500);
+    let backend = Backend::keyed(LATE);
+    // The queries go out over the back-end connections in turn: late's take the first two,
+    // fast's the other two, so fast's replies are not held behind late's.
+    let running = gateway(backend.addr, TIMEOUT, 1, 4);
     let mut client = Lines::connect(running.local_addr());
     let began = Instant::now();
-    assert_eq!(client.ask("USER slow"), "ERR timeout");
+    client.send("USER late\nUSER fast\n");
+    assert_eq!(client.line(), "ERR timeout");
+    let took = began.elapsed();
     assert!(
-        began.elapsed() < Duration::from_millis(450),
-        "{:?}",
-        began.elapsed()
+        took >= TIMEOUT - Duration::from_millis(10),
+        "ERR timeout after {took:?}, before the {TIMEOUT:?} timeout"
     );
-    // Now the late replies arrive; they must not answer this request.
-    client.send("PING\n");
-    assert_eq!(client.line(), "PONG");
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(took < Duration::from_millis(450), "{took:?}");
+    assert_eq!(client.line(), keyed_answer("fast"), "USER fast");
+    assert_eq!(client.ask("PING"), "PONG");
+
+    // 100 ms before the late replies come, a request whose queries (next in turn: the first
+    // two back-end connections again) wait behind the late ones: its answer follows them, within
+    // its own timeout, and must be its own, not theirs.
+    std::thread::sleep(
+        (began + LATE - Duration::from_millis(100)).saturating_duration_since(Instant::now()),
+    );
+    assert_eq!(
+        backend.in_flight.load(Ordering::SeqCst),
+        2,
+        "the late queries were answered already"
+    );
+    assert_eq!(
+        client.ask("USER mid"),
+        keyed_answer("mid"),
+        "a late reply was sent to USER mid"
+    );
+    let answered = began.elapsed();
+    assert!(
+        answered >= LATE,
+        "USER mid answered after {answered:?}: it did not wait behind the late replies"
+    );
+
+    // Now the late replies have come; they must not answer a later request either.
+    assert!(wait_until(Duration::from_secs(5), || backend
+        .in_flight
+        .load(Ordering::SeqCst)
+        == 0));
     client.send("PING\n");
     assert_eq!(
         client.line(),
         "PONG",
         "a late reply was sent to the wrong request"
     );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(client.ask("USER after"), keyed_answer("after"));
+    client.send("PING\n");
+    assert_eq!(
+        client.line(),
+        "PONG",
+        "a late reply was sent to the wrong request"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(client.nothing_more(), "a stray line came");
+}
+
+/// `GATEWAY_BACKEND_CONNECTIONS` is the number of back-end connections per reactor: with one
+/// reactor and 1, then 3, connections, 20 pipelined `USER` requests are answered over exactly
+/// that many connections (accepted by the back end, and connects made by the gateway).
+#[test]
+fn backend_connections_per_reactor() {
+    for connections in [1, 3] {
+        let backend = Backend::keyed(Duration::ZERO);
+        let running = gateway(backend.addr, Duration::from_secs(5), 1, connections);
+        let mut client = Lines::connect(running.local_addr());
+        let requests: String = (0..20).map(|i| format!("USER u{i}\n")).collect();
+        client.send(&requests);
+        for i in 0..20 {
+            assert_eq!(client.line(), keyed_answer(&format!("u{i}")), "request {i}");
+        }
+        assert_eq!(
+            backend.accepted.load(Ordering::SeqCst),
+            connections,
+            "back-end connections accepted with {connections} asked for"
+        );
+        let stats = running.stats().total();
+        assert_eq!(
+            (stats.connects, stats.outbound),
+            (connections as u64, connections as u64),
+            "the gateway's connects and outbound connections with {connections} asked for"
+        );
+    }
 }
 
 /// A graceful shutdown answers a request in flight before the connection closes.
 #[test]
 fn shutdown_answers_requests_in_flight() {
     let backend = Backend::slow(Duration::from_millis(300));
-    let running = gateway(backend.addr, Duration::from_secs(5), 1);
+    let running = gateway(backend.addr, Duration::from_secs(5), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     assert_eq!(client.ask("USER warmup"), SLOW_ANSWER);
     client.send("USER 2\n");
@@ -482,7 +622,7 @@ fn settings() {
 /// be (no connect is even needed).
 #[test]
 fn ping_is_answered_without_the_backend() {
-    let running = gateway(nothing_listening(), Duration::from_secs(5), 1);
+    let running = gateway(util::refusing_addr(), Duration::from_secs(5), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     assert_eq!(client.ask("PING"), "PONG");
     assert_eq!(client.ask("PING"), "PONG");
@@ -490,12 +630,13 @@ fn ping_is_answered_without_the_backend() {
 }
 
 /// No query blocks a reactor: while one client's request waits 2 s on the back end, another
-/// client of the same (only) reactor is answered, and the waiting request then gets its own
-/// answer.
+/// client of the same (only) reactor is answered, at a moment when the back end still holds
+/// both queries of the waiting request and nothing has reached its client; the waiting request
+/// then gets its own answer.
 #[test]
 fn a_waiting_query_blocks_no_one() {
     let backend = Backend::slow(Duration::from_secs(2));
-    let running = gateway(backend.addr, Duration::from_secs(5), 1);
+    let running = gateway(backend.addr, Duration::from_secs(5), 1, 2);
     let mut waiting = Lines::connect(running.local_addr());
     waiting.send("USER 1\n");
     assert!(wait_until(Duration::from_secs(5), || backend
@@ -504,6 +645,17 @@ fn a_waiting_query_blocks_no_one() {
         >= 2));
     let mut other = Lines::connect(running.local_addr());
     assert_eq!(other.ask("PING"), "PONG");
+    // The PONG came while the query still waited: the back end holds both queries unanswered
+    // and nothing has reached the waiting client.
+    assert_eq!(
+        backend.in_flight.load(Ordering::SeqCst),
+        2,
+        "the back end answered before the other client was"
+    );
+    assert!(
+        waiting.nothing_more(),
+        "the waiting client was answered before the other client was"
+    );
     assert_eq!(
         backend.most_in_flight.load(Ordering::SeqCst),
         2,
@@ -517,7 +669,7 @@ fn a_waiting_query_blocks_no_one() {
 /// the frame limit gets `ERR line too long`, then the close.
 #[test]
 fn lines_that_are_not_requests() {
-    let running = gateway(nothing_listening(), Duration::from_secs(5), 1);
+    let running = gateway(util::refusing_addr(), Duration::from_secs(5), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     client.writer.write_all(b"P\xffNG\nUSER caf\xe9\n").unwrap();
     assert_eq!(client.line(), "ERR unknown command");
@@ -528,12 +680,6 @@ fn lines_that_are_not_requests() {
     let mut rest = Vec::new();
     let _ = client.reader.read_to_end(&mut rest);
     assert!(rest.is_empty(), "{rest:?}");
-}
-
-/// An address of 127.0.0.1 where nothing listens (a port just given back by the kernel).
-fn nothing_listening() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
 }
 
 /// "A reactor thread serves thousands of requests in flight": one reactor, 25 connections
@@ -548,7 +694,7 @@ fn thousands_of_requests_in_flight() {
     const PER_CONNECTION: usize = 100;
     const REQUESTS: usize = CONNECTIONS * PER_CONNECTION;
     let backend = Backend::held();
-    let running = gateway(backend.addr, Duration::from_secs(30), 1);
+    let running = gateway(backend.addr, Duration::from_secs(30), 1, 2);
     let mut clients: Vec<Lines> = (0..CONNECTIONS)
         .map(|_| Lines::connect(running.local_addr()))
         .collect();
@@ -567,9 +713,7 @@ fn thousands_of_requests_in_flight() {
             answers.push(if id.starts_with('x') {
                 r#"{"user":null,"orders":[]}"#.to_string()
             } else {
-                format!(
-                    r#"{{"user":{{"id":"{id}","name":"n-{id}"}},"orders":["{id}-a","{id}-b"]}}"#
-                )
+                keyed_answer(&id)
             });
             if r % 10 == 9 {
                 requests.push_str("PING\n");

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -24,17 +24,9 @@ use turbine::{
     OffloadError, ProxyProtocol, Running,
 };
 
-use util::hardening::{End, open_fds, read_until_end, reset};
+use util::hardening::{End, assert_echoes, open_fds, read_until_end, reset, serial};
 use util::scrape::{Exposition, Scraper, get, read_reply, scrape};
 use util::{Echo, Example, config, connect, example_binary, localhost, start, wait_until};
-
-/// Held by each test for its whole run, so that tests run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Waits for the other tests to finish (a failed one included).
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// How long a test waits for something that should happen at once.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -179,7 +171,7 @@ fn scrape_while_traffic_flows() {
     assert!(!text.contains("turbine_proxy_"), "{text}");
     // The stats API reads the same counters.
     let stats = running.stats().total();
-    assert!(stats.loop_iterations > 0 && stats.loop_busy.count() > 0);
+    assert!(stats.loop_iterations() > 0 && stats.loop_busy.count() > 0);
 }
 
 /// Every counter and histogram sample of `before` is in `after`, no smaller.
@@ -470,12 +462,6 @@ fn hostile_scrapers_are_closed() {
     let running = start(config, |_| Echo::lines());
     let metrics = metrics_addr(&running);
     let mut user = connect(running.local_addr());
-    let mut assert_echoes = |what: &str| {
-        user.write_all(format!("{what}\n").as_bytes()).unwrap();
-        let mut back = vec![0; what.len() + 1];
-        user.read_exact(&mut back).unwrap();
-        assert_eq!(back, format!("{what}\n").as_bytes(), "after {what}");
-    };
 
     // Not HTTP: 400, then the close.
     let mut garbage = TcpStream::connect(metrics).unwrap();
@@ -489,7 +475,7 @@ fn hostile_scrapers_are_closed() {
         String::from_utf8_lossy(&got)
     );
     assert!(end.is_closed(), "{end:?}");
-    assert_echoes("garbage");
+    assert_echoes(&mut user, "garbage", "after the garbage scraper");
 
     // A head past 8 KiB: 431, then the close.
     let mut long = TcpStream::connect(metrics).unwrap();
@@ -501,14 +487,14 @@ fn hostile_scrapers_are_closed() {
         String::from_utf8_lossy(&got)
     );
     assert!(end.is_closed());
-    assert_echoes("long");
+    assert_echoes(&mut user, "long", "after the long scraper");
 
     // Half a request, then silence: the frame timeout.
     let mut stalled = TcpStream::connect(metrics).unwrap();
     stalled.write_all(b"GET /metr").unwrap();
     let (got, end) = read_until_end(&mut stalled, PATIENCE);
     assert!(got.is_empty() && end.is_closed(), "{end:?}");
-    assert_echoes("stalled");
+    assert_echoes(&mut user, "stalled", "after the stalled scraper");
 
     // Scrapes asked for and never read: the write timeout.
     let mut deaf = util::small_window_client(metrics, 4096);
@@ -522,7 +508,7 @@ fn hostile_scrapers_are_closed() {
     );
     let (_, end) = read_until_end(&mut deaf, PATIENCE);
     assert!(matches!(end, End::Eof | End::Reset), "{end:?}");
-    assert_echoes("deaf");
+    assert_echoes(&mut user, "deaf", "after the deaf scraper");
 
     let exposition = scrape(metrics);
     assert!(
@@ -626,7 +612,7 @@ fn tls_handshakes_are_counted() {
 
     let client_config = util::tls::client_config(&[&pair], util::tls::BOTH, &[]);
     let mut client = util::tls::tls_client(running.local_addr(), &client_config);
-    util::hardening::assert_echoes(&mut client, "secret", "TLS client");
+    assert_echoes(&mut client, "secret", "TLS client");
     let mut plain = connect(running.local_addr());
     plain.write_all(b"not a ClientHello\r\n\r\n").unwrap();
     let _ = read_until_end(&mut plain, PATIENCE);
@@ -797,7 +783,7 @@ fn per_ip_rejection_is_counted() {
     let mut scraper = Scraper::connect(metrics_addr(&running));
     scraper.scrape();
     let mut admitted = connect(running.local_addr());
-    util::hardening::assert_echoes(&mut admitted, "in", "the second connection");
+    assert_echoes(&mut admitted, "in", "the second connection");
     assert!(wait_until(PATIENCE, || running.stats().total().open == 2));
     let mut refused = connect(running.local_addr());
     let (_, end) = read_until_end(&mut refused, PATIENCE);
@@ -818,7 +804,7 @@ fn per_ip_rejection_is_counted() {
     assert_eq!(rejected(&exposition, "max_connections"), 0.0);
     assert_eq!(rejected(&exposition, "descriptors"), 0.0);
     // The admitted client is still served.
-    util::hardening::assert_echoes(&mut admitted, "still", "the admitted client");
+    assert_echoes(&mut admitted, "still", "the admitted client");
 }
 
 /// Offloads on command, one job per line: `block` runs a job that waits until the test drops
@@ -1045,7 +1031,7 @@ fn connections_open_is_exact() {
     let clients: Vec<_> = (0..3)
         .map(|i| {
             let mut client = connect(running.local_addr());
-            util::hardening::assert_echoes(&mut client, &format!("client {i}"), "a client");
+            assert_echoes(&mut client, &format!("client {i}"), "a client");
             client
         })
         .collect();
@@ -1149,7 +1135,7 @@ fn forced_close_at_shutdown_is_counted() {
     let config = metrics_config().shutdown_timeout(Duration::from_millis(200));
     let running = start(config, |_| Stubborn);
     let mut client = connect(running.local_addr());
-    util::hardening::assert_echoes(&mut client, "stay", "the stubborn client");
+    assert_echoes(&mut client, "stay", "the stubborn client");
     assert!(wait_until(PATIENCE, || running.stats().total().open == 1));
     let metrics = running.metrics();
     running.shutdown().expect("shutdown");

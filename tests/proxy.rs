@@ -47,12 +47,6 @@ fn echo_upstream() -> Running {
     start(util::config().reactors(1), |_| Echo::raw())
 }
 
-/// An address on loopback where nothing listens: connects to it are refused.
-fn refusing() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
 /// Sends `data` through `stream` on another thread while reading the whole reply here;
 /// returns the reply (up to EOF).
 fn exchange(stream: TcpStream, data: Vec<u8>) -> Vec<u8> {
@@ -166,7 +160,7 @@ fn least_connections_ties_in_list_order() {
 #[test]
 fn failover_then_back_off() {
     let log = LogCapture::install();
-    let down = refusing();
+    let down = util::refusing_addr();
     let echo = echo_upstream();
     let running = proxy(
         &[down, echo.local_addr()],
@@ -513,7 +507,7 @@ fn settings() {
 /// left out.
 #[test]
 fn choice_is_least_connections() {
-    let upstreams = Upstreams::new(&[refusing(), refusing()]);
+    let upstreams = Upstreams::new(&[util::refusing_addr(), util::refusing_addr()]);
     let now = Instant::now();
     let pick = |tried| upstreams.choose(tried, now).map(|c| c.index);
     assert_eq!(pick(0), Some(0));
@@ -533,7 +527,7 @@ fn choice_is_least_connections() {
 /// 30 s at most; a success starts it over at 1 s.
 #[test]
 fn back_off_doubles_to_30_s() {
-    let upstreams = Upstreams::new(&[refusing()]);
+    let upstreams = Upstreams::new(&[util::refusing_addr()]);
     let mut now = Instant::now();
     for secs in [1, 2, 4, 8, 16, 30, 30] {
         let choice = upstreams.choose(0, now).expect("in service");
@@ -556,12 +550,52 @@ fn back_off_doubles_to_30_s() {
     );
 }
 
+/// Connects under way when an upstream goes down all fail, but they are one outage: the first
+/// failure sets the 1 s back-off and the others within it leave it as it is, so the next
+/// outage waits 2 s, not 2^n.
+#[test]
+fn concurrent_failures_are_one_back_off_step() {
+    let upstreams = Upstreams::new(&[util::refusing_addr()]);
+    let now = Instant::now();
+    let choices: Vec<_> = (0..5)
+        .map(|_| upstreams.choose(0, now).expect("in service"))
+        .collect();
+    for (i, choice) in choices.into_iter().enumerate() {
+        upstreams.release(choice.index);
+        upstreams.failed(
+            choice.index,
+            &"refused",
+            now + Duration::from_millis(i as u64),
+        );
+    }
+    let second = Duration::from_secs(1);
+    assert!(
+        upstreams
+            .choose(0, now + second - Duration::from_millis(1))
+            .is_none()
+    );
+    let later = now + second;
+    let choice = upstreams.choose(0, later).expect("back after 1 s");
+    upstreams.release(choice.index);
+    upstreams.failed(choice.index, &"refused", later);
+    assert!(
+        upstreams
+            .choose(0, later + 2 * second - Duration::from_millis(1))
+            .is_none(),
+        "the second outage waits 2 s"
+    );
+    assert!(
+        upstreams.choose(0, later + 2 * second).is_some(),
+        "and no more: the five failures of the first counted once"
+    );
+}
+
 /// Warnings about failing upstreams are rate-limited: a burst of ten logs one line; one more, a
 /// second later, is logged and counts the nine left out.
 #[test]
 fn warnings_are_rate_limited() {
     let log = LogCapture::install();
-    let upstreams = Upstreams::new(&[refusing()]);
+    let upstreams = Upstreams::new(&[util::refusing_addr()]);
     for i in 0..10 {
         upstreams.warn(format_args!("rate-limit probe {i}"));
     }

@@ -4,14 +4,15 @@
 
 mod util;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use turbine::{Cidr, Config, Context, Handler, LinesCodec, ProxyProtocol, Running, Stats};
 use util::haproxy::Haproxy;
+use util::hardening::{connect_from, read_available, read_line, read_until_end};
 use util::proxy_header::proxy_v2;
 use util::{config, connect, start, wait_until};
 
@@ -77,42 +78,27 @@ fn proxied(version: ProxyProtocol) -> Config {
     config().proxy_protocol(version)
 }
 
-/// One line from `stream` (without its `\n`), or `None` at the end of the stream.
-fn line(stream: &mut TcpStream) -> Option<String> {
-    let mut bytes = Vec::new();
-    let mut byte = [0];
-    loop {
-        match stream.read(&mut byte) {
-            Ok(0) => return None,
-            Ok(_) if byte[0] == b'\n' => return Some(String::from_utf8(bytes).unwrap()),
-            Ok(_) => bytes.push(byte[0]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
-            Err(e) => panic!("read: {e} after {:?}", String::from_utf8_lossy(&bytes)),
-        }
-    }
-}
-
 /// Connects, sends `header` and a line, and returns the greeting after checking the echo.
 fn greeting(addr: SocketAddr, header: &[u8]) -> (TcpStream, String) {
     let mut stream = connect(addr);
     stream.write_all(&[header, b"ping\n"].concat()).unwrap();
-    let hello = line(&mut stream).expect("a greeting");
-    assert_eq!(line(&mut stream).as_deref(), Some("ping"));
+    let hello = read_line(&mut stream).expect("a greeting");
+    assert_eq!(read_line(&mut stream).expect("the echo"), "ping");
     (stream, hello)
 }
 
-/// Whether the server closed `stream` (end of stream or reset) without a byte for it.
+/// Whether the server closed `stream` (end of stream or reset) within [`PATIENCE`] without a
+/// byte for it; what came instead is printed for the failing assertion.
 fn closed_silently(stream: &mut TcpStream) -> bool {
-    let mut buf = [0; 64];
-    match stream.read(&mut buf) {
-        Ok(0) => true,
-        Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
-        Ok(n) => panic!(
-            "got {:?} instead of a close",
-            String::from_utf8_lossy(&buf[..n])
-        ),
-        Err(e) => panic!("no close: {e}"),
+    let (got, end) = read_until_end(stream, PATIENCE);
+    let silent = got.is_empty() && end.is_closed();
+    if !silent {
+        eprintln!(
+            "expected a silent close, got {:?} then {end:?}",
+            String::from_utf8_lossy(&got)
+        );
     }
+    silent
 }
 
 fn addr(text: &str) -> SocketAddr {
@@ -174,41 +160,68 @@ fn v2_headers_name_the_client_and_carry_tlvs() {
     );
 }
 
-/// A header written one byte at a time is read whole; until its last byte arrives the handler
-/// does not exist (nothing is sent), and the bytes after it reach the codec intact.
+/// A header written one byte at a time is read whole (the handler sees its addresses and
+/// TLVs); after every byte but the last, nothing has been sent and no handler opened (checked at
+/// once after each byte, and again after 30 ms every few bytes and before the last byte); the
+/// bytes after it reach the codec intact.
 #[test]
 fn header_split_at_every_byte() {
+    /// How long to leave the server, every few bytes and before the last one, to act early.
+    const SETTLE: Duration = Duration::from_millis(30);
     let (running, opened) = whoami(proxied(ProxyProtocol::Any));
-    for header in [
-        b"PROXY TCP6 2001:db8::7 2001:db8::1 51000 7000\r\n".to_vec(),
-        proxy_v2(
-            1,
-            addr("203.0.113.9:4000"),
-            addr("192.0.2.1:7000"),
-            &[(0x05, b"id")],
+    for (header, starts, ends) in [
+        (
+            b"PROXY TCP6 2001:db8::7 2001:db8::1 51000 7000\r\n".to_vec(),
+            "peer=[2001:db8::7]:51000 local=[2001:db8::1]:7000 factory=[2001:db8::7]:51000",
+            "version=v1 local_cmd=false tlvs=",
+        ),
+        (
+            proxy_v2(
+                1,
+                addr("203.0.113.9:4000"),
+                addr("192.0.2.1:7000"),
+                &[(0x05, b"id")],
+            ),
+            "peer=203.0.113.9:4000 local=192.0.2.1:7000 factory=203.0.113.9:4000",
+            "version=v2 local_cmd=false tlvs=05:id",
         ),
     ] {
         let before = opened.load(Ordering::SeqCst);
         let mut stream = connect(running.local_addr());
-        for &byte in &header {
+        let (head, last) = header.split_at(header.len() - 1);
+        for (i, &byte) in head.iter().enumerate() {
             stream.write_all(&[byte]).unwrap();
-            std::thread::sleep(Duration::from_millis(1));
+            // 1 ms so that the server most likely reads each byte on its own.
+            std::thread::sleep(if i % 8 == 7 || i + 1 == head.len() {
+                SETTLE
+            } else {
+                Duration::from_millis(1)
+            });
+            // Nothing yet: no greeting (the handler cannot have greeted a connection it was
+            // not given), no close, and no handler.
+            let mut early = Vec::new();
+            let end = read_available(&mut stream, &mut early);
+            assert!(
+                end.is_none() && early.is_empty(),
+                "after {} of {} bytes: got {:?}, {end:?}",
+                i + 1,
+                header.len(),
+                String::from_utf8_lossy(&early)
+            );
+            assert_eq!(
+                opened.load(Ordering::SeqCst),
+                before,
+                "a handler after {} of {} bytes",
+                i + 1,
+                header.len()
+            );
         }
-        // Nothing yet: the handler cannot have greeted a connection it was not given.
-        stream.set_nonblocking(true).unwrap();
-        let mut buf = [0; 1];
-        std::thread::sleep(Duration::from_millis(20));
-        // The last byte may have completed it meanwhile; before that, nothing can have come.
-        let early = stream.read(&mut buf);
-        stream.set_nonblocking(false).unwrap();
-        if let Ok(n) = early {
-            assert!(n == 1 && buf[0] == b'p', "a byte before the header ended");
-        }
+        stream.write_all(last).unwrap();
         stream.write_all(b"after\n").unwrap();
-        let mut hello = String::from_utf8(buf[..early.unwrap_or(0)].to_vec()).unwrap();
-        hello.push_str(&line(&mut stream).unwrap());
-        assert!(hello.starts_with("peer="), "{hello}");
-        assert_eq!(line(&mut stream).as_deref(), Some("after"));
+        let hello = read_line(&mut stream).expect("a greeting");
+        assert!(hello.starts_with(starts), "{hello}");
+        assert!(hello.ends_with(ends), "{hello}");
+        assert_eq!(read_line(&mut stream).expect("the echo"), "after");
         assert_eq!(opened.load(Ordering::SeqCst), before + 1);
     }
 }
@@ -285,15 +298,14 @@ fn untrusted_sources_are_closed_at_once() {
         == 1));
     assert_eq!(opened.load(Ordering::SeqCst), 0);
     // From 127.0.0.2: served.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.bind(&addr("127.0.0.2:0").into()).unwrap();
-    socket.connect(&running.local_addr().into()).unwrap();
-    let mut stream = TcpStream::from(socket);
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut stream = connect_from(
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+        running.local_addr(),
+    );
     stream
         .write_all(&[&header[..], b"ping\n"].concat())
         .unwrap();
-    let hello = line(&mut stream).unwrap();
+    let hello = read_line(&mut stream).expect("a greeting");
     assert!(hello.starts_with("peer=203.0.113.7:51000"), "{hello}");
     assert!(hello.contains("via=127.0.0.2:"), "{hello}");
 }
@@ -383,10 +395,14 @@ fn tls_after_the_header() {
 }
 
 /// HAProxy in front, with `send-proxy-v2` and with `send-proxy` (v1), health checks
-/// included: each client is seen with its own address, as HAProxy saw it.
+/// included: each client is seen with its own address, as HAProxy saw it, and the health checks
+/// (v2 LOCAL headers; at least one is seen to open a handler) are taken as connections, not
+/// counted as failures.
 #[test]
 fn behind_haproxy() {
-    let (running, _) = whoami(proxied(ProxyProtocol::Any));
+    let (running, opened) = whoami(proxied(ProxyProtocol::Any));
+    // Handlers opened for the test's own clients; any more were opened for health checks.
+    let mut clients = 0;
     for options in [
         "send-proxy-v2 check check-send-proxy inter 200ms",
         "send-proxy",
@@ -397,8 +413,9 @@ fn behind_haproxy() {
         for _ in 0..3 {
             let mut stream = connect(haproxy.addr());
             stream.write_all(b"ping\n").unwrap();
-            let hello = line(&mut stream).expect("a greeting through HAProxy");
-            assert_eq!(line(&mut stream).as_deref(), Some("ping"));
+            let hello = read_line(&mut stream).expect("a greeting through HAProxy");
+            assert_eq!(read_line(&mut stream).expect("the echo"), "ping");
+            clients += 1;
             let me = stream.local_addr().unwrap();
             assert!(
                 hello.starts_with(&format!("peer={me} local={} ", haproxy.addr())),
@@ -412,6 +429,13 @@ fn behind_haproxy() {
             assert!(
                 hello.contains(&format!("version={version} local_cmd=false")),
                 "{hello}"
+            );
+        }
+        if options.contains(" check ") {
+            // Checks run every 200 ms: wait (while this HAProxy still runs) until one came.
+            assert!(
+                wait_until(PATIENCE, || opened.load(Ordering::SeqCst) > clients),
+                "{options}: no health check opened a handler"
             );
         }
     }

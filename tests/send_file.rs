@@ -305,9 +305,12 @@ fn a_stalled_region_meets_the_write_timeout() {
     assert_eq!(conn.close_reason(), Some(&CloseReason::WriteTimeout));
 }
 
-/// Over real sockets: on plain TCP a 4 MiB region goes out with `sendfile` to a client with a
-/// small receive window (partial sends, `WouldBlock`, writable events), byte for byte; on TLS
-/// the region is handed back and the handler's copy arrives instead, the same bytes.
+/// Over real sockets: on plain TCP a 4 MiB region is taken by the socket (not handed back);
+/// through a 64 KiB send buffer to a client with a 16 KiB receive buffer that does not read
+/// yet, only part of it is written while the rest waits in the server (`bytes_out` and
+/// `output_buffered` both non-zero and adding up to the whole); once the client reads, the
+/// rest follows byte for byte and `bytes_out` counts exactly what arrived. On TLS the region is
+/// handed back and the handler's copy arrives instead, the same bytes.
 #[test]
 fn sendfile_on_plain_tcp_and_refused_on_tls() {
     let dir = TempDir::new();
@@ -315,15 +318,36 @@ fn sendfile_on_plain_tcp_and_refused_on_tls() {
     let request = format!("SEND 0 {}\n", bytes.len());
     let want_plain = [&b"head\n"[..], &bytes, b"tail\n"].concat();
     let want_tls = [&b"head\nrefused\n"[..], &bytes, b"tail\n"].concat();
+    let whole = want_plain.len() as u64;
 
     let plain_file = Arc::clone(&file);
-    let plain = util::start(util::config().reactors(1), move |_| Files::new(&plain_file));
+    let plain_config = util::config().reactors(1).send_buffer(Some(64 << 10));
+    let plain = util::start(plain_config, move |_| Files::new(&plain_file));
     let mut client = util::small_window_client(plain.local_addr(), 16 << 10);
     client.write_all(request.as_bytes()).unwrap();
+    // Not reading yet: the kernel's buffers take a part, the reactor holds the rest. The
+    // counters are published at the end of a turn, so wait for a turn that shows both.
+    assert!(
+        util::wait_until(Duration::from_secs(5), || {
+            let total = plain.stats().total();
+            total.bytes_out > 0
+                && total.output_buffered > 0
+                && total.bytes_out + total.output_buffered == whole
+        }),
+        "a partial send, the rest held: {:?}",
+        plain.stats().total()
+    );
     let mut got = vec![0; want_plain.len()];
     client.read_exact(&mut got).unwrap();
     assert_same_bytes(&got, &want_plain, "plain TCP");
-    assert!(plain.stats().total().bytes_out >= bytes.len() as u64);
+    assert!(
+        util::wait_until(Duration::from_secs(5), || {
+            let total = plain.stats().total();
+            (total.bytes_out, total.output_buffered) == (whole, 0)
+        }),
+        "every byte counted out, none left: {:?} of {whole}",
+        plain.stats().total()
+    );
 
     let pair = Pair::new("send-file");
     let tls_file = Arc::clone(&file);

@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
-use super::redis::free_port;
+use super::redis::{free_port, spawn_service};
 use super::tls::TempDir;
 
 /// A running `haproxy -db` (foreground) with one frontend and one backend.
@@ -45,31 +45,14 @@ impl Haproxy {
         );
         let path = dir.join("haproxy.cfg");
         fs::write(&path, config).expect("write haproxy.cfg");
-        let child = Command::new("haproxy")
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(child) => child,
-            Err(e) => {
-                eprintln!("SKIPPED: haproxy cannot be run ({e}); install Debian's haproxy");
-                return None;
-            }
-        };
-        let mut haproxy = Haproxy {
+        let mut command = Command::new("haproxy");
+        command.arg("-db").arg("-f").arg(&path);
+        let child = spawn_service(command, "haproxy", ready)?;
+        Some(Haproxy {
             child,
             addr,
             _dir: dir,
-        };
-        if !super::redis::comes_up(&mut haproxy.child, ready) {
-            eprintln!("SKIPPED: haproxy did not come up on {addr}");
-            return None;
-        }
-        Some(haproxy)
+        })
     }
 
     /// Where clients connect.

@@ -204,6 +204,12 @@ impl Echo<LengthDelimitedCodec> {
     }
 }
 
+/// A loopback address where nothing listens now (a port the kernel picked, then freed): a
+/// connect there is refused.
+pub(crate) fn refusing_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], redis::free_port()))
+}
+
 /// 127.0.0.1 port 0: the only address the tests bind.
 pub(crate) fn localhost() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))

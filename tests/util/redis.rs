@@ -26,29 +26,13 @@ impl RedisServer {
 
     /// Starts one on `port` (to restart it where it was); `None` as for [`start`](Self::start).
     pub(crate) fn start_on(port: u16) -> Option<RedisServer> {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(child) => child,
-            Err(e) => {
-                eprintln!(
-                    "SKIPPED: redis-server cannot be run ({e}); install Debian's redis-server"
-                );
-                return None;
-            }
-        };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut server = RedisServer { child, addr };
-        if !comes_up(&mut server.child, addr) {
-            eprintln!("SKIPPED: redis-server did not come up on {addr}");
-            return None;
-        }
-        Some(server)
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
+        let child = spawn_service(command, "redis-server", addr)?;
+        Some(RedisServer { child, addr })
     }
 
     /// Where it listens.
@@ -80,9 +64,38 @@ impl Drop for RedisServer {
     }
 }
 
+/// Starts `command`, a server from Debian's package `package` (its output discarded), and
+/// waits until `ready` accepts connections; `None`, with the reason printed for the calling
+/// test to skip, if it cannot be run or does not come up (then it is stopped).
+pub(crate) fn spawn_service(
+    mut command: Command,
+    package: &str,
+    ready: SocketAddr,
+) -> Option<Child> {
+    let spawned = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("SKIPPED: {package} cannot be run ({e}); install Debian's {package}");
+            return None;
+        }
+    };
+    if !comes_up(&mut child, ready) {
+        eprintln!("SKIPPED: {package} did not come up on {ready}");
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    Some(child)
+}
+
 /// Waits (at most 10 s) until `addr` accepts connections; `false` if it does not, or if
 /// `child`, the server meant to listen there, exits first.
-pub(crate) fn comes_up(child: &mut Child, addr: SocketAddr) -> bool {
+fn comes_up(child: &mut Child, addr: SocketAddr) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(addr).is_err() {
         if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
