@@ -23,6 +23,7 @@ PEER=${2:?a peer name, such as turbine-raw}
 DEPTH=${3:?a depth, or churn}
 SECS=${SECS:-3}
 OUT=${OUT:-/tmp}
+ADDR=${ADDR:-127.0.0.1:0}   # where the server listens; 0.0.0.0:0 for a wildcard listener
 
 cargo build --release --quiet --bench compare -p turbine
 cargo build --release --quiet -p turbine-load
@@ -30,9 +31,10 @@ target=${CARGO_TARGET_DIR:-target}/release
 compare=$(ls -t "$target"/deps/compare-* | grep -v '\.d$' | head -1)
 
 # The server, its stdin held open by this script (it exits when it reaches end of file).
-coproc SERVER { exec "$compare" --serve "$PEER" --core 0 --addr 127.0.0.1:0; }
+coproc SERVER { exec "$compare" --serve "$PEER" --core 0 --addr "$ADDR"; }
 read -r line <&"${SERVER[0]}"
 addr=${line#listening on }
+addr=${addr/0.0.0.0/127.0.0.1}   # a wildcard listener is reached on loopback
 pid=$SERVER_PID
 
 perf_job=
