@@ -202,8 +202,8 @@ fn backend_errors_are_passed_on() {
 /// the gateway reconnects (after its back-off) and serves again without a restart.
 #[test]
 fn backend_unavailable_then_back() {
-    let port = util::redis::free_port();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let down = util::Refusing::new();
+    let addr = down.addr();
     let running = gateway(addr, Duration::from_secs(5), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     let began = Instant::now();
@@ -214,7 +214,8 @@ fn backend_unavailable_then_back() {
         began.elapsed()
     );
 
-    let Some(redis) = RedisServer::start_on(port) else {
+    drop(down); // the port, held until now, is free for Redis
+    let Some(redis) = RedisServer::start_on(addr.port()) else {
         return;
     };
     redis.cli(&["hset", "user:1", "n", "1"]);
@@ -622,7 +623,8 @@ fn settings() {
 /// be (no connect is even needed).
 #[test]
 fn ping_is_answered_without_the_backend() {
-    let running = gateway(util::refusing_addr(), Duration::from_secs(5), 1, 2);
+    let down = util::Refusing::new();
+    let running = gateway(down.addr(), Duration::from_secs(5), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     assert_eq!(client.ask("PING"), "PONG");
     assert_eq!(client.ask("PING"), "PONG");
@@ -669,7 +671,8 @@ fn a_waiting_query_blocks_no_one() {
 /// the frame limit gets `ERR line too long`, then the close.
 #[test]
 fn lines_that_are_not_requests() {
-    let running = gateway(util::refusing_addr(), Duration::from_secs(5), 1, 2);
+    let down = util::Refusing::new();
+    let running = gateway(down.addr(), Duration::from_secs(5), 1, 2);
     let mut client = Lines::connect(running.local_addr());
     client.writer.write_all(b"P\xffNG\nUSER caf\xe9\n").unwrap();
     assert_eq!(client.line(), "ERR unknown command");

@@ -160,7 +160,8 @@ fn least_connections_ties_in_list_order() {
 #[test]
 fn failover_then_back_off() {
     let log = LogCapture::install();
-    let down = util::refusing_addr();
+    let refusing = util::Refusing::new();
+    let down = refusing.addr();
     let echo = echo_upstream();
     let running = proxy(
         &[down, echo.local_addr()],
@@ -507,7 +508,8 @@ fn settings() {
 /// left out.
 #[test]
 fn choice_is_least_connections() {
-    let upstreams = Upstreams::new(&[util::refusing_addr(), util::refusing_addr()]);
+    let down = [util::Refusing::new(), util::Refusing::new()];
+    let upstreams = Upstreams::new(&[down[0].addr(), down[1].addr()]);
     let now = Instant::now();
     let pick = |tried| upstreams.choose(tried, now).map(|c| c.index);
     assert_eq!(pick(0), Some(0));
@@ -527,7 +529,8 @@ fn choice_is_least_connections() {
 /// 30 s at most; a success starts it over at 1 s.
 #[test]
 fn back_off_doubles_to_30_s() {
-    let upstreams = Upstreams::new(&[util::refusing_addr()]);
+    let down = util::Refusing::new();
+    let upstreams = Upstreams::new(&[down.addr()]);
     let mut now = Instant::now();
     for secs in [1, 2, 4, 8, 16, 30, 30] {
         let choice = upstreams.choose(0, now).expect("in service");
@@ -555,7 +558,8 @@ fn back_off_doubles_to_30_s() {
 /// outage waits 2 s, not 2^n.
 #[test]
 fn concurrent_failures_are_one_back_off_step() {
-    let upstreams = Upstreams::new(&[util::refusing_addr()]);
+    let down = util::Refusing::new();
+    let upstreams = Upstreams::new(&[down.addr()]);
     let now = Instant::now();
     let choices: Vec<_> = (0..5)
         .map(|_| upstreams.choose(0, now).expect("in service"))
@@ -595,7 +599,8 @@ fn concurrent_failures_are_one_back_off_step() {
 #[test]
 fn warnings_are_rate_limited() {
     let log = LogCapture::install();
-    let upstreams = Upstreams::new(&[util::refusing_addr()]);
+    let down = util::Refusing::new();
+    let upstreams = Upstreams::new(&[down.addr()]);
     for i in 0..10 {
         upstreams.warn(format_args!("rate-limit probe {i}"));
     }

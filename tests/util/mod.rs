@@ -25,6 +25,7 @@ pub(crate) mod proxy_header;
 pub(crate) mod redis;
 pub(crate) mod resp_client;
 pub(crate) mod scrape;
+pub(crate) mod service;
 pub(crate) mod tls;
 
 /// Read and write timeout of every client socket: a bug fails the test instead of hanging it.
@@ -204,10 +205,27 @@ impl Echo<LengthDelimitedCodec> {
     }
 }
 
-/// A loopback address where nothing listens now (a port the kernel picked, then freed): a
-/// connect there is refused.
-pub(crate) fn refusing_addr() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], redis::free_port()))
+/// A loopback port held bound and never listening, for as long as this lives: a connect there
+/// is refused, and no other socket (another test's server) can take the port meanwhile.
+pub(crate) struct Refusing(socket2::Socket);
+
+impl Refusing {
+    /// Binds a port the kernel picks, without listening.
+    pub(crate) fn new() -> Refusing {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket.bind(&localhost().into()).expect("bind");
+        Refusing(socket)
+    }
+
+    /// Its address.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.0
+            .local_addr()
+            .expect("address")
+            .as_socket()
+            .expect("an IP address")
+    }
 }
 
 /// 127.0.0.1 port 0: the only address the tests bind.
