@@ -525,12 +525,20 @@ fn directories_and_index() {
 // ----- refusals -----------------------------------------------------------------------------
 
 /// A request that could smuggle another (`Content-Length` with `Transfer-Encoding`, whatever
-/// the method), a `Transfer-Encoding` on GET, and a malformed request get 400 and the
-/// connection closes; the request hidden behind is never answered.
+/// the method), a `Transfer-Encoding` on GET or HEAD, and a malformed request get 400 and the
+/// connection closes; the request hidden behind is never answered (and a HEAD's 400 has no
+/// body: the end follows its head).
 #[test]
 fn smuggling_and_malformed_get_400_and_close() {
     let site = Site::new();
     let server = serve(&site, &[]);
+    let head = b"HEAD / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /a.txt HTTP/1.1\r\n\r\n";
+    let mut conn = Conn::open(server.addr);
+    conn.send(head);
+    let reply = conn.reply(true);
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert_eq!(conn.end(), End::Eof, "nothing after the head");
     for input in [
         &b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 30\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /a.txt HTTP/1.1\r\n\r\n"[..],
         b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",

@@ -180,7 +180,7 @@ fn failover_then_back_off() {
     assert!(
         log.lines()
             .iter()
-            .any(|l| l.contains(&format!("upstream {down} failed"))),
+            .any(|l| l.starts_with("WARN ") && l.contains(&format!("upstream {down} failed"))),
         "a warning names the failing upstream"
     );
     std::thread::sleep(Duration::from_millis(1100));
@@ -216,7 +216,8 @@ fn client_closed_when_every_upstream_fails() {
         took < timeout * 2 + Duration::from_secs(2),
         "closed after {took:?}"
     );
-    let warned = |l: &String| l.contains(&format!("upstream {first} failed"));
+    let warned =
+        |l: &String| l.starts_with("WARN ") && l.contains(&format!("upstream {first} failed"));
     assert!(wait_until(Duration::from_secs(5), || log
         .lines()
         .iter()
@@ -227,6 +228,37 @@ fn client_closed_when_every_upstream_fails() {
         .total()
         .connect_failures
         == 2));
+}
+
+/// An upstream whose connect times out (one that never answers, a 300 ms connect timeout) is
+/// skipped for that client: the next upstream serves it, the bytes it sent meanwhile first;
+/// and during its back-off a later client goes to the next one at once.
+#[test]
+fn a_connect_timeout_moves_on_to_the_next_upstream() {
+    let (silent, _listener, _fillers) = util::black_hole();
+    let echo = echo_upstream();
+    let timeout = Duration::from_millis(300);
+    let running = proxy(&[silent, echo.local_addr()], timeout, one_reactor());
+    let began = Instant::now();
+    let got = exchange(
+        connect(running.local_addr()),
+        b"sent while connecting".to_vec(),
+    );
+    assert_eq!(got, b"sent while connecting");
+    let took = began.elapsed();
+    assert!(
+        took >= timeout - Duration::from_millis(50),
+        "served after {took:?}"
+    );
+    assert_eq!(running.stats().total().connect_failures, 1);
+
+    let got = exchange(connect(running.local_addr()), b"later".to_vec());
+    assert_eq!(got, b"later");
+    assert_eq!(
+        running.stats().total().connect_failures,
+        1,
+        "the silent upstream is backing off: not tried again"
+    );
 }
 
 /// A scripted upstream: accepts one connection from the proxy and hands it to the test.
@@ -272,6 +304,41 @@ fn half_close_is_relayed_both_ways() {
         .read_to_end(&mut reply)
         .expect("the reply, then a clean EOF");
     assert_eq!(reply, b"reply after the client's FIN");
+    assert!(wait_until(Duration::from_secs(5), || running
+        .stats()
+        .total()
+        .open
+        == 0));
+}
+
+/// Half-close the other way round: the upstream's FIN reaches the client after its bytes while
+/// the client goes on sending, and those bytes still reach the upstream; the client's FIN
+/// then ends the pair.
+#[test]
+fn upstream_fin_first_while_the_client_still_sends() {
+    let (addr, accepting) = scripted_upstream();
+    let running = proxy(&[addr], Duration::from_secs(3), one_reactor());
+    let mut client = connect(running.local_addr());
+    client.write_all(b"hello").unwrap();
+    let mut upstream = accepting.join().unwrap();
+    let mut hello = [0; 5];
+    upstream.read_exact(&mut hello).unwrap();
+    assert_eq!(&hello, b"hello");
+    upstream.write_all(b"bye").unwrap();
+    upstream.shutdown(Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    client
+        .read_to_end(&mut reply)
+        .expect("the upstream's bytes, then a clean EOF");
+    assert_eq!(reply, b"bye");
+
+    client.write_all(b"still sending after your FIN").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    upstream
+        .read_to_end(&mut rest)
+        .expect("the client's later bytes, then its FIN");
+    assert_eq!(rest, b"still sending after your FIN");
     assert!(wait_until(Duration::from_secs(5), || running
         .stats()
         .total()
@@ -611,6 +678,7 @@ fn warnings_are_rate_limited() {
             .collect()
     };
     assert_eq!(probes().len(), 1, "{:?}", probes());
+    assert!(probes()[0].starts_with("WARN "), "{:?}", probes());
     std::thread::sleep(Duration::from_millis(1100));
     upstreams.warn(format_args!("rate-limit probe 10"));
     let lines = probes();

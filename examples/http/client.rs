@@ -76,9 +76,14 @@ impl Get {
 enum Pending {
     /// A request.
     Request(Get),
-    /// Input that cannot be read as requests: answered with this status, then the
-    /// connection closes.
-    Refused(u16),
+    /// Input that cannot be read as requests: answered with `status` (without a body when
+    /// the request was a `HEAD`), then the connection closes.
+    Refused {
+        /// The response's status.
+        status: u16,
+        /// Whether the refused request was a `HEAD` (as far as the codec read it).
+        head: bool,
+    },
 }
 
 /// The answer in progress.
@@ -203,10 +208,10 @@ impl Http {
     /// Answers one request, or starts looking its file up.
     fn start(&mut self, ctx: &mut Context<'_, Self>, pending: Pending) {
         let get = match pending {
-            Pending::Refused(status) => {
+            Pending::Refused { status, head } => {
                 return self.reply(
                     ctx,
-                    responses::error(status, false, After::Close),
+                    responses::error(status, head, After::Close),
                     After::Close,
                 );
             }
@@ -427,19 +432,17 @@ impl Handler for Http {
             Incoming::Request(request) => Pending::Request(Get::of(&request)),
             Incoming::Refused(refusal) => {
                 log::debug!("{}: {refusal}", ctx.peer_addr());
-                Pending::Refused(match refusal {
+                let status = match (refusal.method(), &refusal) {
                     // A method this server does not serve is 405 whatever its body; the
                     // body cannot be skipped safely, so the connection closes after it.
-                    Refusal::TransferEncoding { method } | Refusal::BodyTooLarge { method, .. }
-                        if !matches!(method.as_str(), "GET" | "HEAD") =>
-                    {
-                        405
-                    }
+                    (Some(method), _) if !matches!(method, "GET" | "HEAD") => 405,
                     // A body on GET/HEAD it cannot skip safely: the spec's 400 (not the
                     // codec's 413).
-                    Refusal::BodyTooLarge { .. } => 400,
-                    other => other.status(),
-                })
+                    (_, Refusal::BodyTooLarge { .. }) => 400,
+                    (_, other) => other.status(),
+                };
+                let head = refusal.method() == Some("HEAD");
+                Pending::Refused { status, head }
             }
         };
         self.waiting.push_back(pending);

@@ -410,7 +410,7 @@ impl Example {
 
 /// Keeps every `info` (and more severe) record logged in this test binary.
 pub(crate) struct LogCapture {
-    /// `target: message`, in order.
+    /// `LEVEL target: message`, in order.
     lines: Mutex<Vec<String>>,
 }
 
@@ -442,7 +442,7 @@ impl log::Log for LogCapture {
 
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
-            let line = format!("{}: {}", record.target(), record.args());
+            let line = format!("{} {}: {}", record.level(), record.target(), record.args());
             self.lines
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

@@ -72,6 +72,21 @@ impl Refusal {
             Refusal::Malformed(_) | Refusal::Ambiguous | Refusal::TransferEncoding { .. } => 400,
         }
     }
+
+    /// The refused request's method, where its head was read whole (a refusal of its body):
+    /// a `HEAD`'s answer has no body, and a server answers a method it does not serve as it
+    /// would have (a file server's 405).
+    pub fn method(&self) -> Option<&str> {
+        match self {
+            Refusal::TransferEncoding { method } | Refusal::BodyTooLarge { method, .. } => {
+                Some(method)
+            }
+            Refusal::HeadTooLarge
+            | Refusal::TooManyHeaders
+            | Refusal::Malformed(_)
+            | Refusal::Ambiguous => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Refusal {

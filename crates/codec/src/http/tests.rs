@@ -116,7 +116,7 @@ fn refusal(input: &[u8]) -> Refusal {
     }
 }
 
-/// Every refusal, with the status it answers.
+/// Every refusal, with the status it answers and the method where the head was read whole.
 #[test]
 fn refusals_and_their_statuses() {
     let long = [&b"GET / HTTP/1.1\r\nX: "[..], &[b'a'; 300], b"\r\n\r\n"].concat();
@@ -182,7 +182,16 @@ fn refusals_and_their_statuses() {
         let got = refusal(input);
         assert_eq!(got, expected, "{}", String::from_utf8_lossy(input));
         assert_eq!(got.status(), status, "{}", String::from_utf8_lossy(input));
+        let read_whole = matches!(
+            got,
+            Refusal::TransferEncoding { .. } | Refusal::BodyTooLarge { .. }
+        );
+        let method = read_whole.then_some("POST");
+        assert_eq!(got.method(), method, "{}", String::from_utf8_lossy(input));
     }
+    let head = refusal(b"HEAD / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(head.method(), Some("HEAD"));
+    assert_eq!(refusal(&long).method(), None);
     for garbage in [
         &b"\x16\x03\x01\x00\x10garbage\r\n\r\n"[..],
         b"GET\r\n\r\n",

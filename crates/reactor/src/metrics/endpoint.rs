@@ -5,7 +5,7 @@
 //! either, or for anything that is not HTTP, the codec refuses the input: the status, then the
 //! close), the frame, idle and write timeouts apply, and it counts against the connection caps.
 
-use turbine_codec::{FrameLimits, HttpCodec, Incoming, Refusal, Request, Response, Version};
+use turbine_codec::{FrameLimits, HttpCodec, Incoming, Request, Response, Version};
 
 use super::{Metrics, MetricsFormat};
 use crate::{Config, Context, Handler, Rejection};
@@ -108,11 +108,7 @@ impl Handler for Endpoint {
             }
             Incoming::Refused(refusal) => {
                 log::debug!("{}: metrics: {refusal}", ctx.peer_addr());
-                let head = matches!(
-                    &refusal,
-                    Refusal::TransferEncoding { method } | Refusal::BodyTooLarge { method, .. }
-                        if method == "HEAD"
-                );
+                let head = refusal.method() == Some("HEAD");
                 let status = refusal.status();
                 ctx.send(text(status, &format!("{refusal}\n"), head).header("Connection", "close"));
                 ctx.close();
