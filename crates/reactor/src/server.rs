@@ -619,7 +619,8 @@ impl Running {
         self.connector.clone()
     }
 
-    /// Every reactor's counters now.
+    /// Every reactor's counters as it published them at the end of its last loop turn: what a
+    /// peer sees happen (a close, a refusal) is counted here once that turn ends.
     pub fn stats(&self) -> Stats {
         self.stats.snapshot()
     }
