@@ -416,10 +416,11 @@ fn serve(
 /// The expected answer of [`Backend::slow`] to `USER <any>`.
 const SLOW_ANSWER: &str = r#"{"user":{"name":"slow"},"orders":["o1"]}"#;
 
-/// Both queries of a request go out at once: with a back end that answers each after 300 ms,
-/// a request takes about 300 ms, not 600. And a single reactor keeps hundreds of requests in
-/// flight: 300 clients asking at once all get their answer, and the back end held 300 of
-/// their queries or more at the same time.
+/// Both queries of a request go out at once: a back end that answers each 300 ms after it
+/// came holds the request's two queries at the same time (so a request takes about 300 ms, not
+/// 600; the time is printed, not asserted, as this machine's timing is noisy). And a single
+/// reactor keeps hundreds of requests in flight: 300 clients asking at once all get their
+/// answer, and the back end held 300 of their queries or more at the same time.
 #[test]
 fn queries_run_concurrently() {
     let delay = Duration::from_millis(300);
@@ -431,9 +432,10 @@ fn queries_run_concurrently() {
     assert_eq!(client.ask("USER 1"), SLOW_ANSWER);
     let took = began.elapsed();
     eprintln!("one request: {took:?} with a back end answering after {delay:?}");
-    assert!(
-        took < delay * 2 - Duration::from_millis(100),
-        "took {took:?}: the queries ran one after the other"
+    assert_eq!(
+        backend.most_in_flight.load(Ordering::SeqCst),
+        2,
+        "one request at a time: its two queries were not at the back end together"
     );
 
     let mut clients: Vec<Lines> = (0..300)
@@ -469,11 +471,12 @@ fn timeout_and_late_replies() {
     client.send("USER late\nUSER fast\n");
     assert_eq!(client.line(), "ERR timeout");
     let took = began.elapsed();
+    // Not before the timeout; and before the late replies (due at 500 ms) came, or the line
+    // would have been the answer.
     assert!(
         took >= TIMEOUT - Duration::from_millis(10),
         "ERR timeout after {took:?}, before the {TIMEOUT:?} timeout"
     );
-    assert!(took < Duration::from_millis(450), "{took:?}");
     assert_eq!(client.line(), keyed_answer("fast"), "USER fast");
     assert_eq!(client.ask("PING"), "PONG");
 

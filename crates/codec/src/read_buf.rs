@@ -121,7 +121,8 @@ impl ReadBuf {
         }
     }
 
-    /// Makes room for `want` bytes and does one `read` into all the free space.
+    /// Makes room for `want` bytes and does one `read` of at most `want` bytes into it (free
+    /// space beyond is left alone: the caller's `want` bounds what one read takes).
     ///
     /// Returns what `read` returned: `Ok(0)` is end of stream (or `want == 0`).
     ///
@@ -130,7 +131,7 @@ impl ReadBuf {
     /// Whatever `src.read` returns, `WouldBlock` included; the buffer is unchanged then.
     pub fn read_from<R: Read + ?Sized>(&mut self, src: &mut R, want: usize) -> io::Result<usize> {
         self.reserve(want);
-        let n = src.read(&mut self.buf[self.end..])?;
+        let n = src.read(&mut self.buf[self.end..self.end + want])?;
         self.end += n;
         Ok(n)
     }
@@ -211,5 +212,18 @@ mod tests {
         assert_eq!(b.read_from(&mut src, 16).unwrap(), 2);
         assert_eq!(b.read_from(&mut src, 16).unwrap(), 0);
         assert_eq!(&b[..], b"hello");
+    }
+
+    /// One read takes at most `want` bytes, however much free space the buffer has.
+    #[test]
+    fn a_read_takes_at_most_want() {
+        let mut b = ReadBuf::new();
+        b.reserve(64);
+        let mut src: &[u8] = &[7; 100];
+        assert_eq!(b.read_from(&mut src, 10).unwrap(), 10);
+        assert!(b.spare_capacity() >= 50);
+        assert_eq!(b.read_from(&mut src, 20).unwrap(), 20);
+        assert_eq!(b.len(), 30);
+        assert_eq!(src.len(), 70);
     }
 }

@@ -289,7 +289,7 @@ pub(crate) struct ConnState<H: Handler> {
     accounted: usize,
     /// Shared with `ConnHandle`s; made by the first one.
     shared: Option<Arc<ConnShared>>,
-    /// Whether the connection is in the reactor's run queue.
+    /// Whether the connection is in the reactor's run queue, this turn's or the next's.
     queued: bool,
     /// The transport held records it could not write yet (TLS), as of the last flush.
     transport_pending: bool,
@@ -396,7 +396,8 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     }
 
     /// A readiness event: remember what it said, then serve (or, for a connect under way,
-    /// learn its outcome).
+    /// learn its outcome). A connection on the run queue is served there, later in this turn:
+    /// serving it here too would give it two turns' budget in one.
     pub(crate) fn ready(&mut self, core: &mut Core, readiness: Readiness) -> Step {
         // Remembered even before the connection opens: an edge is reported once, and a FIN
         // that came with the connect or the handshake's last records must not be lost.
@@ -413,6 +414,9 @@ impl<H: Handler, S: Transport> Connection<H, S> {
         }
         if readiness.writable {
             self.state.write = WriteSide::Writable;
+        }
+        if self.state.queued {
+            return Step::Open;
         }
         self.serve(core)
     }
@@ -498,6 +502,11 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     fn enqueue(&mut self, core: &mut Core) {
         self.state.enqueue(core);
     }
+
+    /// Puts the connection on the next turn's run queue (once): its read budget is spent.
+    fn defer(&mut self, core: &mut Core) {
+        self.state.defer(core);
+    }
 }
 
 /// A connection the reactor holds without knowing its handler type.
@@ -518,8 +527,8 @@ pub(crate) trait Conn: Any {
     fn open(&mut self, core: &mut Core) -> Step;
     /// A readiness event for its socket.
     fn ready(&mut self, core: &mut Core, readiness: Readiness) -> Step;
-    /// Served from the run queue.
-    fn serve(&mut self, core: &mut Core) -> Step;
+    /// Its entry in the run queue came up: it may be queued again, and is served.
+    fn serve_queued(&mut self, core: &mut Core) -> Step;
     /// Its entry in the timer heap, scheduled for `at`, fired.
     fn deadline(&mut self, core: &mut Core, at: Instant) -> Step;
     /// The server is shutting down.
@@ -564,7 +573,10 @@ impl<H: Handler, S: Transport + 'static> Conn for Connection<H, S> {
         Connection::ready(self, core, readiness)
     }
 
-    fn serve(&mut self, core: &mut Core) -> Step {
+    fn serve_queued(&mut self, core: &mut Core) -> Step {
+        // Only here does its entry leave the queue: a serve for a readiness event while it is
+        // queued must not queue it twice (each duplicate would serve it once more per turn).
+        self.state.queued = false;
         Connection::serve(self, core)
     }
 
@@ -601,6 +613,15 @@ impl<H: Handler> ConnState<H> {
         if !self.queued {
             self.queued = true;
             core.enqueue(self.id.slot(), self.id.serial());
+        }
+    }
+
+    /// Puts the connection on the next turn's run queue (once; if it is on this turn's, it
+    /// stays there).
+    fn defer(&mut self, core: &mut Core) {
+        if !self.queued {
+            self.queued = true;
+            core.defer(self.id.slot(), self.id.serial());
         }
     }
 

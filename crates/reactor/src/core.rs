@@ -53,6 +53,9 @@ pub(crate) struct Core {
     out_spare: Output,
     /// Connections to serve without waiting for an event: slab key and serial number.
     run_queue: VecDeque<(usize, u64)>,
+    /// Connections whose read budget ran out this turn with input left: they join the run
+    /// queue when the next turn begins, so that a connection gets one budget a turn.
+    next_turn: Vec<(usize, u64)>,
     /// When to look at which connection again.
     timers: Timers,
     /// Counters, published by the reactor once per turn.
@@ -103,6 +106,7 @@ impl Core {
             now: Instant::now(),
             out_spare: Output::default(),
             run_queue: VecDeque::new(),
+            next_turn: Vec::new(),
             timers: Timers::default(),
             stats: ReactorStats::default(),
             mailboxes,
@@ -206,9 +210,35 @@ impl Core {
         self.run_queue.pop_front()
     }
 
-    /// Connections queued now.
+    /// Puts connection `key`/`serial` on the next turn's run queue (the caller keeps it
+    /// queued once).
+    pub(crate) fn defer(&mut self, key: usize, serial: u64) {
+        self.next_turn.push((key, serial));
+    }
+
+    /// Connections on this turn's run queue.
     pub(crate) fn queued(&self) -> usize {
         self.run_queue.len()
+    }
+
+    /// Whether a connection waits to be served without an event, this turn or the next.
+    pub(crate) fn has_queued(&self) -> bool {
+        !self.run_queue.is_empty() || !self.next_turn.is_empty()
+    }
+
+    /// Starts a turn: timers set from now on fire in a later one, and the connections deferred
+    /// to this turn join the run queue.
+    pub(crate) fn begin_turn(&mut self) {
+        self.timers.begin_turn();
+        self.next_turn_joins();
+    }
+
+    /// Moves the connections deferred to the next turn onto the run queue; whether there were
+    /// any.
+    pub(crate) fn next_turn_joins(&mut self) -> bool {
+        let any = !self.next_turn.is_empty();
+        self.run_queue.extend(self.next_turn.drain(..));
+        any
     }
 
     /// Schedules a look at connection `key`/`serial` at `at`.

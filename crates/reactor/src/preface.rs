@@ -139,7 +139,7 @@ impl Conn for Preface {
         self.read_header(core)
     }
 
-    fn serve(&mut self, core: &mut Core) -> Step {
+    fn serve_queued(&mut self, core: &mut Core) -> Step {
         self.read_header(core)
     }
 

@@ -5,7 +5,8 @@
 //! 1. `poll` waits for events, at most until the next deadline (not at all if work is queued).
 //! 2. Each event is handled at once: a listener accepts (a bounded number per turn), a
 //!    connection reads, decodes and dispatches frames, then writes what its handler sent in one
-//!    `write`.
+//!    `write` (a connection already on the run queue only notes the event: it is served there,
+//!    so once a turn).
 //! 3. The mailboxes are drained (bounded per turn): frames from `ConnHandle`s, broadcasts and
 //!    job results are applied and their connections queued for a flush.
 //! 4. The run queue is served: connections stopped early by the per-turn budget, unpaused by
@@ -137,7 +138,7 @@ impl Reactor {
                 return Err(e);
             }
             self.core.set_now(Instant::now());
-            self.core.timers().begin_turn();
+            self.core.begin_turn();
             let mut woken = false;
             for event in events.iter() {
                 match event.token() {
@@ -178,7 +179,7 @@ impl Reactor {
     /// How long `poll` may sleep: not at all with work queued, else until the next deadline,
     /// counted from `now`.
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if self.core.queued() > 0 || self.inbox_more || self.listeners.iter().any(|l| l.more) {
+        if self.core.has_queued() || self.inbox_more || self.listeners.iter().any(|l| l.more) {
             return Some(Duration::ZERO);
         }
         let deadlines = [
@@ -220,7 +221,8 @@ impl Reactor {
             let Some((key, serial)) = self.core.dequeue() else {
                 break;
             };
-            self.core.step(key, Some(serial), |c, core| c.serve(core));
+            self.core
+                .step(key, Some(serial), |c, core| c.serve_queued(core));
         }
     }
 

@@ -10,7 +10,7 @@ use mio::{Poll, Token, Waker};
 use turbine_codec::{CodecError, Decoder, ReadBuf};
 
 use crate::addrs::Addrs;
-use crate::connection::{Connection, Readiness, Step};
+use crate::connection::{Conn, Connection, Readiness, Step};
 use crate::core::Core;
 use crate::limits::Limits;
 use crate::mailbox::{Bell, Mailboxes, Message};
@@ -272,7 +272,7 @@ impl<H: Handler> TestConnection<H> {
     pub fn advance(&mut self, by: Duration) {
         let now = self.core.now() + by;
         self.core.set_now(now);
-        self.core.timers().begin_turn();
+        self.core.begin_turn();
         while let Some((at, _key, serial)) = self.core.timers().pop_due(now) {
             if serial == self.conn.id().serial() {
                 self.step(|conn, core| conn.deadline(core, at));
@@ -419,7 +419,9 @@ impl<H: Handler> TestConnection<H> {
         let mut step = f(&mut self.conn, &mut self.core);
         while step == Step::Open {
             if self.core.dequeue().is_some() {
-                step = self.conn.serve(&mut self.core);
+                step = Conn::serve_queued(&mut self.conn, &mut self.core);
+            } else if self.core.next_turn_joins() {
+                // A read budget ran out: the next turn serves it.
             } else if self.conn.socket_mut().is_output_closed()
                 && !self.conn.socket_mut().is_input_closed()
             {
@@ -430,6 +432,7 @@ impl<H: Handler> TestConnection<H> {
             }
         }
         // Whatever was queued is served (or moot once closed).
+        self.core.next_turn_joins();
         while self.core.dequeue().is_some() {}
     }
 }

@@ -45,7 +45,6 @@ impl<H: Handler, S: Transport> Connection<H, S> {
     /// Serves the connection: reads what the turn's budget allows, handing frames to the
     /// handler after each read, then writes and settles what follows.
     pub(crate) fn serve(&mut self, core: &mut Core) -> Step {
-        self.state.queued = false;
         if self.state.intake().is_some() {
             // Replies are likely: lend the reactor's spare output buffer, returned by `flush`.
             core.lend_output(&mut self.state.output);
@@ -74,11 +73,9 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             } else {
                 (core.lend_read_buf(), read_buffer)
             };
-            buf.reserve(want);
-            let space = buf.spare_capacity();
             let frames_before = core.stats().frames_in;
             let mut dispatched = Ok(());
-            let read = match buf.read_from(&mut self.socket, space) {
+            let read = match buf.read_from(&mut self.socket, want) {
                 // The peer's side ended: with a FIN, or on TLS without `close_notify` (the end
                 // all the same); what it sent before still gets its replies.
                 ended @ (Ok(0) | Err(_))
@@ -101,7 +98,7 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                     // A short read drained the socket, unless the peer's FIN was reported: it
                     // will not be reported again, so read on until 0.
                     if self.state.read != (ReadSide::Ready { fin: true })
-                        && self.socket.read_drained(n, space)
+                        && self.socket.read_drained(n, want)
                     {
                         self.state.read = ReadSide::Drained;
                     }
@@ -149,8 +146,9 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                 return Step::Open;
             }
         }
-        // Budget spent with input possibly left: no edge will come for it, so queue ourselves.
-        self.enqueue(core);
+        // Budget spent with input possibly left: no edge will come for it, so queue ourselves,
+        // for the next turn (served again in this one, it would have two budgets).
+        self.defer(core);
         Step::Open
     }
 

@@ -186,7 +186,7 @@ impl Conn for Vacant {
         Step::Open
     }
 
-    fn serve(&mut self, _core: &mut Core) -> Step {
+    fn serve_queued(&mut self, _core: &mut Core) -> Step {
         Step::Open
     }
 
