@@ -9,7 +9,8 @@
 #
 # PEER is one of `compare --serve`'s names (turbine-raw, mio-raw, tokio-raw, ...). The server
 # runs pinned to core 0 (`compare --serve PEER --core 0`), `turbine-load` pinned to core 1:
-# 100 connections of 64-byte raw messages, 1 s warm-up, SECS (3) measured. `syscalls` and
+# 100 connections of 64-byte messages (lines for a `-lines` peer, else raw), 1 s warm-up, SECS
+# (3) measured. `syscalls` and
 # `profile` need `perf` (Debian's linux-perf) and the right to trace (root, or
 # kernel.perf_event_paranoid <= 1). Runs of several servers are meant to alternate, e.g.
 #
@@ -56,6 +57,7 @@ if [ "$DEPTH" = churn ]; then
 else
     load=(--depth "$DEPTH" -c 100)
 fi
+case $PEER in *-lines) load+=(--framing lines) ;; esac   # a line echo answers lines only
 if [ "$MODE" != load ]; then SECS=$((SECS > 4 ? SECS : 4)); fi   # the counter's window fits
 taskset -c 1 "$target"/turbine-load --addr "$addr" "${load[@]}" --duration "${SECS}s" \
     --warmup 1s --pid "$pid" --no-progress 2>&1 | grep -E '^(server|messages|cycles)'
