@@ -970,11 +970,9 @@ fn outbound_figures_are_exact() {
     let outbound_open =
         |exposition: &Exposition| exposition.total("turbine_outbound_connections_open", &[]);
 
-    // Nothing listens on a port just freed: refused.
-    let refusing = std::net::TcpListener::bind(localhost())
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // A port held bound and never listening: refused.
+    let held = util::Refusing::new();
+    let refusing = held.addr();
     let answer = util::hardening::echo_line(&mut client, &format!("go {refusing}")).unwrap();
     assert_eq!(answer, "ok");
     let mut exposition = scraper.scrape();

@@ -261,6 +261,22 @@ fn a_connect_timeout_moves_on_to_the_next_upstream() {
     );
 }
 
+/// A proxy with `config` in front of a scripted upstream, a client through it that sent `first`,
+/// and the upstream's side of the pair once it has read exactly those bytes.
+fn relayed_pair(config: Config, first: &[u8]) -> (Running, TcpStream, TcpStream) {
+    let (addr, accepting) = scripted_upstream();
+    let running = proxy(&[addr], Duration::from_secs(3), config);
+    let mut client = connect(running.local_addr());
+    client.write_all(first).unwrap();
+    let mut upstream = accepting.join().unwrap();
+    let mut got = vec![0; first.len()];
+    upstream
+        .read_exact(&mut got)
+        .expect("the client's first bytes");
+    assert_eq!(got, first);
+    (running, client, upstream)
+}
+
 /// A scripted upstream: accepts one connection from the proxy and hands it to the test.
 fn scripted_upstream() -> (SocketAddr, JoinHandle<TcpStream>) {
     accept_one(TcpListener::bind("127.0.0.1:0").unwrap())
@@ -286,17 +302,13 @@ fn accept_one(listener: TcpListener) -> (SocketAddr, JoinHandle<TcpStream>) {
 /// bytes, and the pair closes.
 #[test]
 fn half_close_is_relayed_both_ways() {
-    let (addr, accepting) = scripted_upstream();
-    let running = proxy(&[addr], Duration::from_secs(3), one_reactor());
-    let mut client = connect(running.local_addr());
-    client.write_all(b"request").unwrap();
+    let (running, mut client, mut upstream) = relayed_pair(one_reactor(), b"request");
     client.shutdown(Shutdown::Write).unwrap();
-    let mut upstream = accepting.join().unwrap();
-    let mut request = Vec::new();
+    let mut rest = Vec::new();
     upstream
-        .read_to_end(&mut request)
-        .expect("the client's bytes, then its FIN");
-    assert_eq!(request, b"request");
+        .read_to_end(&mut rest)
+        .expect("after the client's bytes, its FIN");
+    assert_eq!(rest, b"");
     upstream.write_all(b"reply after the client's FIN").unwrap();
     upstream.shutdown(Shutdown::Write).unwrap();
     let mut reply = Vec::new();
@@ -316,14 +328,7 @@ fn half_close_is_relayed_both_ways() {
 /// then ends the pair.
 #[test]
 fn upstream_fin_first_while_the_client_still_sends() {
-    let (addr, accepting) = scripted_upstream();
-    let running = proxy(&[addr], Duration::from_secs(3), one_reactor());
-    let mut client = connect(running.local_addr());
-    client.write_all(b"hello").unwrap();
-    let mut upstream = accepting.join().unwrap();
-    let mut hello = [0; 5];
-    upstream.read_exact(&mut hello).unwrap();
-    assert_eq!(&hello, b"hello");
+    let (running, mut client, mut upstream) = relayed_pair(one_reactor(), b"hello");
     upstream.write_all(b"bye").unwrap();
     upstream.shutdown(Shutdown::Write).unwrap();
     let mut reply = Vec::new();
@@ -350,13 +355,7 @@ fn upstream_fin_first_while_the_client_still_sends() {
 /// upstream as `ECONNRESET`, and the upstream's reaches the client.
 #[test]
 fn resets_propagate_both_ways() {
-    let (addr, accepting) = scripted_upstream();
-    let running = proxy(&[addr], Duration::from_secs(3), one_reactor());
-    let mut client = connect(running.local_addr());
-    client.write_all(b"hi").unwrap();
-    let mut upstream = accepting.join().unwrap();
-    let mut hi = [0; 2];
-    upstream.read_exact(&mut hi).unwrap();
+    let (running, client, mut upstream) = relayed_pair(one_reactor(), b"hi");
     reset(client);
     let mut rest = Vec::new();
     let error = upstream
@@ -364,12 +363,7 @@ fn resets_propagate_both_ways() {
         .expect_err("a reset, not an end");
     assert_eq!(error.kind(), ErrorKind::ConnectionReset);
 
-    let (addr, accepting) = scripted_upstream();
-    let running2 = proxy(&[addr], Duration::from_secs(3), one_reactor());
-    let mut client = connect(running2.local_addr());
-    client.write_all(b"hi").unwrap();
-    let mut upstream = accepting.join().unwrap();
-    upstream.read_exact(&mut hi).unwrap();
+    let (_second, mut client, upstream) = relayed_pair(one_reactor(), b"hi");
     reset(upstream);
     let (_, end) = read_until_end(&mut client, Duration::from_secs(10));
     assert_eq!(end, End::Reset);
@@ -584,6 +578,10 @@ fn choice_is_least_connections() {
     upstreams.release(1);
     assert_eq!(pick(0), Some(1), "the second has the fewest again");
     assert_eq!(pick(0), Some(0), "a tie: list order");
+    // Back to one connection on the second, none on the first: the first has the fewest, but
+    // a client that tried it goes to the second.
+    upstreams.release(0);
+    upstreams.release(0);
     assert_eq!(
         pick(0b01),
         Some(1),
@@ -859,11 +857,8 @@ fn keep_talking(stream: &mut TcpStream, talk: Duration) -> (usize, Instant) {
 fn a_pair_is_idle_only_when_both_sides_are() {
     const IDLE: Duration = Duration::from_millis(500);
     for silent in [Side::Upstream, Side::Client] {
-        let (addr, accepting) = scripted_upstream();
         let config = one_reactor().idle_timeout(Some(IDLE));
-        let running = proxy(&[addr], Duration::from_secs(3), config);
-        let client = connect(running.local_addr());
-        let upstream = accepting.join().unwrap();
+        let (running, client, upstream) = relayed_pair(config, b"");
         let (mut quiet, mut talker) = by_side(silent, client, upstream);
         let (sent, last) = keep_talking(&mut talker, 3 * IDLE);
         let (heard, end) = read_until_end(&mut quiet, Duration::from_secs(5));

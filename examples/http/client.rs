@@ -185,16 +185,13 @@ impl Http {
     /// answers holds at most the write limit of them, not one copy of a file per request.
     fn next(&mut self, ctx: &mut Context<'_, Self>) {
         while matches!(self.exchange, Exchange::Idle) {
-            if self.waiting.is_empty() {
+            if !ctx.is_writable() {
+                return; // `on_writable` calls again
+            }
+            let Some(pending) = self.waiting.pop_front() else {
                 if self.peer == Peer::Finished {
                     ctx.close();
                 }
-                return;
-            }
-            if !ctx.is_writable() {
-                return;
-            }
-            let Some(pending) = self.waiting.pop_front() else {
                 return;
             };
             if self.reading == Reading::Held && self.waiting.len() <= MAX_WAITING / 2 {

@@ -4,7 +4,8 @@
 //! Bounded against hostile input: the head is at most `max_head` bytes and 100 header fields
 //! (past either, [`Refusal::HeadTooLarge`] or [`Refusal::TooManyHeaders`], status 431), a body at
 //! most `max_body` bytes and a whole request (head and body) at most `max_head` (413), so a
-//! request never holds more input than the decode bound the reactor enforces. What could smuggle a second request past a proxy is refused
+//! request never holds more input than the decode bound the reactor enforces. What could
+//! smuggle a second request past a proxy is refused
 //! (status 400): `Content-Length` with `Transfer-Encoding`, several different `Content-Length`s,
 //! any `Transfer-Encoding` (a body this codec cannot read). A refusal is handed to the handler
 //! as [`Incoming::Refused`], so it can answer with the status before closing; the codec then
@@ -196,23 +197,22 @@ impl Decoder for HttpCodec {
     type Item = Incoming;
 
     fn decode(&mut self, src: &mut ReadBuf) -> Result<Option<Incoming>, CodecError> {
-        let scanned = match &self.state {
-            State::Head { scanned } => *scanned,
+        // Taken out; every path below puts the state it leaves back.
+        let scanned = match std::mem::replace(&mut self.state, State::Head { scanned: 0 }) {
+            State::Head { scanned } => scanned,
             State::Body {
-                head_len, body_len, ..
-            } => {
-                if src.len() < head_len + body_len {
-                    return Ok(None);
-                }
-                let (head_len, body_len) = (*head_len, *body_len);
-                let State::Body { head, .. } =
-                    std::mem::replace(&mut self.state, State::Head { scanned: 0 })
-                else {
-                    unreachable!("matched as Body above");
-                };
+                head,
+                head_len,
+                body_len,
+            } if src.len() >= head_len + body_len => {
                 return Ok(Some(complete(src, head, head_len, body_len)));
             }
+            waiting @ State::Body { .. } => {
+                self.state = waiting;
+                return Ok(None);
+            }
             State::Refused => {
+                self.state = State::Refused;
                 src.clear(); // what follows is not read
                 return Ok(None);
             }

@@ -7,7 +7,7 @@ mod busy;
 mod reasons;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering, Ordering::Relaxed};
 use std::time::Duration;
 
 pub use busy::LoopBusy;
@@ -173,11 +173,11 @@ impl Default for Published {
     }
 }
 
-/// Stores `values` into `atomics`, relaxed: each is read on its own, and a reader may see one
-/// turn's value next to the previous turn's.
-fn store_all<const N: usize>(atomics: &[AtomicU64; N], values: [u64; N]) {
+/// Stores `values` into `atomics` with `order`: each is read on its own, and a reader may see
+/// one turn's value next to the previous turn's.
+fn store_all<const N: usize>(atomics: &[AtomicU64; N], values: [u64; N], order: Ordering) {
     for (atomic, value) in atomics.iter().zip(values) {
-        atomic.store(value, Relaxed);
+        atomic.store(value, order);
     }
 }
 
@@ -194,9 +194,9 @@ fn store_changed<const N: usize>(atomics: &[AtomicU64; N], values: [u64; N]) {
     }
 }
 
-/// Loads every atomic of `atomics`.
-fn load_all<const N: usize>(atomics: &[AtomicU64; N]) -> [u64; N] {
-    atomics.each_ref().map(|atomic| atomic.load(Relaxed))
+/// Loads every atomic of `atomics` with `order`.
+fn load_all<const N: usize>(atomics: &[AtomicU64; N], order: Ordering) -> [u64; N] {
+    atomics.each_ref().map(|atomic| atomic.load(order))
 }
 
 impl Published {
@@ -225,14 +225,15 @@ impl Published {
         // The by-reason counts move only when a connection closes or is refused, and a turn
         // moves one bucket of the loop's histogram: the rest is not stored again every turn.
         if self.scalars[CLOSED].load(Relaxed) != s.closed {
-            store_all(&self.closed_by, s.closed_by.values());
+            store_all(&self.closed_by, s.closed_by.values(), Relaxed);
         }
         if self.scalars[REJECTED].load(Relaxed) != s.rejected {
-            store_all(&self.rejected_by, s.rejected_by.values());
+            store_all(&self.rejected_by, s.rejected_by.values(), Relaxed);
         }
         store_changed(&self.loop_busy, s.loop_busy.values());
-        // Last, so that a reader that sees a close counted sees its reason too.
-        store_all(&self.scalars, scalars);
+        // Last, released: a reader that sees a close counted (loading the counts first, with
+        // acquire) sees its reason too.
+        store_all(&self.scalars, scalars, Ordering::Release);
     }
 
     fn load(&self) -> ReactorStats {
@@ -255,14 +256,14 @@ impl Published {
             tls_handshakes,
             tls_failures,
             proxy_failures,
-        ] = load_all(&self.scalars);
+        ] = load_all(&self.scalars, Ordering::Acquire);
         ReactorStats {
             open,
             accepted,
             closed,
-            closed_by: ClosedBy::from_values(load_all(&self.closed_by)),
+            closed_by: ClosedBy::from_values(load_all(&self.closed_by, Relaxed)),
             rejected,
-            rejected_by: RejectedBy::from_values(load_all(&self.rejected_by)),
+            rejected_by: RejectedBy::from_values(load_all(&self.rejected_by, Relaxed)),
             bytes_in,
             bytes_out,
             frames_in,
@@ -277,7 +278,7 @@ impl Published {
             tls_handshakes,
             tls_failures,
             proxy_failures,
-            loop_busy: LoopBusy::from_values(load_all(&self.loop_busy)),
+            loop_busy: LoopBusy::from_values(load_all(&self.loop_busy, Relaxed)),
         }
     }
 }

@@ -75,24 +75,25 @@ impl<H: Handler, S: Transport> Connection<H, S> {
             };
             let frames_before = core.stats().frames_in;
             let mut dispatched = Ok(());
-            let read = match buf.read_from(&mut self.socket, want) {
-                // The peer's side ended: with a FIN, or on TLS without `close_notify` (the end
-                // all the same); what it sent before still gets its replies.
-                ended @ (Ok(0) | Err(_))
-                    if ended
-                        .as_ref()
-                        .map_or_else(|e| e.kind() == io::ErrorKind::UnexpectedEof, |_| true) =>
-                {
+            let result = buf.read_from(&mut self.socket, want);
+            // The peer's side ended: with a FIN, or on TLS without `close_notify` (the end all
+            // the same); what it sent before still gets its replies.
+            let ended = match &result {
+                Ok(0) => Some(CloseReason::PeerClosed),
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Some(CloseReason::Io(io::ErrorKind::UnexpectedEof))
+                }
+                _ => None,
+            };
+            let read = match (ended, result) {
+                (Some(reason), _) => {
                     self.state.read = ReadSide::Eof;
                     if intake == Intake::Frames {
                         dispatched = self.dispatch(core, &mut buf, true);
                     }
-                    Read::End(match ended {
-                        Ok(_) => CloseReason::PeerClosed,
-                        Err(_) => CloseReason::Io(io::ErrorKind::UnexpectedEof),
-                    })
+                    Read::End(reason)
                 }
-                Ok(n) => {
+                (None, Ok(n)) => {
                     self.state.idle_since = core.now();
                     self.state.last_input = Some(core.now());
                     // A short read drained the socket, unless the peer's FIN was reported: it
@@ -111,12 +112,12 @@ impl<H: Handler, S: Transport> Connection<H, S> {
                     }
                     Read::Continue
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.state.read = ReadSide::Drained;
                     Read::Continue
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => Read::Continue,
-                Err(e) => Read::Failed(e.kind()),
+                (None, Err(e)) if e.kind() == io::ErrorKind::Interrupted => Read::Continue,
+                (None, Err(e)) => Read::Failed(e.kind()),
             };
             let completed_a_frame = core.stats().frames_in > frames_before;
             self.state
