@@ -321,6 +321,7 @@ fn flooder_does_not_starve_a_ping_pong_client() {
     let mut pinger = connect(addr);
     let mut slowest = Duration::ZERO;
     let echoed_before = received.load(Ordering::Relaxed);
+    let turns_before = running.stats().total().loop_iterations();
     for i in 0..50 {
         let sent = Instant::now();
         pinger.write_all(format!("ping {i}\n").as_bytes()).unwrap();
@@ -334,13 +335,17 @@ fn flooder_does_not_starve_a_ping_pong_client() {
         slowest = slowest.max(rtt);
     }
     let echoed_during = received.load(Ordering::Relaxed) - echoed_before;
+    // Printed: a reactor serving each connection once a turn takes many turns for 50 round
+    // trips; one that serves the flooder more every turn takes about one per round trip.
+    let turns_during = running.stats().total().loop_iterations() - turns_before;
     pinging.store(false, Ordering::Relaxed);
     let written = writing.join().expect("flood writer");
     total.store(written, Ordering::Relaxed);
     let lines = reading.join().expect("flood reader");
     eprintln!(
         "flood of {written} lines echoed in {:?}; slowest round trip {slowest:?}; \
-         {echoed_during} flood lines echoed during the round trips",
+         {echoed_during} flood lines echoed during the round trips, in {turns_during} turns \
+         of the reactor",
         flood_began.elapsed()
     );
     assert_eq!(lines, written);
@@ -390,7 +395,10 @@ fn a_flooding_connection_is_served_once_a_turn() {
     // The two snapshots may each be a turn off (the counters are stored one by one).
     let turns = turns_after - turns_before + 2;
     let read = bytes_after - bytes_before;
-    eprintln!("{read} bytes read in {turns} turns");
+    eprintln!(
+        "{read} bytes read in {turns} turns, {} a turn",
+        read / turns
+    );
     assert!(
         read <= turns * READS_PER_TURN * READ,
         "{read} bytes read in {turns} turns: more than {READS_PER_TURN} reads of {READ} a turn"

@@ -571,6 +571,41 @@ fn shutdown_answers_requests_in_flight() {
     stopping.join().unwrap().expect("the gateway stopped");
 }
 
+/// The binary: a `GATEWAY_*` value that does not parse stops it with exit code 2 and a message
+/// naming the variable, before anything is bound (the address is held by another socket, which
+/// good settings would fail to bind); with good settings it serves (`PING` without the back
+/// end, `ERR backend unavailable` while nothing listens there).
+#[test]
+fn the_binary_checks_its_settings_then_serves() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for (var, value) in [
+        ("GATEWAY_REDIS", "localhost:6379"),
+        ("GATEWAY_TIMEOUT", "soon"),
+        ("GATEWAY_BACKEND_CONNECTIONS", "0"),
+    ] {
+        let output = std::process::Command::new(util::example_binary("gateway"))
+            .env_clear()
+            .env("TURBINE_ADDR", &addr)
+            .env(var, value)
+            .output()
+            .expect("run the gateway");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{var}={value}: {stderr}");
+        assert!(stderr.contains(var), "{var}={value}: {stderr}");
+        assert!(!stderr.contains("cannot listen"), "bound first: {stderr}");
+    }
+    let down = util::Refusing::new();
+    let redis = down.addr().to_string();
+    let process = util::Example::spawn_binary(
+        util::example_binary("gateway"),
+        &[("TURBINE_ADDR", "127.0.0.1:0"), ("GATEWAY_REDIS", &redis)],
+    );
+    let mut client = Lines::connect(process.listening_addr());
+    assert_eq!(client.ask("PING"), "PONG");
+    assert_eq!(client.ask("USER 1"), "ERR backend unavailable");
+}
+
 /// The settings: the spec's defaults, each `GATEWAY_*` and `TURBINE_*` variable applied, and
 /// a bad value refused naming its variable.
 #[test]

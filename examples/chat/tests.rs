@@ -83,6 +83,40 @@ fn rooms_and_who() {
     }
 }
 
+/// `/who` lists nicks sorted, and `/rooms` rooms sorted by name, whatever order the members
+/// came in and the rooms were made in.
+#[test]
+fn who_and_rooms_are_sorted_not_in_arrival_order() {
+    let registry = Arc::new(Registry::new());
+    let mut members: Vec<TestConnection<Member>> = ["zed", "amy", "mo"]
+        .into_iter()
+        .map(|nick| {
+            let mut conn =
+                TestConnection::with_config(Member::new(Arc::clone(&registry)), Config::new());
+            lines(&mut conn);
+            let line = format!("/nick {nick}\n");
+            assert_eq!(
+                exchange(&mut conn, line.as_bytes()),
+                [format!("* you are {nick}")]
+            );
+            conn
+        })
+        .collect();
+    // Each takes the notices of the others' arrivals and renames first.
+    members.iter_mut().for_each(|m| drop(lines(m)));
+    assert_eq!(
+        exchange(&mut members[0], b"/who\n"),
+        ["* in lobby: amy mo zed"]
+    );
+    exchange(&mut members[0], b"/join zoo\n");
+    exchange(&mut members[1], b"/join abc\n");
+    drop(lines(&mut members[2]));
+    assert_eq!(
+        exchange(&mut members[2], b"/rooms\n"),
+        ["* rooms: abc(1) lobby(1) zoo(1)"]
+    );
+}
+
 /// `/nick` takes exactly `[A-Za-z0-9_-]{1,32}`, and a member may change the case of its own.
 #[test]
 fn nick_rules() {
